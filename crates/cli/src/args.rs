@@ -1,0 +1,401 @@
+//! The command line, as clap types. Help text here is what users read first.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+The vault is --vault, else $ATELIER_HOME, else the OS data directory
+(~/.local/share/atelier on Linux).
+
+Exit codes: 0 done; 1 internal failure; 2 refused (fix the input and retry);
+3 vault unavailable (not initialized, sealed, or owned by another process);
+4 a check found problems (audit verify).
+
+Start with:  atelier init  →  atelier tasks add \"Write the pilot\"  →  atelier tasks tree";
+
+/// Atelier: a local-first workbench for making things with AI.
+#[derive(Debug, Parser)]
+#[command(name = "atelier", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// The vault directory (default: $ATELIER_HOME, else the OS data directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub vault: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text (errors too, as {"error": …}).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Act as another principal (`mcp:<client>` or `role:<name>`) to see what its grants allow.
+    #[arg(
+        id = "acting_as",
+        long = "as",
+        global = true,
+        value_name = "PRINCIPAL",
+        default_value = "owner"
+    )]
+    pub acting_as: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a vault (directories, database, config.yaml).
+    Init {
+        /// On an existing vault, restore a missing config.yaml and directories; data is untouched.
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Show whether the vault is open, and why not if it is sealed.
+    Status,
+    /// Create a vault if needed and fill it with a small example project, then show it.
+    Demo,
+    /// Tasks: a hierarchy with dependencies and a state machine.
+    #[command(subcommand)]
+    Tasks(TaskCommand),
+    /// Roles: personas with capabilities, from roles/*.yaml.
+    #[command(subcommand)]
+    Roles(RoleCommand),
+    /// Canon blocks: curated knowledge (the Sources of ASSET).
+    #[command(subcommand)]
+    Canon(CanonCommand),
+    /// Shapes: output templates (Markdown sections or JSON Schema).
+    #[command(subcommand)]
+    Shapes(ShapeCommand),
+    /// Grants: capabilities given to MCP clients and roles.
+    #[command(subcommand)]
+    Grants(GrantCommand),
+    /// The hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Rebuild the graph projection from the database alone.
+    Reindex,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Create a task.
+    #[command(
+        after_help = "Example: atelier tasks add \"Outline chapter 3\" --parent 1 --role writer --depends-on 2"
+    )]
+    Add(TaskAddArgs),
+    /// List tasks.
+    Ls(TaskLsArgs),
+    /// Show the task tree (all of it, or under ROOT).
+    Tree {
+        /// Show only this task and its subtree.
+        root: Option<i64>,
+    },
+    /// Show one task with its dependencies, dependents and blockers.
+    Show {
+        /// Task id.
+        id: i64,
+    },
+    /// Change a task's title, description, role, play or priority.
+    Edit(TaskEditArgs),
+    /// Move a task (and its subtree) under another task, or to the top level.
+    Move {
+        /// Task id.
+        id: i64,
+        /// The new parent.
+        #[arg(long, conflicts_with = "top", required_unless_present = "top")]
+        under: Option<i64>,
+        /// Make it a top-level task.
+        #[arg(long)]
+        top: bool,
+    },
+    /// Add or remove a dependency.
+    #[command(subcommand)]
+    Dep(DepCommand),
+    /// pending → active.
+    Activate(TransitionArgs),
+    /// active → in_progress (every dependency must be completed).
+    Start(TransitionArgs),
+    /// in_progress → completed (every subtask must be completed or cancelled).
+    Complete(TransitionArgs),
+    /// in_progress → failed.
+    Fail(TransitionArgs),
+    /// in_progress → blocked.
+    Block(TransitionArgs),
+    /// blocked → in_progress.
+    Unblock(TransitionArgs),
+    /// failed → pending.
+    Reset(TransitionArgs),
+    /// Any open state → cancelled.
+    Cancel(TransitionArgs),
+    /// Tasks ready to start: pending or active with every dependency completed.
+    Next,
+}
+
+#[derive(Debug, Args)]
+pub struct TaskAddArgs {
+    /// One line, up to 200 characters.
+    pub title: String,
+    /// Longer text.
+    #[arg(long, short = 'd', default_value = "")]
+    pub description: String,
+    /// Parent task id.
+    #[arg(long)]
+    pub parent: Option<i64>,
+    /// Role to assign (see `atelier roles ls`).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Play to run.
+    #[arg(long)]
+    pub play: Option<String>,
+    /// 0 (lowest) to 100.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub priority: i64,
+    /// A task this one waits on (repeatable).
+    #[arg(long = "depends-on", value_name = "ID")]
+    pub depends_on: Vec<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct TaskLsArgs {
+    /// Only tasks in this state (repeatable).
+    #[arg(long = "state", value_enum)]
+    pub states: Vec<StateArg>,
+    /// Only children of this task.
+    #[arg(long)]
+    pub parent: Option<i64>,
+    /// Only top-level tasks.
+    #[arg(long)]
+    pub roots: bool,
+    /// Only tasks assigned to this role.
+    #[arg(long)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StateArg {
+    Pending,
+    Active,
+    InProgress,
+    Blocked,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Args)]
+pub struct TaskEditArgs {
+    /// Task id.
+    pub id: i64,
+    /// New title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// New description.
+    #[arg(long, short = 'd')]
+    pub description: Option<String>,
+    /// New role.
+    #[arg(long, conflicts_with = "no_role")]
+    pub role: Option<String>,
+    /// Remove the role.
+    #[arg(long)]
+    pub no_role: bool,
+    /// New play.
+    #[arg(long, conflicts_with = "no_play")]
+    pub play: Option<String>,
+    /// Remove the play.
+    #[arg(long)]
+    pub no_play: bool,
+    /// New priority, 0 to 100.
+    #[arg(long, allow_negative_numbers = true)]
+    pub priority: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DepCommand {
+    /// Make ID wait on ON.
+    Add {
+        /// The waiting task.
+        id: i64,
+        /// The task it waits on.
+        on: i64,
+    },
+    /// Stop ID waiting on ON.
+    Rm {
+        /// The waiting task.
+        id: i64,
+        /// The task it waited on.
+        on: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TransitionArgs {
+    /// Task id.
+    pub id: i64,
+    /// Why (kept for block, fail and cancel).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// List roles as a hierarchy.
+    Ls,
+    /// Show one role, with inherited fields marked.
+    Show {
+        /// Role name.
+        name: String,
+    },
+    /// Validate a directory of role files (default: the vault's roles/) over the shipped roles.
+    Check {
+        /// Directory of *.yaml role files.
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Where a body comes from.
+#[derive(Debug, Args)]
+pub struct BodyArgs {
+    /// The text itself.
+    #[arg(long, conflicts_with = "file")]
+    pub body: Option<String>,
+    /// Read the text from this file (`-` for standard input).
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CanonCommand {
+    /// Create a canon block.
+    Add {
+        /// Title.
+        title: String,
+        #[command(flatten)]
+        body: BodyArgs,
+        /// A tag (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// canon (authoritative, default) or secondary.
+        #[arg(long, value_enum, default_value = "canon")]
+        tier: TierArg,
+    },
+    /// List canon blocks.
+    Ls {
+        /// Only blocks with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Only blocks of this tier.
+        #[arg(long, value_enum)]
+        tier: Option<TierArg>,
+    },
+    /// Show one canon block.
+    Show {
+        /// Block id.
+        id: i64,
+    },
+    /// Change a canon block.
+    Edit {
+        /// Block id.
+        id: i64,
+        /// New title.
+        #[arg(long)]
+        title: Option<String>,
+        #[command(flatten)]
+        body: BodyArgs,
+        /// Replace the tags with these (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Remove every tag.
+        #[arg(long, conflicts_with = "tags")]
+        no_tags: bool,
+        /// New tier.
+        #[arg(long, value_enum)]
+        tier: Option<TierArg>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TierArg {
+    Canon,
+    Secondary,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShapeCommand {
+    /// Create a shape.
+    #[command(
+        after_help = "Example: atelier shapes add scene-outline --kind markdown --file outline.md"
+    )]
+    Add {
+        /// Name: lowercase letters, digits, `_`, `-`.
+        name: String,
+        /// markdown (its `## ` headings are required sections) or json-schema.
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        #[command(flatten)]
+        body: BodyArgs,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List shapes.
+    Ls,
+    /// Show one shape.
+    Show {
+        /// Shape name.
+        name: String,
+    },
+    /// Change a shape.
+    Edit {
+        /// Shape name.
+        name: String,
+        /// New kind.
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        #[command(flatten)]
+        body: BodyArgs,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Markdown,
+    JsonSchema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// Give a principal a capability.
+    #[command(
+        after_help = "Example: atelier grants add mcp:claude-desktop tasks_write --for 7d\n\
+Capabilities: vault_read vault_write tasks_write spawn_tasks run_plays bank_assets\n\
+approve_assets file_read file_write code_execution manage_keys manage_grants read_audit"
+    )]
+    Add {
+        /// `mcp:<client>` or `role:<name>`.
+        principal: String,
+        /// The capability.
+        capability: String,
+        /// A file glob (file_read and file_write only), e.g. `drafts/**/*.md`.
+        #[arg(long)]
+        scope: Option<String>,
+        /// How long it lasts: 90s, 15m, 12h, 7d, 2w (default: until revoked).
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
+    },
+    /// List grants, newest first, with whether each counts now.
+    Ls,
+    /// Take a grant back.
+    Revoke {
+        /// Grant id.
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The newest events, newest first.
+    Tail {
+        /// How many (1–1000).
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Recompute the hash chain; names the first bad event if any.
+    Verify,
+}

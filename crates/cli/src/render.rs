@@ -1,0 +1,416 @@
+//! Human-readable output, and the only place that writes to stdout/stderr.
+//!
+//! Writes go through `writeln!` and ignore errors, so `atelier … | head` never panics on a
+//! closed pipe.
+
+use atelier_core::api::{GrantView, InitReport, Status, TaskDetail, TaskTreeNode};
+use atelier_core::audit::{Event, Verification};
+use atelier_core::catalog::{CanonBlock, Shape};
+use atelier_core::clock::format_rfc3339;
+use atelier_core::roles::Role;
+use atelier_core::tasks::Task;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+/// Prints one block of text to stdout.
+pub fn line(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", text.trim_end());
+}
+
+/// Prints a message to stderr.
+pub fn error(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// Prints `value` as pretty JSON to stdout.
+pub fn json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => line(&text),
+        Err(_) => error("error: the result could not be encoded as JSON"),
+    }
+}
+
+pub fn init(report: &InitReport) -> String {
+    let mut s = String::new();
+    if report.created {
+        let _ = writeln!(s, "Created a vault at {}", report.vault);
+    } else {
+        let _ = writeln!(s, "Repaired the vault at {}", report.vault);
+    }
+    for item in &report.written {
+        let _ = writeln!(s, "  + {item}");
+    }
+    if report.created {
+        let _ = write!(s, "Next: atelier tasks add \"My first task\"");
+    }
+    s
+}
+
+pub fn status(status: &Status) -> String {
+    let mut s = format!("Vault:   {}\n", status.vault);
+    match &status.sealed {
+        Some(reason) => {
+            let _ = write!(s, "State:   sealed\nWhy:     {reason}");
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "State:   open (schema {})",
+                status.schema_version.unwrap_or(0)
+            );
+            if let Some(c) = &status.counts {
+                let _ = writeln!(
+                    s,
+                    "Tasks:   {} ({} ready)\nCanon:   {} blocks\nShapes:  {}\nRoles:   {}\nGrants:  {}\nAudit:   {} events",
+                    c.tasks, c.ready, c.canon_blocks, c.shapes, c.roles, c.grants, c.audit_events
+                );
+            }
+            if let Some(g) = &status.graph {
+                match (&g.problem, g.applied_through) {
+                    (Some(p), _) => {
+                        let _ = write!(s, "Graph:   unavailable ({p})");
+                    }
+                    (None, Some(through)) if through >= g.outbox_head => {
+                        let _ = write!(s, "Graph:   in sync");
+                    }
+                    (None, through) => {
+                        let _ = write!(
+                            s,
+                            "Graph:   {} changes behind",
+                            g.outbox_head - through.unwrap_or(0)
+                        );
+                    }
+                }
+            }
+        }
+    }
+    s
+}
+
+fn state_chip(task: &Task) -> String {
+    format!("[{}]", task.state)
+}
+
+pub fn task_table(tasks: &[Task]) -> String {
+    if tasks.is_empty() {
+        return "No tasks.".to_owned();
+    }
+    let mut s = format!(
+        "{:>5}  {:<13}  {:>3}  {:<16}  {}\n",
+        "ID", "STATE", "PRI", "ROLE", "TITLE"
+    );
+    for t in tasks {
+        let _ = writeln!(
+            s,
+            "{:>5}  {:<13}  {:>3}  {:<16}  {}",
+            t.id,
+            t.state.name(),
+            t.priority,
+            t.role.as_deref().unwrap_or("-"),
+            t.title
+        );
+    }
+    s
+}
+
+pub fn task_tree(nodes: &[TaskTreeNode]) -> String {
+    fn walk(s: &mut String, nodes: &[TaskTreeNode], prefix: &str) {
+        for (i, node) in nodes.iter().enumerate() {
+            let last = i + 1 == nodes.len();
+            let branch = if prefix.is_empty() {
+                ""
+            } else if last {
+                "└─ "
+            } else {
+                "├─ "
+            };
+            let _ = writeln!(
+                s,
+                "{prefix}{branch}{} {} {}{}",
+                node.task.id,
+                state_chip(&node.task),
+                node.task.title,
+                node.task
+                    .role
+                    .as_ref()
+                    .map(|r| format!("  ({r})"))
+                    .unwrap_or_default()
+            );
+            let child_prefix = if prefix.is_empty() {
+                "   ".to_owned()
+            } else if last {
+                format!("{prefix}   ")
+            } else {
+                format!("{prefix}│  ")
+            };
+            walk(s, &node.children, &child_prefix);
+        }
+    }
+    if nodes.is_empty() {
+        return "No tasks yet. Create one with: atelier tasks add \"Title\"".to_owned();
+    }
+    let mut s = String::new();
+    walk(&mut s, nodes, "");
+    s
+}
+
+fn ids(list: &[i64]) -> String {
+    if list.is_empty() {
+        "-".to_owned()
+    } else {
+        list.iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+pub fn task_detail(d: &TaskDetail) -> String {
+    let t = &d.task;
+    let mut s = format!("Task {}: {}\n", t.id, t.title);
+    let _ = writeln!(s, "  state:        {}", t.state);
+    if let Some(reason) = &t.reason {
+        let _ = writeln!(s, "  reason:       {reason}");
+    }
+    let _ = writeln!(
+        s,
+        "  parent:       {}",
+        t.parent_id.map_or("-".to_owned(), |p| p.to_string())
+    );
+    let _ = writeln!(s, "  role:         {}", t.role.as_deref().unwrap_or("-"));
+    let _ = writeln!(s, "  play:         {}", t.play.as_deref().unwrap_or("-"));
+    let _ = writeln!(s, "  priority:     {}", t.priority);
+    let _ = writeln!(s, "  children:     {}", ids(&d.children));
+    let _ = writeln!(s, "  depends on:   {}", ids(&d.depends_on));
+    let _ = writeln!(s, "  all upstream: {}", ids(&d.transitive_dependencies));
+    let _ = writeln!(s, "  blocked by:   {}", ids(&d.blocked_by));
+    let _ = writeln!(s, "  dependents:   {}", ids(&d.dependents));
+    let actions: Vec<&str> = d.allowed_actions.iter().map(|a| a.name()).collect();
+    let _ = writeln!(
+        s,
+        "  next actions: {}",
+        if actions.is_empty() {
+            "-".to_owned()
+        } else {
+            actions.join(", ")
+        }
+    );
+    let _ = writeln!(s, "  created:      {}", format_rfc3339(t.created_at));
+    let _ = writeln!(s, "  updated:      {}", format_rfc3339(t.updated_at));
+    if !t.description.is_empty() {
+        let _ = write!(s, "\n{}", t.description);
+    }
+    s
+}
+
+pub fn role_tree(roles: &[Role]) -> String {
+    fn walk(s: &mut String, roles: &[Role], parent: Option<&str>, depth: usize) {
+        for role in roles.iter().filter(|r| r.extends.as_deref() == parent) {
+            let caps: Vec<&str> = role.capabilities.iter().map(|c| c.name()).collect();
+            let _ = writeln!(
+                s,
+                "{}{:<width$} {}  [{}]",
+                "  ".repeat(depth),
+                role.name,
+                role.display_name,
+                caps.join(" "),
+                width = 20usize.saturating_sub(depth * 2)
+            );
+            walk(s, roles, Some(&role.name), depth + 1);
+        }
+    }
+    let mut s = String::new();
+    walk(&mut s, roles, None, 0);
+    s
+}
+
+pub fn role(r: &Role) -> String {
+    let inherited = |field: &str| {
+        if r.inherited.contains(&field) {
+            "  (inherited)"
+        } else {
+            ""
+        }
+    };
+    let mut s = format!("{} — {}\n", r.name, r.display_name);
+    let _ = writeln!(s, "  extends:      {}", r.extends.as_deref().unwrap_or("-"));
+    let _ = writeln!(s, "  source:       {:?} ({})", r.source, r.file);
+    let _ = writeln!(
+        s,
+        "  description:  {}{}",
+        r.description,
+        inherited("description")
+    );
+    let caps: Vec<String> = r
+        .capabilities
+        .iter()
+        .map(|c| {
+            if r.additional_capabilities.contains(c) {
+                format!("{c} (added)")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "  capabilities: {}{}",
+        caps.join(", "),
+        inherited("capabilities")
+    );
+    let restrictions: Vec<String> = r.restrictions.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        s,
+        "  restrictions: {}",
+        if restrictions.is_empty() {
+            "-".to_owned()
+        } else {
+            restrictions.join(", ")
+        }
+    );
+    let _ = writeln!(
+        s,
+        "  preferred:    {}{}",
+        r.preferred_llm.as_deref().unwrap_or("-"),
+        inherited("preferred_llm")
+    );
+    let _ = writeln!(
+        s,
+        "  fallbacks:    {}{}",
+        r.fallback_llms.join(", "),
+        inherited("fallback_llms")
+    );
+    let _ = writeln!(s, "  context:      {}", r.context_requirements.join(", "));
+    let _ = writeln!(s, "  validation:   {}", r.validation_rules.join(", "));
+    let _ = write!(
+        s,
+        "\n{}{}",
+        r.system_prompt.trim_end(),
+        inherited("system_prompt")
+    );
+    s
+}
+
+pub fn canon_table(blocks: &[CanonBlock]) -> String {
+    if blocks.is_empty() {
+        return "No canon blocks.".to_owned();
+    }
+    let mut s = format!("{:>5}  {:<9}  {:<30}  {}\n", "ID", "TIER", "TITLE", "TAGS");
+    for b in blocks {
+        let _ = writeln!(
+            s,
+            "{:>5}  {:<9}  {:<30}  {}",
+            b.id,
+            b.tier.name(),
+            b.title,
+            b.tags.join(" ")
+        );
+    }
+    s
+}
+
+pub fn canon(b: &CanonBlock) -> String {
+    format!(
+        "Canon block {}: {}\n  tier: {}\n  tags: {}\n  updated: {}\n\n{}",
+        b.id,
+        b.title,
+        b.tier.name(),
+        b.tags.join(", "),
+        format_rfc3339(b.updated_at),
+        b.body
+    )
+}
+
+pub fn shape_table(shapes: &[Shape]) -> String {
+    if shapes.is_empty() {
+        return "No shapes.".to_owned();
+    }
+    let mut s = format!("{:<24}  {:<11}  {}\n", "NAME", "KIND", "DESCRIPTION");
+    for sh in shapes {
+        let _ = writeln!(
+            s,
+            "{:<24}  {:<11}  {}",
+            sh.name,
+            sh.kind.name(),
+            sh.description
+        );
+    }
+    s
+}
+
+pub fn shape(sh: &Shape) -> String {
+    let mut s = format!("Shape {} ({})\n", sh.name, sh.kind.name());
+    if !sh.description.is_empty() {
+        let _ = writeln!(s, "  {}", sh.description);
+    }
+    if !sh.required_sections.is_empty() {
+        let _ = writeln!(
+            s,
+            "  required sections: {}",
+            sh.required_sections.join(", ")
+        );
+    }
+    let _ = write!(s, "\n{}", sh.body);
+    s
+}
+
+pub fn grant_line(g: &GrantView) -> String {
+    format!(
+        "{} {}{}{} [{}]",
+        g.grant.principal,
+        g.grant.capability,
+        g.grant
+            .scope
+            .as_ref()
+            .map(|s| format!(" on {s}"))
+            .unwrap_or_default(),
+        g.grant
+            .expires_at
+            .map(|at| format!(" until {}", format_rfc3339(at)))
+            .unwrap_or_default(),
+        g.status
+    )
+}
+
+pub fn grant_table(grants: &[GrantView]) -> String {
+    if grants.is_empty() {
+        return "No grants. Everyone but the owner is denied by default.".to_owned();
+    }
+    grants
+        .iter()
+        .map(|g| format!("{:>5}  {}", g.grant.id, grant_line(g)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn audit(events: &[Event]) -> String {
+    if events.is_empty() {
+        return "No audit events.".to_owned();
+    }
+    events
+        .iter()
+        .map(|e| {
+            format!(
+                "{:>6}  {}  {:<20}  {:<22}  {}",
+                e.seq,
+                format_rfc3339(e.at),
+                e.principal,
+                e.action,
+                e.summary
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn verification(v: &Verification) -> String {
+    match (v.first_bad_seq, &v.problem) {
+        (None, _) => format!("The audit chain is intact: {} events verified.", v.events),
+        (Some(seq), problem) => format!(
+            "The audit chain is broken at event {seq}: {}",
+            problem.as_deref().unwrap_or("unknown problem")
+        ),
+    }
+}

@@ -1,0 +1,233 @@
+//! Grants, roles, audit and reindex commands.
+
+use super::{Atelier, lock, rebuild_graph};
+use crate::audit::{self, Entry, Event, Verification};
+use crate::auth::{self, Capability, Grant, Principal};
+use crate::clock::Millis;
+use crate::error::{Error, Result};
+use crate::roles::{Role, RoleProblem, RoleSet};
+use crate::{grants, vault};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A capability to give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantAdd {
+    /// Who receives it (not `owner`, who holds everything).
+    pub principal: Principal,
+    /// What it allows.
+    pub capability: Capability,
+    /// A file glob, for `file_read` and `file_write` only.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// How long it lasts, in ms from now; `None` until revoked.
+    #[serde(default)]
+    pub expires_in: Option<Millis>,
+}
+
+/// A grant and whether it counts now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrantView {
+    /// The grant.
+    #[serde(flatten)]
+    pub grant: Grant,
+    /// `live`, `expired` or `revoked`.
+    pub status: &'static str,
+}
+
+/// What `reindex` rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReindexReport {
+    /// Task nodes in the new graph.
+    pub tasks: i64,
+    /// Dependency edges in the new graph.
+    pub dependencies: i64,
+    /// The outbox id it reflects.
+    pub applied_through: i64,
+}
+
+/// Longest grant, in ms: ten years.
+const MAX_GRANT_MS: Millis = 10 * 366 * 86_400_000;
+
+impl Atelier {
+    /// Gives `principal` a capability, optionally scoped and expiring. Needs `manage_grants`.
+    pub fn grant_add(&self, who: &Principal, add: GrantAdd) -> Result<GrantView> {
+        self.write(who, Capability::ManageGrants, |ctx| {
+            if add.principal == Principal::Owner {
+                return Err(Error::invalid(
+                    "principal",
+                    "the owner already holds every capability",
+                ));
+            }
+            if let Some(scope) = &add.scope {
+                if !add.capability.is_scopable() {
+                    return Err(Error::invalid(
+                        "scope",
+                        format!(
+                            "only file_read and file_write take a scope, not {}",
+                            add.capability
+                        ),
+                    ));
+                }
+                if !auth::scope_is_valid(scope) {
+                    return Err(Error::invalid("scope", "not a valid file glob"));
+                }
+            }
+            let expires_at = match add.expires_in {
+                None => None,
+                Some(ms) if (1..=MAX_GRANT_MS).contains(&ms) => Some(ctx.now + ms),
+                Some(_) => {
+                    return Err(Error::invalid(
+                        "expires_in",
+                        "must be between 1 ms and ten years",
+                    ));
+                }
+            };
+            let id = grants::insert(
+                ctx.tx,
+                &add.principal,
+                add.capability,
+                add.scope.as_deref(),
+                expires_at,
+                ctx.now,
+            )?;
+            let grant = grants::get(ctx.tx, id)?;
+            let entry = Entry {
+                action: "grant.add",
+                target: format!("grant:{id}"),
+                summary: format!(
+                    "gave {} {}{}{}",
+                    add.principal,
+                    add.capability,
+                    add.scope
+                        .as_ref()
+                        .map(|s| format!(" on {s}"))
+                        .unwrap_or_default(),
+                    expires_at
+                        .map(|at| format!(" until {}", crate::clock::format_rfc3339(at)))
+                        .unwrap_or_default()
+                ),
+            };
+            Ok((view(grant, ctx.now), entry))
+        })
+    }
+
+    /// Every grant, newest first, with whether it counts now. Needs `manage_grants`.
+    pub fn grant_list(&self, who: &Principal) -> Result<Vec<GrantView>> {
+        let now = self.now();
+        self.read(who, Capability::ManageGrants, |db, _| {
+            Ok(grants::all(db)?.into_iter().map(|g| view(g, now)).collect())
+        })
+    }
+
+    /// Takes a grant back. Needs `manage_grants`.
+    pub fn grant_revoke(&self, who: &Principal, id: i64) -> Result<GrantView> {
+        self.write(who, Capability::ManageGrants, |ctx| {
+            if id <= 0 {
+                return Err(Error::invalid(
+                    "id",
+                    "a grant id is a positive whole number",
+                ));
+            }
+            let grant = grants::get(ctx.tx, id)?;
+            if grant.revoked_at.is_some() {
+                return Err(Error::invalid(
+                    "id",
+                    format!("grant {id} is already revoked"),
+                ));
+            }
+            grants::revoke(ctx.tx, id, ctx.now)?;
+            let entry = Entry {
+                action: "grant.revoke",
+                target: format!("grant:{id}"),
+                summary: format!("took {} back from {}", grant.capability, grant.principal),
+            };
+            Ok((view(grants::get(ctx.tx, id)?, ctx.now), entry))
+        })
+    }
+
+    /// The loaded roles. Needs `vault_read`.
+    pub fn role_list(&self, who: &Principal) -> Result<Vec<Role>> {
+        self.read(who, Capability::VaultRead, |_, open| {
+            Ok(open.roles.iter().cloned().collect())
+        })
+    }
+
+    /// One role. Needs `vault_read`.
+    pub fn role_show(&self, who: &Principal, name: &str) -> Result<Role> {
+        self.read(who, Capability::VaultRead, |_, open| {
+            open.roles
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Error::not_found("role", name))
+        })
+    }
+
+    /// The newest `limit` (1–1000) audit events, newest first. Needs `read_audit`.
+    pub fn audit_tail(&self, who: &Principal, limit: u32) -> Result<Vec<Event>> {
+        if !(1..=1000).contains(&limit) {
+            return Err(Error::invalid("limit", "must be between 1 and 1000"));
+        }
+        self.read(who, Capability::ReadAudit, |db, _| {
+            Ok(audit::tail(db, limit)?)
+        })
+    }
+
+    /// Recomputes the audit chain and names the first bad seq. Needs `read_audit`.
+    pub fn audit_verify(&self, who: &Principal) -> Result<Verification> {
+        self.read(who, Capability::ReadAudit, |db, _| Ok(audit::verify(db)?))
+    }
+
+    /// Rebuilds the graph from SQLite alone. Needs `vault_write`.
+    pub fn reindex(&self, who: &Principal) -> Result<ReindexReport> {
+        let open = self.open_vault()?;
+        let report = {
+            let db = lock(&open.db);
+            super::authorize_with(&db, &open.roles, who, Capability::VaultWrite, self.now())?;
+            let mut graph = lock(&open.graph);
+            *graph = None;
+            let rebuilt = rebuild_graph(&db, &self.vault.join(vault::GRAPH_DIR))?;
+            let (tasks, dependencies) = rebuilt.counts().map_err(super::graph_error)?;
+            let applied_through = rebuilt.applied_through().map_err(super::graph_error)?;
+            *graph = Some(rebuilt);
+            ReindexReport {
+                tasks,
+                dependencies,
+                applied_through,
+            }
+        };
+        // Recorded after the rebuild: the graph is not the truth, so the audit event records
+        // that it was rebuilt, in its own transaction.
+        self.write(who, Capability::VaultWrite, |_| {
+            Ok((
+                (),
+                Entry {
+                    action: "graph.reindex",
+                    target: "graph".to_owned(),
+                    summary: format!(
+                        "rebuilt the graph: {} tasks, {} dependencies",
+                        report.tasks, report.dependencies
+                    ),
+                },
+            ))
+        })?;
+        Ok(report)
+    }
+}
+
+/// Checks a directory of role files as it would overlay the shipped roles. Needs no vault.
+pub fn roles_check(dir: &Path) -> std::result::Result<RoleSet, Vec<RoleProblem>> {
+    RoleSet::check_dir(dir)
+}
+
+fn view(grant: Grant, now: Millis) -> GrantView {
+    let status = if grant.revoked_at.is_some() {
+        "revoked"
+    } else if grant.is_live(now) {
+        "live"
+    } else {
+        "expired"
+    };
+    GrantView { grant, status }
+}

@@ -1,0 +1,485 @@
+//! The one typed command surface. Every front (CLI, desktop, MCP) calls these functions with a
+//! principal; none holds logic of its own.
+//!
+//! Each mutating command runs as: authorize → change → outbox → audit, in one SQLite
+//! transaction; then the graph projection catches up. Reads authorize `vault_read` first.
+
+mod access;
+mod catalog;
+mod tasks;
+
+pub use access::{GrantAdd, GrantView, ReindexReport, roles_check};
+pub use catalog::{CanonEdit, CanonFilter, NewCanon, NewShape, ShapeEdit};
+pub use tasks::{
+    NewTask, TaskDependency, TaskDetail, TaskEdit, TaskMove, TaskTransition, TaskTreeNode,
+};
+
+use crate::audit;
+use crate::auth::{self, Capability, Grant, Principal, Request};
+use crate::clock::{Clock, Millis};
+use crate::config::{self, Config};
+use crate::error::{Error, Result, SealReason};
+use crate::graph::Graph;
+use crate::outbox;
+use crate::roles::RoleSet;
+use crate::store::{self, migrations::Migration};
+use crate::vault::{self, VaultLock};
+use rusqlite::{Connection, Transaction};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// How to open a vault.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// The vault directory.
+    pub vault: PathBuf,
+    /// The clock every timestamp and expiry uses.
+    pub clock: Arc<dyn Clock>,
+    /// The migrations to hold the database to; the embedded ones outside tests.
+    pub migrations: &'static [Migration],
+}
+
+impl OpenOptions {
+    /// The vault at `vault`, on the system clock, with the embedded migrations.
+    pub fn new(vault: impl Into<PathBuf>) -> Self {
+        OpenOptions {
+            vault: vault.into(),
+            clock: Arc::new(crate::clock::SystemClock),
+            migrations: store::migrations::EMBEDDED,
+        }
+    }
+
+    /// The same, on `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// An opened (or sealed) vault: the handle every command goes through.
+#[derive(Debug)]
+pub struct Atelier {
+    vault: PathBuf,
+    clock: Arc<dyn Clock>,
+    state: std::result::Result<OpenVault, SealReason>,
+}
+
+#[derive(Debug)]
+struct OpenVault {
+    db: Mutex<Connection>,
+    graph: Mutex<Option<Graph>>,
+    roles: RoleSet,
+    config: Config,
+    schema_version: i64,
+    _lock: VaultLock,
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitReport {
+    /// The vault directory.
+    pub vault: String,
+    /// Whether a new vault was created (false when repairing).
+    pub created: bool,
+    /// Files and directories written.
+    pub written: Vec<String>,
+}
+
+/// The state of the vault, answered even when sealed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The vault directory.
+    pub vault: String,
+    /// `open` or `sealed`.
+    pub state: &'static str,
+    /// Why it is sealed.
+    pub sealed: Option<SealReason>,
+    /// The schema version.
+    pub schema_version: Option<i64>,
+    /// How much is in it.
+    pub counts: Option<Counts>,
+    /// The graph projection.
+    pub graph: Option<GraphStatus>,
+}
+
+/// Row counts for `status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counts {
+    /// Tasks.
+    pub tasks: i64,
+    /// Tasks ready to start.
+    pub ready: i64,
+    /// Canon blocks.
+    pub canon_blocks: i64,
+    /// Shapes.
+    pub shapes: i64,
+    /// Grants not revoked.
+    pub grants: i64,
+    /// Audit events.
+    pub audit_events: i64,
+    /// Roles loaded.
+    pub roles: usize,
+}
+
+/// How far the graph is behind SQLite.
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphStatus {
+    /// Last outbox change the graph reflects.
+    pub applied_through: Option<i64>,
+    /// Last outbox change written.
+    pub outbox_head: i64,
+    /// A problem, if the graph could not be read.
+    pub problem: Option<String>,
+}
+
+impl Atelier {
+    /// Creates a vault in `dir` (which may exist but must not hold a vault), or with `repair`
+    /// restores missing configuration and directories of an existing one without touching data.
+    pub fn init(dir: &Path, clock: &dyn Clock, repair: bool) -> Result<InitReport> {
+        let existed = vault::exists(dir);
+        if existed && !repair {
+            return Err(Error::AlreadyInitialized);
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io("cannot create the vault directory", &e))?;
+        let _lock = VaultLock::acquire(dir).map_err(Error::from)?;
+        let mut written = Vec::new();
+        for sub in vault::DIRECTORIES {
+            let path = dir.join(sub);
+            if !path.is_dir() {
+                std::fs::create_dir_all(&path)
+                    .map_err(|e| Error::io("cannot create a directory", &e))?;
+                written.push(format!("{sub}/"));
+            }
+        }
+        let config_path = dir.join(config::FILE_NAME);
+        if !config_path.exists() {
+            std::fs::write(&config_path, Config::default_text())
+                .map_err(|e| Error::io("cannot write config.yaml", &e))?;
+            written.push(config::FILE_NAME.to_owned());
+        }
+        let readme = dir.join(vault::ROLES_DIR).join("README.md");
+        if !readme.exists() {
+            std::fs::write(&readme, ROLES_README)
+                .map_err(|e| Error::io("cannot write roles/README.md", &e))?;
+            written.push("roles/README.md".to_owned());
+        }
+        let mut conn = store::open(
+            &dir.join(vault::DATABASE),
+            store::migrations::EMBEDDED,
+            clock.now(),
+        )
+        .map_err(Error::from)?;
+        if !existed {
+            written.push(vault::DATABASE.to_owned());
+            let tx = conn.transaction()?;
+            audit::append(
+                &tx,
+                &Principal::Owner,
+                &audit::Entry {
+                    action: "vault.init",
+                    target: "vault".to_owned(),
+                    summary: "created the vault".to_owned(),
+                },
+                clock.now(),
+            )?;
+            tx.commit()?;
+        }
+        Ok(InitReport {
+            vault: dir.display().to_string(),
+            created: !existed,
+            written,
+        })
+    }
+
+    /// Opens the vault. Never fails: a vault that cannot open is returned sealed, with the
+    /// reason, and answers every command but [`Atelier::status`] with it.
+    pub fn open(options: OpenOptions) -> Atelier {
+        let state = Self::boot(&options);
+        let atelier = Atelier {
+            vault: options.vault,
+            clock: options.clock,
+            state,
+        };
+        if let Ok(open) = &atelier.state {
+            // A graph that cannot catch up is rebuilt on first use; boot does not fail on it.
+            let _ = atelier.graph_in_sync(open);
+        }
+        atelier
+    }
+
+    fn boot(options: &OpenOptions) -> std::result::Result<OpenVault, SealReason> {
+        let dir = &options.vault;
+        if !vault::exists(dir) {
+            return Err(SealReason::NotInitialized);
+        }
+        let lock = VaultLock::acquire(dir)?;
+        let conn = store::open(
+            &dir.join(vault::DATABASE),
+            options.migrations,
+            options.clock.now(),
+        )?;
+        let config = Config::load(dir).map_err(|message| SealReason::ConfigInvalid { message })?;
+        let roles = RoleSet::load(Some(&dir.join(vault::ROLES_DIR))).map_err(|problems| {
+            let first = problems.into_iter().next();
+            SealReason::RoleInvalid {
+                file: first
+                    .as_ref()
+                    .map_or_else(String::new, |p| format!("roles/{}", p.file)),
+                line: first.as_ref().map_or(0, |p| p.line),
+                message: first.map_or_else(|| "invalid".to_owned(), |p| p.message),
+            }
+        })?;
+        let schema_version = options.migrations.last().map_or(0, |m| m.version);
+        Ok(OpenVault {
+            db: Mutex::new(conn),
+            graph: Mutex::new(None),
+            roles,
+            config,
+            schema_version,
+            _lock: lock,
+        })
+    }
+
+    /// The vault directory.
+    pub fn vault_dir(&self) -> &Path {
+        &self.vault
+    }
+
+    /// The current time on the injected clock.
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// The state of the vault and why; the one command a sealed vault answers.
+    pub fn status(&self) -> Status {
+        let vault = self.vault.display().to_string();
+        let open = match &self.state {
+            Err(reason) => {
+                return Status {
+                    vault,
+                    state: "sealed",
+                    sealed: Some(reason.clone()),
+                    schema_version: None,
+                    counts: None,
+                    graph: None,
+                };
+            }
+            Ok(open) => open,
+        };
+        let graph = self.graph_in_sync(open);
+        let db = lock(&open.db);
+        let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap_or(-1);
+        let counts = Counts {
+            tasks: count("SELECT COUNT(*) FROM tasks"),
+            ready: crate::tasks::ready(&db).map_or(-1, |r| i64::try_from(r.len()).unwrap_or(-1)),
+            canon_blocks: count("SELECT COUNT(*) FROM canon_blocks"),
+            shapes: count("SELECT COUNT(*) FROM shapes"),
+            grants: count("SELECT COUNT(*) FROM grants WHERE revoked_at IS NULL"),
+            audit_events: count("SELECT COUNT(*) FROM audit_events"),
+            roles: open.roles.len(),
+        };
+        let outbox_head = outbox::last_id(&db).unwrap_or(-1);
+        drop(db);
+        let graph = match graph {
+            Ok(through) => GraphStatus {
+                applied_through: Some(through),
+                outbox_head,
+                problem: None,
+            },
+            Err(e) => GraphStatus {
+                applied_through: None,
+                outbox_head,
+                problem: Some(e.to_string()),
+            },
+        };
+        Status {
+            vault,
+            state: "open",
+            sealed: None,
+            schema_version: Some(open.schema_version),
+            counts: Some(counts),
+            graph: Some(graph),
+        }
+    }
+
+    fn open_vault(&self) -> Result<&OpenVault> {
+        self.state
+            .as_ref()
+            .map_err(|reason| Error::from(reason.clone()))
+    }
+
+    /// Runs a mutating command: authorize, `change`, audit, all in one transaction; then lets
+    /// the graph catch up.
+    fn write<T>(
+        &self,
+        who: &Principal,
+        need: Capability,
+        change: impl FnOnce(&Ctx<'_, '_>) -> Result<(T, audit::Entry)>,
+    ) -> Result<T> {
+        let open = self.open_vault()?;
+        let now = self.clock.now();
+        let out = {
+            let mut db = lock(&open.db);
+            let tx = db.transaction()?;
+            authorize_with(&tx, &open.roles, who, need, now)?;
+            let ctx = Ctx {
+                tx: &tx,
+                now,
+                roles: &open.roles,
+                config: &open.config,
+            };
+            let (out, entry) = change(&ctx)?;
+            audit::append(&tx, who, &entry, now)?;
+            tx.commit()?;
+            out
+        };
+        // The change is committed; a projection failure here is repaired on the next read.
+        let _ = self.graph_in_sync(open);
+        Ok(out)
+    }
+
+    /// Runs a read after authorizing `need`.
+    fn read<T>(
+        &self,
+        who: &Principal,
+        need: Capability,
+        query: impl FnOnce(&Connection, &OpenVault) -> Result<T>,
+    ) -> Result<T> {
+        let open = self.open_vault()?;
+        let db = lock(&open.db);
+        authorize_with(&db, &open.roles, who, need, self.clock.now())?;
+        query(&db, open)
+    }
+
+    /// Brings the graph up to the outbox, opening it if needed; a graph that will not open or
+    /// apply is rebuilt from SQLite. Returns the outbox id it now reflects.
+    fn graph_in_sync(&self, open: &OpenVault) -> Result<i64> {
+        let db = lock(&open.db);
+        let mut graph = lock(&open.graph);
+        let dir = self.vault.join(vault::GRAPH_DIR);
+        if graph.is_none() {
+            *graph = Graph::open(&dir).ok();
+        }
+        if let Some(g) = graph.as_ref()
+            && let Ok(through) = catch_up(&db, g)
+        {
+            return Ok(through);
+        }
+        // Never trust a projection that failed: rebuild it from the truth.
+        *graph = None;
+        let rebuilt = rebuild_graph(&db, &dir)?;
+        let through = rebuilt.applied_through().map_err(graph_error)?;
+        *graph = Some(rebuilt);
+        Ok(through)
+    }
+
+    /// Runs `query` on an up-to-date graph.
+    fn with_graph<T>(
+        &self,
+        open: &OpenVault,
+        query: impl FnOnce(&Graph) -> std::result::Result<T, crate::graph::GraphError>,
+    ) -> Result<T> {
+        self.graph_in_sync(open)?;
+        let graph = lock(&open.graph);
+        let g = graph.as_ref().ok_or_else(|| Error::Graph {
+            message: "the graph is not open".to_owned(),
+        })?;
+        query(g).map_err(graph_error)
+    }
+}
+
+/// What a change runs with.
+struct Ctx<'a, 'c> {
+    tx: &'a Transaction<'c>,
+    now: Millis,
+    roles: &'a RoleSet,
+    config: &'a Config,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves SQLite consistent (the transaction rolls back), so
+    // the data behind a poisoned lock is still sound.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn graph_error(e: crate::graph::GraphError) -> Error {
+    Error::Graph { message: e.0 }
+}
+
+/// The grants that count for `who`: stored grants, plus a role principal's own capabilities.
+fn effective_grants(conn: &Connection, roles: &RoleSet, who: &Principal) -> Result<Vec<Grant>> {
+    let mut grants = crate::grants::for_principal(conn, who)?;
+    if let Principal::Role(name) = who
+        && let Some(role) = roles.get(name)
+    {
+        grants.extend(role.capabilities.iter().map(|c| Grant {
+            id: 0,
+            principal: who.clone(),
+            capability: *c,
+            scope: None,
+            expires_at: None,
+            created_at: 0,
+            revoked_at: None,
+        }));
+    }
+    Ok(grants)
+}
+
+fn authorize_with(
+    conn: &Connection,
+    roles: &RoleSet,
+    who: &Principal,
+    need: Capability,
+    now: Millis,
+) -> Result<()> {
+    if *who == Principal::Owner {
+        return Ok(());
+    }
+    let grants = effective_grants(conn, roles, who)?;
+    auth::authorize(
+        who,
+        Request {
+            capability: need,
+            target: None,
+        },
+        &grants,
+        now,
+    )
+    .map_err(|denial| Error::Denied {
+        principal: who.as_text(),
+        capability: denial.capability,
+    })
+}
+
+/// How many outbox rows one graph transaction applies.
+const BATCH: u32 = 500;
+
+fn catch_up(db: &Connection, graph: &Graph) -> Result<i64> {
+    let mut through = graph.applied_through().map_err(graph_error)?;
+    loop {
+        let changes = outbox::pending(db, through, BATCH)?;
+        let Some((last, _)) = changes.last() else {
+            return Ok(through);
+        };
+        let last = *last;
+        graph.apply(&changes).map_err(graph_error)?;
+        through = last;
+    }
+}
+
+fn rebuild_graph(db: &Connection, dir: &Path) -> Result<Graph> {
+    let tx = db.unchecked_transaction()?;
+    let snapshots = crate::tasks::all_snapshots(&tx)?;
+    let through = outbox::last_id(&tx)?;
+    tx.finish()?;
+    Graph::rebuild(dir, &snapshots, through).map_err(graph_error)
+}
+
+const ROLES_README: &str = "# Role overrides\n\n\
+A `NAME.yaml` file here replaces the shipped role of that name; any other name adds a role.\n\
+The file's `name:` must equal its file name. Check a directory with `atelier roles check DIR`.\n\
+See `atelier roles show NAME --json` for a shipped role's fields.\n";

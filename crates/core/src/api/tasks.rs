@@ -1,0 +1,519 @@
+//! Task commands: create, edit, move, dependencies, transitions, list, tree, next, show.
+
+use super::{Atelier, Ctx};
+use crate::audit::Entry;
+use crate::auth::{Capability, Principal};
+use crate::error::{Error, Result};
+use crate::input;
+use crate::outbox::{self, GraphChange};
+use crate::tasks::{self, Task, TaskAction, TaskFilter, TaskState};
+use serde::{Deserialize, Serialize};
+
+/// Longest task title, characters.
+pub const MAX_TITLE: usize = 200;
+/// Longest description, bytes.
+pub const MAX_DESCRIPTION: usize = 64 * 1024;
+
+/// A task to create.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTask {
+    /// One line, 1–200 characters.
+    pub title: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Parent task.
+    #[serde(default)]
+    pub parent: Option<i64>,
+    /// A role name from the role set.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// A play name.
+    #[serde(default)]
+    pub play: Option<String>,
+    /// 0 (lowest) to 100.
+    #[serde(default)]
+    pub priority: i64,
+    /// Tasks this one waits on.
+    #[serde(default)]
+    pub depends_on: Vec<i64>,
+}
+
+/// Changes to a task's fields; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskEdit {
+    /// The task.
+    pub id: i64,
+    /// New title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// New description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// New role.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Remove the role.
+    #[serde(default)]
+    pub clear_role: bool,
+    /// New play.
+    #[serde(default)]
+    pub play: Option<String>,
+    /// Remove the play.
+    #[serde(default)]
+    pub clear_play: bool,
+    /// New priority.
+    #[serde(default)]
+    pub priority: Option<i64>,
+}
+
+/// Moves a task under another parent, or to the top level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskMove {
+    /// The task.
+    pub id: i64,
+    /// Its new parent; `None` makes it a root.
+    pub parent: Option<i64>,
+}
+
+/// A dependency edge: `id` waits on `depends_on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDependency {
+    /// The waiting task.
+    pub id: i64,
+    /// What it waits on.
+    pub depends_on: i64,
+}
+
+/// A state change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskTransition {
+    /// The task.
+    pub id: i64,
+    /// What to do.
+    pub action: TaskAction,
+    /// Why (kept for `block` and `fail`).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A task with everything around it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskDetail {
+    /// The task.
+    #[serde(flatten)]
+    pub task: Task,
+    /// Direct children.
+    pub children: Vec<i64>,
+    /// Direct dependencies.
+    pub depends_on: Vec<i64>,
+    /// Tasks that wait on this one.
+    pub dependents: Vec<i64>,
+    /// Everything it depends on, transitively (from the graph).
+    pub transitive_dependencies: Vec<i64>,
+    /// Not-completed tasks in that closure (from the graph).
+    pub blocked_by: Vec<i64>,
+    /// Actions the state machine allows now.
+    pub allowed_actions: Vec<TaskAction>,
+}
+
+/// A node of the task tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskTreeNode {
+    /// The task.
+    #[serde(flatten)]
+    pub task: Task,
+    /// Its children, by id.
+    pub children: Vec<TaskTreeNode>,
+}
+
+fn check_role(ctx: &Ctx<'_, '_>, role: &str) -> Result<String> {
+    if ctx.roles.get(role).is_some() {
+        Ok(role.to_owned())
+    } else {
+        let known: Vec<&str> = ctx.roles.iter().map(|r| r.name.as_str()).collect();
+        Err(Error::invalid(
+            "role",
+            format!("unknown role `{role}` (known: {})", known.join(", ")),
+        ))
+    }
+}
+
+fn check_id(field: &str, id: i64) -> Result<i64> {
+    if id > 0 {
+        Ok(id)
+    } else {
+        Err(Error::invalid(
+            field,
+            "a task id is a positive whole number",
+        ))
+    }
+}
+
+fn existing(ctx: &Ctx<'_, '_>, field: &str, id: i64) -> Result<Task> {
+    check_id(field, id)?;
+    tasks::get(ctx.tx, id)
+}
+
+/// Refuses a dependency that would close a cycle.
+fn check_dependency(ctx: &Ctx<'_, '_>, id: i64, on: i64) -> Result<()> {
+    existing(ctx, "depends_on", on)?;
+    if id == on || tasks::depends_transitively(ctx.tx, on, id)? {
+        return Err(Error::Cycle {
+            task: id,
+            relation: "depend on".to_owned(),
+            other: on,
+        });
+    }
+    Ok(())
+}
+
+fn project(ctx: &Ctx<'_, '_>, id: i64) -> Result<()> {
+    let snapshot = tasks::snapshot(ctx.tx, id)?;
+    outbox::push(ctx.tx, &GraphChange::Task(snapshot), ctx.now)?;
+    Ok(())
+}
+
+impl Atelier {
+    /// Creates a pending task, optionally under `parent` and waiting on `depends_on`.
+    /// Needs `tasks_write`.
+    pub fn task_create(&self, who: &Principal, new: NewTask) -> Result<Task> {
+        self.write(who, Capability::TasksWrite, |ctx| {
+            let title = input::line("title", &new.title, MAX_TITLE)?;
+            let description = input::text("description", &new.description, MAX_DESCRIPTION, false)?;
+            let priority = input::within("priority", new.priority, 0..=100)?;
+            let role = new
+                .role
+                .as_deref()
+                .map(|r| check_role(ctx, r))
+                .transpose()?;
+            let play = new
+                .play
+                .as_deref()
+                .map(|p| input::slug("play", p))
+                .transpose()?;
+            if let Some(parent) = new.parent {
+                existing(ctx, "parent", parent)?;
+                let depth = tasks::depth(ctx.tx, parent)? + 1;
+                if depth > ctx.config.task_depth_limit {
+                    return Err(Error::DepthExceeded {
+                        depth,
+                        limit: ctx.config.task_depth_limit,
+                    });
+                }
+            }
+            for on in &new.depends_on {
+                existing(ctx, "depends_on", *on)?;
+            }
+            let id = tasks::insert(
+                ctx.tx,
+                &tasks::Insert {
+                    title: &title,
+                    description: &description,
+                    parent_id: new.parent,
+                    role: role.as_deref(),
+                    play: play.as_deref(),
+                    priority,
+                },
+                ctx.now,
+            )?;
+            for on in &new.depends_on {
+                // A new task has no dependents, so none of these can close a cycle.
+                tasks::add_dependency(ctx.tx, id, *on, ctx.now)?;
+            }
+            project(ctx, id)?;
+            let task = tasks::get(ctx.tx, id)?;
+            let entry = Entry {
+                action: "task.create",
+                target: format!("task:{id}"),
+                summary: format!("created task {id} {title:?}"),
+            };
+            Ok((task, entry))
+        })
+    }
+
+    /// Changes a task's title, description, role, play or priority. Needs `tasks_write`.
+    pub fn task_edit(&self, who: &Principal, edit: TaskEdit) -> Result<Task> {
+        self.write(who, Capability::TasksWrite, |ctx| {
+            let mut task = existing(ctx, "id", edit.id)?;
+            let mut changed = Vec::new();
+            if let Some(title) = &edit.title {
+                task.title = input::line("title", title, MAX_TITLE)?;
+                changed.push("title");
+            }
+            if let Some(description) = &edit.description {
+                task.description = input::text("description", description, MAX_DESCRIPTION, false)?;
+                changed.push("description");
+            }
+            match (&edit.role, edit.clear_role) {
+                (Some(_), true) => {
+                    return Err(Error::invalid("role", "give a role or clear it, not both"));
+                }
+                (Some(role), false) => {
+                    task.role = Some(check_role(ctx, role)?);
+                    changed.push("role");
+                }
+                (None, true) => {
+                    task.role = None;
+                    changed.push("role");
+                }
+                (None, false) => {}
+            }
+            match (&edit.play, edit.clear_play) {
+                (Some(_), true) => {
+                    return Err(Error::invalid("play", "give a play or clear it, not both"));
+                }
+                (Some(play), false) => {
+                    task.play = Some(input::slug("play", play)?);
+                    changed.push("play");
+                }
+                (None, true) => {
+                    task.play = None;
+                    changed.push("play");
+                }
+                (None, false) => {}
+            }
+            if let Some(priority) = edit.priority {
+                task.priority = input::within("priority", priority, 0..=100)?;
+                changed.push("priority");
+            }
+            if changed.is_empty() {
+                return Err(Error::invalid("edit", "nothing to change"));
+            }
+            tasks::update(ctx.tx, &task, ctx.now)?;
+            project(ctx, task.id)?;
+            let task = tasks::get(ctx.tx, task.id)?;
+            let entry = Entry {
+                action: "task.edit",
+                target: format!("task:{}", task.id),
+                summary: format!("changed {} of task {}", changed.join(", "), task.id),
+            };
+            Ok((task, entry))
+        })
+    }
+
+    /// Moves a task (with its subtree) under another parent or to the top. Refuses cycles and
+    /// trees deeper than the limit. Needs `tasks_write`.
+    pub fn task_move(&self, who: &Principal, request: TaskMove) -> Result<Task> {
+        self.write(who, Capability::TasksWrite, |ctx| {
+            let mut task = existing(ctx, "id", request.id)?;
+            if let Some(parent) = request.parent {
+                existing(ctx, "parent", parent)?;
+                if tasks::is_self_or_ancestor(ctx.tx, task.id, parent)? {
+                    return Err(Error::Cycle {
+                        task: task.id,
+                        relation: "move under".to_owned(),
+                        other: parent,
+                    });
+                }
+                let depth = tasks::depth(ctx.tx, parent)? + tasks::subtree_height(ctx.tx, task.id)?;
+                if depth > ctx.config.task_depth_limit {
+                    return Err(Error::DepthExceeded {
+                        depth,
+                        limit: ctx.config.task_depth_limit,
+                    });
+                }
+            }
+            task.parent_id = request.parent;
+            tasks::update(ctx.tx, &task, ctx.now)?;
+            project(ctx, task.id)?;
+            let entry = Entry {
+                action: "task.move",
+                target: format!("task:{}", task.id),
+                summary: match request.parent {
+                    Some(p) => format!("moved task {} under task {p}", task.id),
+                    None => format!("moved task {} to the top level", task.id),
+                },
+            };
+            Ok((tasks::get(ctx.tx, task.id)?, entry))
+        })
+    }
+
+    /// Makes `id` wait on `depends_on`. Refuses cycles. Needs `tasks_write`.
+    pub fn task_dependency_add(&self, who: &Principal, dep: TaskDependency) -> Result<TaskDetail> {
+        self.write(who, Capability::TasksWrite, |ctx| {
+            existing(ctx, "id", dep.id)?;
+            check_dependency(ctx, dep.id, dep.depends_on)?;
+            if !tasks::add_dependency(ctx.tx, dep.id, dep.depends_on, ctx.now)? {
+                return Err(Error::AlreadyExists {
+                    kind: "dependency".to_owned(),
+                    id: format!("{} → {}", dep.id, dep.depends_on),
+                });
+            }
+            project(ctx, dep.id)?;
+            let entry = Entry {
+                action: "task.dependency.add",
+                target: format!("task:{}", dep.id),
+                summary: format!("task {} now waits on task {}", dep.id, dep.depends_on),
+            };
+            Ok((dep.id, entry))
+        })
+        .and_then(|id| self.task_show(who, id))
+    }
+
+    /// Removes a dependency. Needs `tasks_write`.
+    pub fn task_dependency_remove(
+        &self,
+        who: &Principal,
+        dep: TaskDependency,
+    ) -> Result<TaskDetail> {
+        self.write(who, Capability::TasksWrite, |ctx| {
+            existing(ctx, "id", dep.id)?;
+            existing(ctx, "depends_on", dep.depends_on)?;
+            if !tasks::remove_dependency(ctx.tx, dep.id, dep.depends_on)? {
+                return Err(Error::not_found(
+                    "dependency",
+                    format!("{} → {}", dep.id, dep.depends_on),
+                ));
+            }
+            project(ctx, dep.id)?;
+            let entry = Entry {
+                action: "task.dependency.remove",
+                target: format!("task:{}", dep.id),
+                summary: format!("task {} no longer waits on task {}", dep.id, dep.depends_on),
+            };
+            Ok((dep.id, entry))
+        })
+        .and_then(|id| self.task_show(who, id))
+    }
+
+    /// Moves a task through the state machine. `start` needs every dependency completed;
+    /// `complete` needs every child completed or cancelled. Needs `tasks_write`.
+    pub fn task_transition(&self, who: &Principal, request: TaskTransition) -> Result<Task> {
+        self.write(who, Capability::TasksWrite, |ctx| {
+            let mut task = existing(ctx, "id", request.id)?;
+            let reason = request
+                .reason
+                .as_deref()
+                .map(|r| input::text("reason", r, 4096, false))
+                .transpose()?;
+            let from = task.state;
+            let Some(to) = request.action.apply(from) else {
+                let allowed: Vec<&str> = TaskAction::allowed_from(from)
+                    .iter()
+                    .map(|a| a.name())
+                    .collect();
+                return Err(Error::InvalidTransition {
+                    task: task.id,
+                    from: from.name().to_owned(),
+                    action: request.action.name().to_owned(),
+                    allowed: if allowed.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        allowed.join(", ")
+                    },
+                });
+            };
+            if request.action == TaskAction::Start {
+                let waiting_on = tasks::incomplete_dependencies(ctx.tx, task.id)?;
+                if !waiting_on.is_empty() {
+                    return Err(Error::DependenciesIncomplete {
+                        task: task.id,
+                        waiting_on,
+                    });
+                }
+            }
+            if to == TaskState::Completed {
+                let children = tasks::open_children(ctx.tx, task.id)?;
+                if !children.is_empty() {
+                    return Err(Error::OpenChildren {
+                        task: task.id,
+                        children,
+                    });
+                }
+            }
+            task.state = to;
+            task.reason = match to {
+                TaskState::Blocked | TaskState::Failed | TaskState::Cancelled => reason,
+                _ => None,
+            };
+            tasks::update(ctx.tx, &task, ctx.now)?;
+            project(ctx, task.id)?;
+            let entry = Entry {
+                action: "task.transition",
+                target: format!("task:{}", task.id),
+                summary: format!("task {} {} → {} ({})", task.id, from, to, request.action),
+            };
+            Ok((tasks::get(ctx.tx, task.id)?, entry))
+        })
+    }
+
+    /// One task with its neighbourhood; transitive dependencies and blockers come from the
+    /// graph. Needs `vault_read`.
+    pub fn task_show(&self, who: &Principal, id: i64) -> Result<TaskDetail> {
+        check_id("id", id)?;
+        let (task, children, depends_on, dependents) =
+            self.read(who, Capability::VaultRead, |db, _| {
+                Ok((
+                    tasks::get(db, id)?,
+                    tasks::children(db, id)?,
+                    tasks::dependencies(db, id)?,
+                    tasks::dependents(db, id)?,
+                ))
+            })?;
+        let open = self.open_vault()?;
+        let (transitive_dependencies, blocked_by) =
+            self.with_graph(open, |g| Ok((g.dependency_closure(id)?, g.blocked_by(id)?)))?;
+        Ok(TaskDetail {
+            allowed_actions: TaskAction::allowed_from(task.state),
+            task,
+            children,
+            depends_on,
+            dependents,
+            transitive_dependencies,
+            blocked_by,
+        })
+    }
+
+    /// Tasks matching `filter`, by id. Needs `vault_read`.
+    pub fn task_list(&self, who: &Principal, filter: &TaskFilter) -> Result<Vec<Task>> {
+        if let Some(parent) = filter.parent {
+            check_id("parent", parent)?;
+        }
+        self.read(who, Capability::VaultRead, |db, _| tasks::list(db, filter))
+    }
+
+    /// The task forest, or the subtree under `root`. Needs `vault_read`.
+    pub fn task_tree(&self, who: &Principal, root: Option<i64>) -> Result<Vec<TaskTreeNode>> {
+        self.read(who, Capability::VaultRead, |db, _| {
+            let all = tasks::list(db, &TaskFilter::default())?;
+            let mut by_parent: std::collections::BTreeMap<Option<i64>, Vec<Task>> =
+                Default::default();
+            for task in all {
+                by_parent.entry(task.parent_id).or_default().push(task);
+            }
+            fn build(
+                parent: Option<i64>,
+                by_parent: &mut std::collections::BTreeMap<Option<i64>, Vec<Task>>,
+            ) -> Vec<TaskTreeNode> {
+                let kids = by_parent.remove(&parent).unwrap_or_default();
+                kids.into_iter()
+                    .map(|task| {
+                        let children = build(Some(task.id), by_parent);
+                        TaskTreeNode { task, children }
+                    })
+                    .collect()
+            }
+            match root {
+                None => Ok(build(None, &mut by_parent)),
+                Some(id) => {
+                    check_id("root", id)?;
+                    let task = tasks::get(db, id)?;
+                    let children = build(Some(id), &mut by_parent);
+                    Ok(vec![TaskTreeNode { task, children }])
+                }
+            }
+        })
+    }
+
+    /// The ready set: pending or active tasks whose every dependency is completed, most
+    /// urgent first. Needs `vault_read`.
+    pub fn task_next(&self, who: &Principal) -> Result<Vec<Task>> {
+        self.read(who, Capability::VaultRead, |db, _| tasks::ready(db))
+    }
+}

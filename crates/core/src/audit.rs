@@ -1,0 +1,243 @@
+//! The audit log: one hash-chained event per change, written in the change's transaction.
+
+use crate::auth::Principal;
+use crate::clock::Millis;
+use crate::store::migrations::hex;
+use rusqlite::{Transaction, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// The `prev_hash` of the first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What a command records about itself. `summary` never holds a secret.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// A dotted verb, e.g. `task.create`.
+    pub action: &'static str,
+    /// What it acted on, e.g. `task:12`.
+    pub target: String,
+    /// A short description for people.
+    pub summary: String,
+}
+
+/// One stored event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// When, in ms since the epoch.
+    pub at: Millis,
+    /// Who acted, as text.
+    pub principal: String,
+    /// What was done.
+    pub action: String,
+    /// What it was done to.
+    pub target: String,
+    /// For people.
+    pub summary: String,
+    /// The previous event's hash.
+    pub prev_hash: String,
+    /// This event's hash.
+    pub hash: String,
+}
+
+/// The hash of an event: SHA-256 over a length-prefixed encoding of every field, so that no
+/// two different events share an encoding.
+pub fn event_hash(
+    seq: i64,
+    at: Millis,
+    principal: &str,
+    action: &str,
+    target: &str,
+    summary: &str,
+    prev_hash: &str,
+) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"atelier-audit-v1");
+    hasher.update(seq.to_be_bytes());
+    hasher.update(at.to_be_bytes());
+    for field in [principal, action, target, summary, prev_hash] {
+        hasher.update((field.len() as u64).to_be_bytes());
+        hasher.update(field.as_bytes());
+    }
+    hex(&hasher.finalize())
+}
+
+/// Appends an event inside `tx`. If this fails, the caller's whole change fails with it.
+pub fn append(
+    tx: &Transaction<'_>,
+    principal: &Principal,
+    entry: &Entry,
+    at: Millis,
+) -> rusqlite::Result<i64> {
+    let (head_seq, head_hash): (i64, String) =
+        tx.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let seq = head_seq + 1;
+    let who = principal.as_text();
+    let hash = event_hash(
+        seq,
+        at,
+        &who,
+        entry.action,
+        &entry.target,
+        &entry.summary,
+        &head_hash,
+    );
+    tx.execute(
+        "INSERT INTO audit_events (seq, at, principal, action, target, summary, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            seq,
+            at,
+            who,
+            entry.action,
+            entry.target,
+            entry.summary,
+            head_hash,
+            hash
+        ],
+    )?;
+    Ok(seq)
+}
+
+/// The result of recomputing the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// Events read.
+    pub events: i64,
+    /// The first seq at which the chain is wrong, if any.
+    pub first_bad_seq: Option<i64>,
+    /// What is wrong there.
+    pub problem: Option<String>,
+}
+
+impl Verification {
+    /// Whether the whole chain verified.
+    pub fn is_intact(&self) -> bool {
+        self.first_bad_seq.is_none()
+    }
+}
+
+/// Recomputes every hash in order and checks seq continuity and the recorded head, naming the
+/// first bad seq. Reads only.
+pub fn verify(conn: &rusqlite::Connection) -> rusqlite::Result<Verification> {
+    let mut stmt = conn.prepare(
+        "SELECT seq, at, principal, action, target, summary, prev_hash, hash
+         FROM audit_events ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut expected_seq = 1;
+    let mut prev = GENESIS_HASH.to_owned();
+    let mut events = 0;
+    let bad = |seq: i64, events: i64, problem: String| Verification {
+        events,
+        first_bad_seq: Some(seq),
+        problem: Some(problem),
+    };
+    while let Some(row) = rows.next()? {
+        let event = Event {
+            seq: row.get(0)?,
+            at: row.get(1)?,
+            principal: row.get(2)?,
+            action: row.get(3)?,
+            target: row.get(4)?,
+            summary: row.get(5)?,
+            prev_hash: row.get(6)?,
+            hash: row.get(7)?,
+        };
+        events += 1;
+        if event.seq != expected_seq {
+            return Ok(bad(
+                expected_seq,
+                events,
+                format!(
+                    "event {expected_seq} is missing (next stored is {})",
+                    event.seq
+                ),
+            ));
+        }
+        if event.prev_hash != prev {
+            return Ok(bad(
+                event.seq,
+                events,
+                "its previous-hash does not match the event before it".to_owned(),
+            ));
+        }
+        let recomputed = event_hash(
+            event.seq,
+            event.at,
+            &event.principal,
+            &event.action,
+            &event.target,
+            &event.summary,
+            &event.prev_hash,
+        );
+        if recomputed != event.hash {
+            return Ok(bad(
+                event.seq,
+                events,
+                "its contents do not match its hash (edited)".to_owned(),
+            ));
+        }
+        prev = event.hash;
+        expected_seq += 1;
+    }
+    let (head_seq, head_hash): (i64, String) =
+        conn.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let last_seq = expected_seq - 1;
+    if head_seq > last_seq {
+        return Ok(bad(
+            last_seq + 1,
+            events,
+            format!(
+                "events {} to {head_seq} are missing (truncated)",
+                last_seq + 1
+            ),
+        ));
+    }
+    if head_seq < last_seq || head_hash != prev {
+        return Ok(bad(
+            head_seq + 1,
+            events,
+            "events after the recorded head were added outside Atelier".to_owned(),
+        ));
+    }
+    Ok(Verification {
+        events,
+        first_bad_seq: None,
+        problem: None,
+    })
+}
+
+/// The newest `limit` events, newest first.
+pub fn tail(conn: &rusqlite::Connection, limit: u32) -> rusqlite::Result<Vec<Event>> {
+    let mut stmt = conn.prepare(
+        "SELECT seq, at, principal, action, target, summary, prev_hash, hash
+         FROM audit_events ORDER BY seq DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit], |row| {
+        Ok(Event {
+            seq: row.get(0)?,
+            at: row.get(1)?,
+            principal: row.get(2)?,
+            action: row.get(3)?,
+            target: row.get(4)?,
+            summary: row.get(5)?,
+            prev_hash: row.get(6)?,
+            hash: row.get(7)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The current head: (seq, hash). Used by tests to show that a refused command left no trace.
+pub fn head(conn: &rusqlite::Connection) -> rusqlite::Result<(i64, String)> {
+    conn.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+}

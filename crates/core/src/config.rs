@@ -1,0 +1,93 @@
+//! The vault's `config.yaml`: a few settings, strictly parsed.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The file name inside the vault.
+pub const FILE_NAME: &str = "config.yaml";
+
+/// Vault settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// How deep task trees may nest (a root task is depth 1).
+    #[serde(default = "default_depth_limit")]
+    pub task_depth_limit: usize,
+}
+
+fn default_depth_limit() -> usize {
+    10
+}
+
+/// The most a user may set the depth limit to.
+pub const MAX_DEPTH_LIMIT: usize = 100;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            task_depth_limit: default_depth_limit(),
+        }
+    }
+}
+
+impl Config {
+    /// The text `init` writes: the defaults, explained.
+    pub fn default_text() -> String {
+        format!(
+            "# Atelier vault settings. Unknown keys are refused, so typos do not pass silently.\n\
+             \n\
+             # How deep task trees may nest (a root task is depth 1), 1 to {MAX_DEPTH_LIMIT}.\n\
+             task_depth_limit: {}\n",
+            default_depth_limit()
+        )
+    }
+
+    /// Reads and checks `config.yaml` in `vault`. `Err` is a message for people.
+    pub fn load(vault: &Path) -> Result<Config, String> {
+        let path = vault.join(FILE_NAME);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(
+                    "missing; restore it, or write the defaults with `atelier init --repair`"
+                        .to_owned(),
+                );
+            }
+            Err(e) => return Err(format!("cannot be read ({})", e.kind())),
+        };
+        Self::parse(&text)
+    }
+
+    /// Parses and checks config text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?
+        };
+        if !(1..=MAX_DEPTH_LIMIT).contains(&config.task_depth_limit) {
+            return Err(format!(
+                "task_depth_limit must be between 1 and {MAX_DEPTH_LIMIT}, not {}",
+                config.task_depth_limit
+            ));
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_and_bad_values_are_refused() {
+        assert_eq!(
+            Config::parse(&Config::default_text()),
+            Ok(Config::default())
+        );
+        assert!(Config::parse("task_depth_limit: 0").is_err());
+        assert!(Config::parse("task_depth_limit: -3").is_err());
+        assert!(Config::parse("task_depth_limt: 5").is_err());
+        assert!(Config::parse("task_depth_limit: [").is_err());
+    }
+}

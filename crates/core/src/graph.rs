@@ -1,0 +1,352 @@
+//! The Kuzu graph: a projection of SQLite's tasks (Task and Role nodes; CHILD_OF, DEPENDS_ON,
+//! ASSIGNED_TO edges), fed from the outbox and rebuildable from SQLite alone.
+//!
+//! The projection records how far it applied (`Projection.applied_through`) in the same Kuzu
+//! transaction as the changes, so a crash between the two cannot skip or double-count a change;
+//! and every change carries the full state of its task, so replaying one is harmless.
+
+use crate::outbox::{GraphChange, TaskSnapshot};
+use kuzu::{Connection, Database, LogicalType, SystemConfig, Value};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The database file inside the vault's `graph/` directory.
+const DB_FILE: &str = "tasks.kuzu";
+
+/// Bumped when the node/edge layout changes; a projection at another version is rebuilt.
+const SCHEMA_VERSION: i64 = 1;
+
+/// How many hops a dependency query may follow. A chain cannot be longer than the number of
+/// tasks; Kuzu needs the cap raised from its default of 30.
+const MAX_HOPS: u32 = 1_000_000;
+
+const SCHEMA: &[&str] = &[
+    "CREATE NODE TABLE IF NOT EXISTS Task(id INT64, state STRING, PRIMARY KEY(id))",
+    "CREATE NODE TABLE IF NOT EXISTS Role(name STRING, PRIMARY KEY(name))",
+    "CREATE NODE TABLE IF NOT EXISTS Projection(name STRING, value INT64, PRIMARY KEY(name))",
+    "CREATE REL TABLE IF NOT EXISTS CHILD_OF(FROM Task TO Task)",
+    "CREATE REL TABLE IF NOT EXISTS DEPENDS_ON(FROM Task TO Task)",
+    "CREATE REL TABLE IF NOT EXISTS ASSIGNED_TO(FROM Task TO Role)",
+];
+
+/// A Kuzu failure, with Kuzu's own message for the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GraphError(pub String);
+
+impl From<kuzu::Error> for GraphError {
+    fn from(e: kuzu::Error) -> Self {
+        GraphError(e.to_string())
+    }
+}
+
+type GraphResult<T> = Result<T, GraphError>;
+
+/// The open graph database.
+pub struct Graph {
+    db: Database,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for Graph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Graph").field("dir", &self.dir).finish()
+    }
+}
+
+impl Graph {
+    /// Opens the graph in `dir`, creating its schema if new. A projection at another schema
+    /// version, or one that does not open, is an error: the caller rebuilds it.
+    pub fn open(dir: &Path) -> GraphResult<Graph> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| GraphError(format!("create dir: {}", e.kind())))?;
+        let db = Database::new(dir.join(DB_FILE), system_config())?;
+        let graph = Graph {
+            db,
+            dir: dir.to_path_buf(),
+        };
+        {
+            let conn = graph.connection()?;
+            for statement in SCHEMA {
+                conn.query(statement)?;
+            }
+            match read_value(&conn, "schema")? {
+                None => {
+                    write_value(&conn, "schema", SCHEMA_VERSION)?;
+                    write_value(&conn, "applied_through", 0)?;
+                }
+                Some(SCHEMA_VERSION) => {}
+                Some(other) => {
+                    return Err(GraphError(format!(
+                        "projection schema {other}, expected {SCHEMA_VERSION}"
+                    )));
+                }
+            }
+        }
+        Ok(graph)
+    }
+
+    /// Deletes whatever is in `dir` and builds a fresh graph from `tasks`, recording
+    /// `through` as the last outbox change it reflects.
+    pub fn rebuild(dir: &Path, tasks: &[TaskSnapshot], through: i64) -> GraphResult<Graph> {
+        remove_dir(dir)?;
+        let graph = Graph::open(dir)?;
+        graph.bulk_load(tasks)?;
+        write_value(&graph.connection()?, "applied_through", through)?;
+        Ok(graph)
+    }
+
+    fn connection(&self) -> GraphResult<Connection<'_>> {
+        let conn = Connection::new(&self.db)?;
+        conn.query(&format!("CALL var_length_extend_max_depth={MAX_HOPS}"))?;
+        Ok(conn)
+    }
+
+    /// The last outbox id this projection reflects.
+    pub fn applied_through(&self) -> GraphResult<i64> {
+        let conn = self.connection()?;
+        Ok(read_value(&conn, "applied_through")?.unwrap_or(0))
+    }
+
+    /// Applies outbox changes in one Kuzu transaction together with the new watermark.
+    pub fn apply(&self, changes: &[(i64, GraphChange)]) -> GraphResult<()> {
+        let Some((last, _)) = changes.last() else {
+            return Ok(());
+        };
+        let conn = self.connection()?;
+        conn.query("BEGIN TRANSACTION")?;
+        let result = (|| -> GraphResult<()> {
+            let mut statements = TaskStatements::prepare(&conn)?;
+            for (_, change) in changes {
+                match change {
+                    GraphChange::Task(task) => statements.apply(&conn, task)?,
+                }
+            }
+            write_value(&conn, "applied_through", *last)
+        })();
+        match result {
+            Ok(()) => {
+                conn.query("COMMIT")?;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = conn.query("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Loads many tasks at once into an empty graph through CSV files and `COPY FROM`.
+    fn bulk_load(&self, tasks: &[TaskSnapshot]) -> GraphResult<()> {
+        let mut nodes = String::new();
+        let mut child_of = String::new();
+        let mut depends_on = String::new();
+        let mut assigned = String::new();
+        let mut roles = std::collections::BTreeSet::new();
+        for t in tasks {
+            let _ = writeln!(nodes, "{},{}", t.id, t.state);
+            if let Some(p) = t.parent {
+                let _ = writeln!(child_of, "{},{p}", t.id);
+            }
+            for d in &t.depends_on {
+                let _ = writeln!(depends_on, "{},{d}", t.id);
+            }
+            if let Some(role) = &t.role {
+                let _ = writeln!(assigned, "{},{role}", t.id);
+                roles.insert(role.clone());
+            }
+        }
+        let role_rows: String = roles.iter().map(|r| format!("{r}\n")).collect();
+        let conn = self.connection()?;
+        for (table, rows) in [
+            ("Task", &nodes),
+            ("Role", &role_rows),
+            ("CHILD_OF", &child_of),
+            ("DEPENDS_ON", &depends_on),
+            ("ASSIGNED_TO", &assigned),
+        ] {
+            if rows.is_empty() {
+                continue;
+            }
+            let file = self.dir.join(format!("load-{table}.csv"));
+            std::fs::write(&file, rows)
+                .map_err(|e| GraphError(format!("write csv: {}", e.kind())))?;
+            let result = conn.query(&format!(
+                "COPY {table} FROM '{}' (HEADER=false)",
+                cypher_string(&file.to_string_lossy())
+            ));
+            let _ = std::fs::remove_file(&file);
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Every task `id` depends on, directly or transitively, by id.
+    pub fn dependency_closure(&self, id: i64) -> GraphResult<Vec<i64>> {
+        self.ids(
+            &format!(
+                "MATCH (t:Task {{id: $id}})-[:DEPENDS_ON* SHORTEST 1..{MAX_HOPS}]->(d:Task)
+                 RETURN DISTINCT d.id ORDER BY d.id"
+            ),
+            Some(id),
+        )
+    }
+
+    /// The tasks in `id`'s dependency closure that are not completed: what blocks it.
+    pub fn blocked_by(&self, id: i64) -> GraphResult<Vec<i64>> {
+        self.ids(
+            &format!(
+                "MATCH (t:Task {{id: $id}})-[:DEPENDS_ON* SHORTEST 1..{MAX_HOPS}]->(d:Task)
+                 WHERE d.state <> 'completed'
+                 RETURN DISTINCT d.id ORDER BY d.id"
+            ),
+            Some(id),
+        )
+    }
+
+    /// Pending or active tasks with no dependency left to complete, by id.
+    pub fn ready(&self) -> GraphResult<Vec<i64>> {
+        self.ids(
+            "MATCH (t:Task) WHERE t.state IN ['pending', 'active']
+               AND NOT EXISTS { MATCH (t)-[:DEPENDS_ON]->(d:Task) WHERE d.state <> 'completed' }
+             RETURN t.id ORDER BY t.id",
+            None,
+        )
+    }
+
+    /// How many Task nodes and DEPENDS_ON edges there are; for consistency checks.
+    pub fn counts(&self) -> GraphResult<(i64, i64)> {
+        let conn = self.connection()?;
+        let tasks = first_int(conn.query("MATCH (t:Task) RETURN COUNT(t)")?);
+        let deps = first_int(conn.query("MATCH ()-[r:DEPENDS_ON]->() RETURN COUNT(r)")?);
+        Ok((tasks, deps))
+    }
+
+    fn ids(&self, query: &str, id: Option<i64>) -> GraphResult<Vec<i64>> {
+        let conn = self.connection()?;
+        let result = match id {
+            Some(id) => {
+                let mut stmt = conn.prepare(query)?;
+                conn.execute(&mut stmt, vec![("id", Value::Int64(id))])?
+            }
+            None => conn.query(query)?,
+        };
+        Ok(result
+            .filter_map(|row| match row.first() {
+                Some(Value::Int64(v)) => Some(*v),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+/// Prepared statements for applying task snapshots, prepared once per batch.
+struct TaskStatements {
+    upsert: kuzu::PreparedStatement,
+    clear_parent: kuzu::PreparedStatement,
+    clear_deps: kuzu::PreparedStatement,
+    clear_role: kuzu::PreparedStatement,
+    set_parent: kuzu::PreparedStatement,
+    set_deps: kuzu::PreparedStatement,
+    set_role: kuzu::PreparedStatement,
+}
+
+impl TaskStatements {
+    fn prepare(conn: &Connection<'_>) -> GraphResult<Self> {
+        Ok(TaskStatements {
+            upsert: conn.prepare("MERGE (t:Task {id: $id}) SET t.state = $state")?,
+            clear_parent: conn.prepare("MATCH (t:Task {id: $id})-[r:CHILD_OF]->() DELETE r")?,
+            clear_deps: conn.prepare("MATCH (t:Task {id: $id})-[r:DEPENDS_ON]->() DELETE r")?,
+            clear_role: conn.prepare("MATCH (t:Task {id: $id})-[r:ASSIGNED_TO]->() DELETE r")?,
+            set_parent: conn.prepare(
+                "MATCH (t:Task {id: $id}) MERGE (p:Task {id: $parent}) CREATE (t)-[:CHILD_OF]->(p)",
+            )?,
+            set_deps: conn.prepare(
+                "MATCH (t:Task {id: $id}) UNWIND $deps AS dep
+                 MERGE (d:Task {id: dep}) CREATE (t)-[:DEPENDS_ON]->(d)",
+            )?,
+            set_role: conn.prepare(
+                "MATCH (t:Task {id: $id}) MERGE (r:Role {name: $role}) CREATE (t)-[:ASSIGNED_TO]->(r)",
+            )?,
+        })
+    }
+
+    fn apply(&mut self, conn: &Connection<'_>, task: &TaskSnapshot) -> GraphResult<()> {
+        let id = || ("id", Value::Int64(task.id));
+        conn.execute(
+            &mut self.upsert,
+            vec![id(), ("state", Value::String(task.state.clone()))],
+        )?;
+        conn.execute(&mut self.clear_parent, vec![id()])?;
+        conn.execute(&mut self.clear_deps, vec![id()])?;
+        conn.execute(&mut self.clear_role, vec![id()])?;
+        if let Some(parent) = task.parent {
+            conn.execute(
+                &mut self.set_parent,
+                vec![id(), ("parent", Value::Int64(parent))],
+            )?;
+        }
+        if !task.depends_on.is_empty() {
+            let deps = task.depends_on.iter().map(|d| Value::Int64(*d)).collect();
+            conn.execute(
+                &mut self.set_deps,
+                vec![id(), ("deps", Value::List(LogicalType::Int64, deps))],
+            )?;
+        }
+        if let Some(role) = &task.role {
+            conn.execute(
+                &mut self.set_role,
+                vec![id(), ("role", Value::String(role.clone()))],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn system_config() -> SystemConfig {
+    // A desktop app shares the machine: a modest buffer pool, and a database-size ceiling far
+    // above any task graph (Kuzu reserves address space for it).
+    SystemConfig::default()
+        .buffer_pool_size(256 * 1024 * 1024)
+        .max_db_size(64 * 1024 * 1024 * 1024)
+}
+
+fn read_value(conn: &Connection<'_>, name: &str) -> GraphResult<Option<i64>> {
+    let mut stmt = conn.prepare("MATCH (p:Projection {name: $name}) RETURN p.value")?;
+    let mut result = conn.execute(&mut stmt, vec![("name", Value::String(name.to_owned()))])?;
+    Ok(match result.next().as_deref() {
+        Some([Value::Int64(v)]) => Some(*v),
+        _ => None,
+    })
+}
+
+fn write_value(conn: &Connection<'_>, name: &str, value: i64) -> GraphResult<()> {
+    let mut stmt = conn.prepare("MERGE (p:Projection {name: $name}) SET p.value = $value")?;
+    conn.execute(
+        &mut stmt,
+        vec![
+            ("name", Value::String(name.to_owned())),
+            ("value", Value::Int64(value)),
+        ],
+    )?;
+    Ok(())
+}
+
+fn first_int(mut result: kuzu::QueryResult<'_>) -> i64 {
+    match result.next().as_deref() {
+        Some([Value::Int64(v)]) => *v,
+        _ => 0,
+    }
+}
+
+fn cypher_string(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
+fn remove_dir(dir: &Path) -> GraphResult<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(GraphError(format!("remove old projection: {}", e.kind()))),
+    }
+}

@@ -1,0 +1,25 @@
+//! Atelier's core: the vault, its typed command surface ([`api`]) and every rule of the product.
+//!
+//! Fronts (the `atelier` CLI, the desktop shell, the MCP sidecar) call [`api::Atelier`] with a
+//! [`auth::Principal`]; they hold no logic of their own. This crate never depends on Tauri,
+//! rmcp or clap.
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod grants;
+pub mod graph;
+pub mod input;
+pub mod outbox;
+pub mod roles;
+pub mod store;
+pub mod tasks;
+pub mod vault;
+
+pub use api::{Atelier, OpenOptions};
+
+pub use error::{Error, ErrorKind, Result, SealReason};

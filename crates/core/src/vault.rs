@@ -1,0 +1,94 @@
+//! Where a vault lives on disk, its layout, and the exclusive lock that makes one process its
+//! owner.
+
+use crate::error::{Error, SealReason};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// The SQLite database: the only source of truth.
+pub const DATABASE: &str = "atelier.db";
+/// The lock file held by the owning process.
+pub const LOCK: &str = "atelier.lock";
+/// The Kuzu graph projection's directory.
+pub const GRAPH_DIR: &str = "graph";
+/// Role overrides.
+pub const ROLES_DIR: &str = "roles";
+/// Every directory `init` creates.
+pub const DIRECTORIES: &[&str] = &[GRAPH_DIR, ROLES_DIR, "vectors", "blobs", "models"];
+
+/// Chooses the vault directory: an explicit `--vault`, else `ATELIER_HOME`, else the OS data
+/// directory (`$XDG_DATA_HOME/atelier` or `~/.local/share/atelier` on Linux,
+/// `~/Library/Application Support/Atelier` on macOS, `%APPDATA%\Atelier` on Windows).
+pub fn locate(explicit: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    if let Some(home) = env("ATELIER_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(home));
+    }
+    if cfg!(target_os = "windows") {
+        return env("APPDATA").map(|d| PathBuf::from(d).join("Atelier"));
+    }
+    if cfg!(target_os = "macos") {
+        return env("HOME").map(|h| PathBuf::from(h).join("Library/Application Support/Atelier"));
+    }
+    if let Some(data) = env("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(data).join("atelier"));
+    }
+    env("HOME").map(|h| PathBuf::from(h).join(".local/share/atelier"))
+}
+
+/// The process's real environment, for [`locate`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Whether `dir` holds a vault (its database exists).
+pub fn exists(dir: &Path) -> bool {
+    dir.join(DATABASE).is_file()
+}
+
+/// Holds the vault's exclusive OS lock for as long as it lives.
+#[derive(Debug)]
+pub struct VaultLock {
+    _file: File,
+}
+
+impl VaultLock {
+    /// Takes the lock on `dir`, writing this process's id into the lock file. If another
+    /// process holds it, answers `VaultBusy` with the pid it wrote.
+    pub fn acquire(dir: &Path) -> Result<VaultLock, SealReason> {
+        let path = dir.join(LOCK);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| SealReason::StorageUnavailable {
+                message: Error::io("the lock file cannot be opened", &e).to_string(),
+            })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(SealReason::VaultBusy {
+                    pid: text.trim().parse().ok(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(SealReason::StorageUnavailable {
+                    message: Error::io("the lock cannot be taken", &e).to_string(),
+                });
+            }
+        }
+        // Best effort: the pid only improves the message another process shows.
+        let _ = file.set_len(0);
+        let _ = file.seek(SeekFrom::Start(0));
+        let _ = write!(file, "{}", std::process::id());
+        let _ = file.flush();
+        Ok(VaultLock { _file: file })
+    }
+}

@@ -1,0 +1,127 @@
+//! A temp-vault fixture: a real vault directory on a manual clock, plus direct SQLite access
+//! for tampering and for proving that refused commands changed nothing.
+
+use atelier_core::api::NewTask;
+use atelier_core::auth::Principal;
+use atelier_core::clock::{Clock, ManualClock};
+use atelier_core::{Atelier, Error, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// 2026-01-01T00:00:00Z.
+pub const T0: i64 = 1_767_225_600_000;
+
+pub struct TempVault {
+    pub dir: tempfile::TempDir,
+    pub clock: Arc<ManualClock>,
+}
+
+impl TempVault {
+    /// A freshly initialised vault.
+    pub fn new() -> TempVault {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(ManualClock::new(T0));
+        Atelier::init(&dir.path().join("vault"), clock.as_ref(), false).expect("init");
+        TempVault { dir, clock }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("vault")
+    }
+
+    pub fn options(&self) -> OpenOptions {
+        OpenOptions::new(self.path()).with_clock(self.clock.clone() as Arc<dyn Clock>)
+    }
+
+    /// Opens the vault and checks that it is not sealed.
+    pub fn open(&self) -> Atelier {
+        let atelier = Atelier::open(self.options());
+        assert_eq!(atelier.status().sealed, None, "the vault should open");
+        atelier
+    }
+
+    /// A second SQLite connection to the vault's database.
+    pub fn sqlite(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.path().join("atelier.db")).expect("sqlite")
+    }
+
+    /// Everything a command could change, as text: every row of every table that holds vault
+    /// state, the audit head and the outbox length.
+    pub fn fingerprint(&self) -> String {
+        dump(&self.path())
+    }
+}
+
+pub fn dump(vault: &Path) -> String {
+    let conn = rusqlite::Connection::open(vault.join("atelier.db")).expect("sqlite");
+    let mut out = String::new();
+    for table in [
+        "tasks",
+        "task_dependencies",
+        "canon_blocks",
+        "shapes",
+        "grants",
+        "audit_head",
+        "audit_events",
+        "outbox",
+    ] {
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
+            .expect("prepare");
+        let columns = stmt.column_count();
+        let rows = stmt
+            .query_map([], |row| {
+                let mut line = Vec::new();
+                for i in 0..columns {
+                    let value: rusqlite::types::Value = row.get(i)?;
+                    line.push(format!("{value:?}"));
+                }
+                Ok(line.join("|"))
+            })
+            .expect("query");
+        out.push_str(table);
+        out.push('\n');
+        for row in rows {
+            out.push_str(&row.expect("row"));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+pub fn owner() -> Principal {
+    Principal::Owner
+}
+
+/// Creates a task with a title and optional parent and dependencies.
+pub fn task(atelier: &Atelier, title: &str, parent: Option<i64>, deps: &[i64]) -> i64 {
+    atelier
+        .task_create(
+            &owner(),
+            NewTask {
+                title: title.to_owned(),
+                parent,
+                depends_on: deps.to_vec(),
+                ..NewTask::default()
+            },
+        )
+        .expect("create task")
+        .id
+}
+
+/// Runs `attempt`, expects the error code `code`, and checks that the vault is unchanged.
+pub fn refused<T: std::fmt::Debug>(
+    vault: &TempVault,
+    code: &str,
+    attempt: impl FnOnce() -> Result<T, Error>,
+) -> Error {
+    let before = vault.fingerprint();
+    let err = attempt().expect_err(&format!("expected {code}"));
+    assert_eq!(err.code(), code, "{err}");
+    assert_eq!(
+        vault.fingerprint(),
+        before,
+        "a refused command changed the vault: {err}"
+    );
+    err
+}

@@ -1,0 +1,9 @@
+//! The core's integration tests, on real SQLite files and a real Kuzu database in temp vaults.
+
+mod audit;
+mod authorize;
+mod boot;
+mod catalog;
+mod fixture;
+mod graph;
+mod tasks;

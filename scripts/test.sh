@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: the lock-file pins, formatting, lints, all tests, and a small run of
+# the graph benchmark so it cannot rot. Installs missing system packages first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+source scripts/env.sh
+
+# Kuzu 0.11.3 pins cxx =1.0.138 but not cxx-build; a newer cxx-build fails at link time.
+cxx_build=$(awk '/^name = "cxx-build"/{getline; print $3}' Cargo.lock | tr -d '"')
+if [ "$cxx_build" != "1.0.138" ]; then
+  echo "Cargo.lock has cxx-build $cxx_build; run: cargo update -p cxx-build --precise 1.0.138" >&2
+  exit 1
+fi
+
+step() { printf '\n== %s\n' "$*"; }
+step "cargo fmt --check"
+cargo fmt --all --check
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "graph benchmark (smoke run, 2,000 tasks)"
+ATELIER_BENCH_TASKS=2000 cargo bench --locked -p atelier-core --bench graph --profile dev
+step "cargo test"
+cargo test --workspace --locked
