@@ -17,7 +17,7 @@ step() { printf '\n== %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all --check
 step "cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "graph benchmark (smoke run, 2,000 tasks)"
 ATELIER_BENCH_TASKS=2000 cargo bench --locked -p atelier-core --bench graph --profile dev
 step "cargo test"

@@ -8,42 +8,28 @@ use atelier_core::graph::Graph;
 use atelier_core::tasks;
 use atelier_core::{Atelier, OpenOptions, auth::Principal, clock::SystemClock};
 use rusqlite::params;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
+#[path = "../tests/core/rng.rs"]
+mod rng;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use rng::Rng;
 
 /// Projects of 100 tasks; each task waits on up to three of the 20 before it in its project,
-/// and 1 % of tasks also on a random earlier task anywhere. About half the tasks whose
-/// dependencies are all completed are completed.
-fn generate(n: u64, seed: u64) -> (Vec<&'static str>, Vec<(u64, u64)>) {
+/// and `cross_percent` % of tasks also on a random earlier task anywhere. About half the tasks
+/// whose dependencies are all completed are completed.
+fn generate(n: u64, cross_percent: u64, seed: u64) -> (Vec<&'static str>, Vec<(u64, u64)>) {
     let mut rng = Rng(seed);
     let mut states: Vec<&'static str> = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
     let mut deps = Vec::new();
-    let mut deps_of: Vec<Vec<u64>> = Vec::new();
     for i in 0..n {
-        let project_start = i - i % 100;
+        let in_project = i % 100;
         let mut mine = Vec::new();
-        let in_project = i - project_start;
         if in_project > 0 {
             for _ in 0..rng.below(4) {
-                let back = rng.below(in_project.min(20)) + 1;
-                mine.push(i - back);
+                mine.push(i - (rng.below(in_project.min(20)) + 1));
             }
         }
-        if i > 0 && rng.below(100) == 0 {
+        if i > 0 && rng.below(100) < cross_percent {
             mine.push(rng.below(i));
         }
         mine.sort_unstable();
@@ -59,10 +45,7 @@ fn generate(n: u64, seed: u64) -> (Vec<&'static str>, Vec<(u64, u64)>) {
             "pending"
         };
         states.push(state);
-        for d in &mine {
-            deps.push((i + 1, d + 1));
-        }
-        deps_of.push(mine);
+        deps.extend(mine.iter().map(|d| (i + 1, d + 1)));
     }
     (states, deps)
 }
@@ -164,13 +147,20 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
+    for (shape, cross_percent) in [("clustered", 1), ("dense", 30)] {
+        scenario(shape, n, cross_percent);
+    }
+}
+
+/// Builds one DAG in a fresh vault, then runs every engine on the same questions.
+fn scenario(shape: &str, n: u64, cross_percent: u64) {
     let seed = 0xA7E1_1E12;
     let samples = 200;
     let dir = tempfile::tempdir().expect("tempdir");
     let vault = dir.path().join("vault");
     Atelier::init(&vault, &SystemClock, false).expect("init");
 
-    let (states, deps) = generate(n, seed);
+    let (states, deps) = generate(n, cross_percent, seed);
     let started = Instant::now();
     {
         let mut conn = rusqlite::Connection::open(vault.join("atelier.db")).expect("db");
@@ -219,41 +209,34 @@ fn main() {
         .collect();
 
     // Each engine answers every sample; answers must agree before any time is reported.
-    let mut answers: HashMap<&str, Vec<Vec<i64>>> = HashMap::new();
     let mut closure_times = Vec::new();
     let started = Instant::now();
     let mut seen = vec![0u32; memory.deps.len()];
-    let mem: Vec<Vec<i64>> = picks
+    let in_memory: Vec<Vec<i64>> = picks
         .iter()
         .enumerate()
         .map(|(k, id)| memory.closure(*id, &mut seen, u32::try_from(k).expect("k") + 1))
         .collect();
     closure_times.push(("in-memory", per(started.elapsed(), samples)));
-    answers.insert("in-memory", mem);
     let started = Instant::now();
-    let sql: Vec<Vec<i64>> = picks
+    let sqlite: Vec<Vec<i64>> = picks
         .iter()
         .map(|id| tasks::dependency_closure(&conn, *id).expect("cte"))
         .collect();
     closure_times.push(("sqlite CTE", per(started.elapsed(), samples)));
-    answers.insert("sqlite CTE", sql);
     let started = Instant::now();
     let kuzu: Vec<Vec<i64>> = picks
         .iter()
         .map(|id| graph.dependency_closure(*id).expect("kuzu"))
         .collect();
     closure_times.push(("kuzu", per(started.elapsed(), samples)));
-    answers.insert("kuzu", kuzu);
-    assert_eq!(
-        answers["in-memory"], answers["sqlite CTE"],
-        "closures disagree"
-    );
-    assert_eq!(answers["kuzu"], answers["sqlite CTE"], "closures disagree");
-    let mean_closure = answers["kuzu"].iter().map(Vec::len).sum::<usize>() as f64 / samples as f64;
-    let max_closure = answers["kuzu"].iter().map(Vec::len).max().unwrap_or(0);
+    assert_eq!(in_memory, sqlite, "closures disagree");
+    assert_eq!(kuzu, sqlite, "closures disagree");
+    let sizes: Vec<usize> = sqlite.iter().map(Vec::len).collect();
+    let mean = sizes.iter().sum::<usize>() as f64 / samples as f64;
+    let max = sizes.iter().max().copied().unwrap_or(0);
 
     let runs = 5;
-    let mut ready_times = Vec::new();
     let time_ready = |f: &dyn Fn() -> Vec<i64>| {
         let first = f();
         let started = Instant::now();
@@ -262,25 +245,18 @@ fn main() {
         }
         (first, per(started.elapsed(), runs))
     };
-    let (mem_ready, t) = time_ready(&|| memory.ready());
+    let mut ready_times = Vec::new();
+    let (memory_ready, t) = time_ready(&|| memory.ready());
     ready_times.push(("in-memory", t));
-    let (sql_ready, t) = time_ready(&|| {
-        let mut ids: Vec<i64> = tasks::ready(&conn)
-            .expect("ready")
-            .iter()
-            .map(|t| t.id)
-            .collect();
-        ids.sort_unstable();
-        ids
-    });
+    let (sqlite_ready, t) = time_ready(&|| tasks::ready_ids(&conn).expect("ready"));
     ready_times.push(("sqlite", t));
     let (kuzu_ready, t) = time_ready(&|| graph.ready().expect("ready"));
     ready_times.push(("kuzu", t));
-    assert_eq!(mem_ready, sql_ready, "ready sets disagree");
-    assert_eq!(kuzu_ready, sql_ready, "ready sets disagree");
+    assert_eq!(memory_ready, sqlite_ready, "ready sets disagree");
+    assert_eq!(kuzu_ready, sqlite_ready, "ready sets disagree");
 
     println!(
-        "graph bench: {n} tasks, {} dependencies, seed {seed:#x}",
+        "\n== {shape} DAG: {n} tasks, {} dependencies ({cross_percent}% cross-project), seed {seed:#x}",
         deps.len()
     );
     println!(
@@ -288,14 +264,14 @@ fn main() {
     );
     report(
         &format!(
-            "transitive closure, per query ({samples} tasks; mean {mean_closure:.1}, max {max_closure} results):"
+            "transitive closure, per query ({samples} random tasks; mean {mean:.1}, max {max} results):"
         ),
         &closure_times,
     );
     report(
         &format!(
             "ready set, per computation ({} ready tasks):",
-            sql_ready.len()
+            sqlite_ready.len()
         ),
         &ready_times,
     );

@@ -23,6 +23,7 @@ pub struct Entry {
 
 /// One stored event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Event {
     /// Position in the chain, from 1.
     pub seq: i64,
@@ -105,6 +106,7 @@ pub fn append(
 
 /// The result of recomputing the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Verification {
     /// Events read.
     pub events: i64,
@@ -121,13 +123,27 @@ impl Verification {
     }
 }
 
+const EVENT_COLUMNS: &str = "seq, at, principal, action, target, summary, prev_hash, hash";
+
+fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        seq: row.get(0)?,
+        at: row.get(1)?,
+        principal: row.get(2)?,
+        action: row.get(3)?,
+        target: row.get(4)?,
+        summary: row.get(5)?,
+        prev_hash: row.get(6)?,
+        hash: row.get(7)?,
+    })
+}
+
 /// Recomputes every hash in order and checks seq continuity and the recorded head, naming the
 /// first bad seq. Reads only.
 pub fn verify(conn: &rusqlite::Connection) -> rusqlite::Result<Verification> {
-    let mut stmt = conn.prepare(
-        "SELECT seq, at, principal, action, target, summary, prev_hash, hash
-         FROM audit_events ORDER BY seq",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq"
+    ))?;
     let mut rows = stmt.query([])?;
     let mut expected_seq = 1;
     let mut prev = GENESIS_HASH.to_owned();
@@ -138,16 +154,7 @@ pub fn verify(conn: &rusqlite::Connection) -> rusqlite::Result<Verification> {
         problem: Some(problem),
     };
     while let Some(row) = rows.next()? {
-        let event = Event {
-            seq: row.get(0)?,
-            at: row.get(1)?,
-            principal: row.get(2)?,
-            action: row.get(3)?,
-            target: row.get(4)?,
-            summary: row.get(5)?,
-            prev_hash: row.get(6)?,
-            hash: row.get(7)?,
-        };
+        let event = event_from_row(row)?;
         events += 1;
         if event.seq != expected_seq {
             return Ok(bad(
@@ -216,22 +223,10 @@ pub fn verify(conn: &rusqlite::Connection) -> rusqlite::Result<Verification> {
 
 /// The newest `limit` events, newest first.
 pub fn tail(conn: &rusqlite::Connection, limit: u32) -> rusqlite::Result<Vec<Event>> {
-    let mut stmt = conn.prepare(
-        "SELECT seq, at, principal, action, target, summary, prev_hash, hash
-         FROM audit_events ORDER BY seq DESC LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit], |row| {
-        Ok(Event {
-            seq: row.get(0)?,
-            at: row.get(1)?,
-            principal: row.get(2)?,
-            action: row.get(3)?,
-            target: row.get(4)?,
-            summary: row.get(5)?,
-            prev_hash: row.get(6)?,
-            hash: row.get(7)?,
-        })
-    })?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq DESC LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map([limit], event_from_row)?;
     rows.collect()
 }
 

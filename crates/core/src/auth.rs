@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// Who is acting.
+/// Who is acting. Serialized as its text form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "specta", derive(specta::Type), specta(type = String))]
 pub enum Principal {
     /// The desktop user; holds every capability.
     Owner,
@@ -82,6 +83,7 @@ impl<'de> Deserialize<'de> for Principal {
 
 /// What a principal may do. A closed set: anything else is refused where it is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     /// Read anything in the vault.
@@ -174,6 +176,7 @@ impl FromStr for Capability {
 
 /// One capability given to one principal, optionally scoped to a file glob, until an expiry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Grant {
     /// Row id.
     pub id: i64,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Whether a canon block is authoritative or supporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     /// Authoritative: wins over other sources.
@@ -39,6 +40,7 @@ impl std::str::FromStr for Tier {
 
 /// A curated knowledge block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CanonBlock {
     /// Id.
     pub id: i64,
@@ -159,6 +161,7 @@ pub fn canon_save(conn: &Connection, block: &CanonBlock, now: Millis) -> Result<
 
 /// How a shape describes its output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ShapeKind {
     /// Markdown whose `##` headings are required sections.
@@ -190,6 +193,7 @@ impl std::str::FromStr for ShapeKind {
 
 /// An output template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Shape {
     /// Id.
     pub id: i64,

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 /// Why the core is sealed. `status` reports it; every other command answers `NotReady` with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum SealReason {
     /// No vault exists at the chosen location.
@@ -73,6 +74,7 @@ fn busy_message(pid: Option<u32>) -> String {
 
 /// Every way a core command can fail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "code", content = "details", rename_all = "SCREAMING_SNAKE_CASE")]
 #[non_exhaustive]
 pub enum Error {
@@ -205,6 +207,7 @@ pub enum Error {
 
 /// Who is at fault, for exit codes and UI treatment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The request was refused; the user can fix it.

@@ -72,8 +72,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ),
 ];
 
-/// A limit on what a role may do. A closed set: unknown names are errors.
+/// A limit on what a role may do. A closed set: unknown names are errors. Serialized as
+/// `name` or `name: value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "specta", derive(specta::Type), specta(type = String))]
 pub enum Restriction {
     /// At most this many files changed per task.
     MaxFileChanges(u32),
@@ -175,6 +177,7 @@ impl Serialize for Restriction {
 
 /// Where a role's definition came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum RoleSource {
     /// Shipped inside the binary.
@@ -185,6 +188,7 @@ pub enum RoleSource {
 
 /// A role with inheritance resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Role {
     /// Unique name, equal to its file stem.
     pub name: String,
@@ -220,6 +224,7 @@ pub struct Role {
 
 /// One problem found in a role file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RoleProblem {
     /// File name (relative).
     pub file: String,

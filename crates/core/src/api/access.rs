@@ -12,6 +12,7 @@ use std::path::Path;
 
 /// A capability to give.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct GrantAdd {
     /// Who receives it (not `owner`, who holds everything).
@@ -28,6 +29,7 @@ pub struct GrantAdd {
 
 /// A grant and whether it counts now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GrantView {
     /// The grant.
     #[serde(flatten)]
@@ -38,6 +40,7 @@ pub struct GrantView {
 
 /// What `reindex` rebuilt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ReindexReport {
     /// Task nodes in the new graph.
     pub tasks: i64,

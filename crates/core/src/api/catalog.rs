@@ -13,6 +13,7 @@ const MAX_DESCRIPTION: usize = 4096;
 
 /// A canon block to create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct NewCanon {
     /// Title.
@@ -33,6 +34,7 @@ fn default_tier() -> Tier {
 
 /// Changes to a canon block; `None` leaves a field alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct CanonEdit {
     /// The block.
@@ -53,6 +55,7 @@ pub struct CanonEdit {
 
 /// Narrows `canon ls`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default, deny_unknown_fields)]
 pub struct CanonFilter {
     /// Only blocks with this tag.
@@ -63,6 +66,7 @@ pub struct CanonFilter {
 
 /// A shape to create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct NewShape {
     /// Unique name (lowercase, digits, `_`, `-`).
@@ -78,6 +82,7 @@ pub struct NewShape {
 
 /// Changes to a shape; `None` leaves a field alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ShapeEdit {
     /// The shape's name.

@@ -77,6 +77,7 @@ struct OpenVault {
 
 /// What `init` did.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct InitReport {
     /// The vault directory.
     pub vault: String,
@@ -88,6 +89,7 @@ pub struct InitReport {
 
 /// The state of the vault, answered even when sealed.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Status {
     /// The vault directory.
     pub vault: String,
@@ -105,6 +107,7 @@ pub struct Status {
 
 /// Row counts for `status`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Counts {
     /// Tasks.
     pub tasks: i64,
@@ -124,6 +127,7 @@ pub struct Counts {
 
 /// How far the graph is behind SQLite.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GraphStatus {
     /// Last outbox change the graph reflects.
     pub applied_through: Option<i64>,
@@ -273,7 +277,8 @@ impl Atelier {
         let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap_or(-1);
         let counts = Counts {
             tasks: count("SELECT COUNT(*) FROM tasks"),
-            ready: crate::tasks::ready(&db).map_or(-1, |r| i64::try_from(r.len()).unwrap_or(-1)),
+            ready: crate::tasks::ready_ids(&db)
+                .map_or(-1, |r| i64::try_from(r.len()).unwrap_or(-1)),
             canon_blocks: count("SELECT COUNT(*) FROM canon_blocks"),
             shapes: count("SELECT COUNT(*) FROM shapes"),
             grants: count("SELECT COUNT(*) FROM grants WHERE revoked_at IS NULL"),

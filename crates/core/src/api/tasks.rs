@@ -16,6 +16,7 @@ pub const MAX_DESCRIPTION: usize = 64 * 1024;
 
 /// A task to create.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
     /// One line, 1–200 characters.
@@ -42,6 +43,7 @@ pub struct NewTask {
 
 /// Changes to a task's fields; `None` leaves a field alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct TaskEdit {
     /// The task.
@@ -71,6 +73,7 @@ pub struct TaskEdit {
 
 /// Moves a task under another parent, or to the top level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct TaskMove {
     /// The task.
@@ -81,6 +84,7 @@ pub struct TaskMove {
 
 /// A dependency edge: `id` waits on `depends_on`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct TaskDependency {
     /// The waiting task.
@@ -91,6 +95,7 @@ pub struct TaskDependency {
 
 /// A state change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct TaskTransition {
     /// The task.
@@ -104,6 +109,7 @@ pub struct TaskTransition {
 
 /// A task with everything around it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct TaskDetail {
     /// The task.
     #[serde(flatten)]
@@ -124,6 +130,7 @@ pub struct TaskDetail {
 
 /// A node of the task tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct TaskTreeNode {
     /// The task.
     #[serde(flatten)]
@@ -457,8 +464,13 @@ impl Atelier {
                 ))
             })?;
         let open = self.open_vault()?;
-        let (transitive_dependencies, blocked_by) =
-            self.with_graph(open, |g| Ok((g.dependency_closure(id)?, g.blocked_by(id)?)))?;
+        let upstream = self.with_graph(open, |g| g.upstream(id))?;
+        let transitive_dependencies = upstream.iter().map(|u| u.id).collect();
+        let blocked_by = upstream
+            .iter()
+            .filter(|u| !u.completed)
+            .map(|u| u.id)
+            .collect();
         Ok(TaskDetail {
             allowed_actions: TaskAction::allowed_from(task.state),
             task,

@@ -12,6 +12,7 @@ pub use state::{TaskAction, TaskState};
 
 /// A task as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Task {
     /// Id, assigned by the vault.
     pub id: i64,
@@ -76,6 +77,7 @@ pub fn get(conn: &Connection, id: i64) -> Result<Task> {
 
 /// Filters for [`list`]; every field narrows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default, deny_unknown_fields)]
 pub struct TaskFilter {
     /// Only tasks in one of these states.
@@ -222,31 +224,26 @@ pub fn is_self_or_ancestor(conn: &Connection, ancestor: i64, id: i64) -> Result<
     )?)
 }
 
+/// The recursive CTE `closure(id)`: every task that task ?1 depends on, transitively.
+const CLOSURE: &str = "WITH RECURSIVE closure(id) AS (
+    SELECT depends_on FROM task_dependencies WHERE task_id = ?1
+    UNION
+    SELECT d.depends_on FROM task_dependencies d JOIN closure c ON d.task_id = c.id
+)";
+
 /// Every task `id` depends on, directly or through others, by id (a recursive CTE).
 pub fn dependency_closure(conn: &Connection, id: i64) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(
-        "WITH RECURSIVE closure(id) AS (
-             SELECT depends_on FROM task_dependencies WHERE task_id = ?1
-             UNION
-             SELECT d.depends_on FROM task_dependencies d JOIN closure c ON d.task_id = c.id
-         )
-         SELECT id FROM closure ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!("{CLOSURE} SELECT id FROM closure ORDER BY id"))?;
     let ids = stmt.query_map([id], |r| r.get(0))?;
     Ok(ids.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The tasks in `id`'s dependency closure that are not completed (a recursive CTE).
 pub fn blocked_by(conn: &Connection, id: i64) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(
-        "WITH RECURSIVE closure(id) AS (
-             SELECT depends_on FROM task_dependencies WHERE task_id = ?1
-             UNION
-             SELECT d.depends_on FROM task_dependencies d JOIN closure c ON d.task_id = c.id
-         )
-         SELECT c.id FROM closure c JOIN tasks t ON t.id = c.id
-         WHERE t.state <> 'completed' ORDER BY c.id",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{CLOSURE} SELECT c.id FROM closure c JOIN tasks t ON t.id = c.id
+         WHERE t.state <> 'completed' ORDER BY c.id"
+    ))?;
     let ids = stmt.query_map([id], |r| r.get(0))?;
     Ok(ids.collect::<rusqlite::Result<_>>()?)
 }
@@ -254,12 +251,7 @@ pub fn blocked_by(conn: &Connection, id: i64) -> Result<Vec<i64>> {
 /// Whether `from` depends on `to`, directly or transitively.
 pub fn depends_transitively(conn: &Connection, from: i64, to: i64) -> Result<bool> {
     Ok(conn.query_row(
-        "WITH RECURSIVE closure(id) AS (
-             SELECT depends_on FROM task_dependencies WHERE task_id = ?1
-             UNION
-             SELECT d.depends_on FROM task_dependencies d JOIN closure c ON d.task_id = c.id
-         )
-         SELECT EXISTS (SELECT 1 FROM closure WHERE id = ?2)",
+        &format!("{CLOSURE} SELECT EXISTS (SELECT 1 FROM closure WHERE id = ?2)"),
         params![from, to],
         |r| r.get(0),
     )?)
@@ -337,18 +329,28 @@ pub fn remove_dependency(conn: &Connection, id: i64, on: i64) -> Result<bool> {
     Ok(removed == 1)
 }
 
+/// Pending or active tasks with no dependency left to complete.
+const READY: &str = "t.state IN ('pending', 'active')
+     AND NOT EXISTS (
+         SELECT 1 FROM task_dependencies d JOIN tasks x ON x.id = d.depends_on
+         WHERE d.task_id = t.id AND x.state <> 'completed')";
+
 /// The ready set: pending or active tasks whose every dependency is completed, most urgent
 /// first.
 pub fn ready(conn: &Connection) -> Result<Vec<Task>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM tasks t
-         WHERE t.state IN ('pending', 'active')
-           AND NOT EXISTS (
-               SELECT 1 FROM task_dependencies d JOIN tasks x ON x.id = d.depends_on
-               WHERE d.task_id = t.id AND x.state <> 'completed')
-         ORDER BY t.priority DESC, t.id"
+        "SELECT {COLUMNS} FROM tasks t WHERE {READY} ORDER BY t.priority DESC, t.id"
     ))?;
     let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The ids of the ready set, ascending.
+pub fn ready_ids(conn: &Connection) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT t.id FROM tasks t WHERE {READY} ORDER BY t.id"
+    ))?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     /// Created, not yet taken up.
@@ -79,6 +80,7 @@ impl FromStr for TaskState {
 
 /// A request to move a task to another state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum TaskAction {
     /// pending → active ("assigned" in seed 001).

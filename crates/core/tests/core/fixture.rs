@@ -1,9 +1,10 @@
 //! A temp-vault fixture: a real vault directory on a manual clock, plus direct SQLite access
 //! for tampering and for proving that refused commands changed nothing.
 
-use atelier_core::api::NewTask;
+use atelier_core::api::{NewTask, TaskTransition};
 use atelier_core::auth::Principal;
 use atelier_core::clock::{Clock, ManualClock};
+use atelier_core::tasks::{TaskAction, TaskState};
 use atelier_core::{Atelier, Error, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,6 +108,20 @@ pub fn task(atelier: &Atelier, title: &str, parent: Option<i64>, deps: &[i64]) -
         )
         .expect("create task")
         .id
+}
+
+/// Applies one state-machine action and returns the state it led to.
+pub fn act(atelier: &Atelier, id: i64, action: TaskAction) -> Result<TaskState, Error> {
+    atelier
+        .task_transition(
+            &owner(),
+            TaskTransition {
+                id,
+                action,
+                reason: None,
+            },
+        )
+        .map(|t| t.state)
 }
 
 /// Runs `attempt`, expects the error code `code`, and checks that the vault is unchanged.

@@ -1,24 +1,9 @@
 //! The Kuzu projection: its answers equal SQLite's recursive CTEs on a generated DAG; it is
 //! rebuilt when deleted or corrupt; it replays outbox changes it missed.
 
-use crate::fixture::{TempVault, owner, task};
-use atelier_core::api::TaskTransition;
+use crate::fixture::{TempVault, act, owner, task};
+use crate::rng::Rng;
 use atelier_core::tasks::{self, TaskAction};
-
-/// A small deterministic generator (xorshift64*), so a failure reproduces from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Builds a random DAG through the api: each task waits on up to three earlier ones, some
 /// tasks completed.
@@ -53,16 +38,7 @@ fn generated_dag(atelier: &atelier_core::Atelier, seed: u64, size: i64) -> Vec<i
                 TaskAction::Start,
                 TaskAction::Complete,
             ] {
-                atelier
-                    .task_transition(
-                        &owner(),
-                        TaskTransition {
-                            id,
-                            action,
-                            reason: None,
-                        },
-                    )
-                    .expect("advance");
+                act(atelier, id, action).expect("advance");
             }
         }
     }
@@ -172,4 +148,24 @@ fn reindex_rebuilds_from_sqlite_alone() {
         atelier.audit_tail(&owner(), 1).expect("tail")[0].action,
         "graph.reindex"
     );
+}
+
+/// A dependency chain longer than Kuzu's default 30-hop bound is followed to its end: the
+/// query widens its bound when a task sits exactly at it.
+#[test]
+fn closures_follow_chains_longer_than_kuzus_default_hop_bound() {
+    let vault = TempVault::new();
+    let atelier = vault.open();
+    let mut chain = vec![task(&atelier, "link 0", None, &[])];
+    for i in 1..75 {
+        let previous = *chain.last().expect("chain");
+        chain.push(task(&atelier, &format!("link {i}"), None, &[previous]));
+    }
+    let last = *chain.last().expect("chain");
+    let detail = atelier.task_show(&owner(), last).expect("show");
+    let mut expected = chain[..74].to_vec();
+    expected.sort_unstable();
+    assert_eq!(detail.transitive_dependencies, expected);
+    assert_eq!(detail.blocked_by, expected);
+    assert_graph_matches_sqlite(&vault, &atelier, &chain);
 }

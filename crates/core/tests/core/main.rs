@@ -6,4 +6,5 @@ mod boot;
 mod catalog;
 mod fixture;
 mod graph;
+mod rng;
 mod tasks;

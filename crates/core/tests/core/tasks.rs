@@ -1,26 +1,9 @@
 //! Tasks through the api on a real vault: the whole state machine, the refusals, and bad input
 //! (recipe 4, "bad input corpus": each gets its typed error and changes nothing).
 
-use crate::fixture::{TempVault, owner, refused, task};
+use crate::fixture::{TempVault, act, owner, refused, task};
 use atelier_core::api::{NewTask, TaskDependency, TaskEdit, TaskMove, TaskTransition};
 use atelier_core::tasks::{TaskAction, TaskFilter, TaskState};
-
-fn act(
-    atelier: &atelier_core::Atelier,
-    id: i64,
-    action: TaskAction,
-) -> Result<TaskState, atelier_core::Error> {
-    atelier
-        .task_transition(
-            &owner(),
-            TaskTransition {
-                id,
-                action,
-                reason: None,
-            },
-        )
-        .map(|t| t.state)
-}
 
 /// The path from a new task to each state.
 fn path_to(state: TaskState) -> &'static [TaskAction] {
