@@ -21,4 +21,10 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "graph benchmark (smoke run, 2,000 tasks)"
 ATELIER_BENCH_TASKS=2000 cargo bench --locked -p atelier-core --bench graph --profile dev
 step "cargo test"
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+# cargo prints one summary per test binary, the last often an empty doc-test run; close with
+# the total so the outcome reads at a glance.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log"

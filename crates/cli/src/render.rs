@@ -7,7 +7,7 @@ use atelier_core::api::{GrantView, InitReport, Status, TaskDetail, TaskTreeNode}
 use atelier_core::audit::{Event, Verification};
 use atelier_core::catalog::{CanonBlock, Shape};
 use atelier_core::clock::format_rfc3339;
-use atelier_core::roles::Role;
+use atelier_core::roles::{Role, RoleSource};
 use atelier_core::tasks::Task;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -63,7 +63,7 @@ pub fn status(status: &Status) -> String {
             if let Some(c) = &status.counts {
                 let _ = writeln!(
                     s,
-                    "Tasks:   {} ({} ready)\nCanon:   {} blocks\nShapes:  {}\nRoles:   {}\nGrants:  {}\nAudit:   {} events",
+                    "Tasks:   {} ({} ready)\nCanon:   {}\nShapes:  {}\nRoles:   {}\nGrants:  {}\nAudit:   {}",
                     c.tasks, c.ready, c.canon_blocks, c.shapes, c.roles, c.grants, c.audit_events
                 );
             }
@@ -206,24 +206,32 @@ pub fn task_detail(d: &TaskDetail) -> String {
 }
 
 pub fn role_tree(roles: &[Role]) -> String {
-    fn walk(s: &mut String, roles: &[Role], parent: Option<&str>, depth: usize) {
+    /// Each role as (indented name, role), parents before their children.
+    fn walk<'a>(
+        roles: &'a [Role],
+        parent: Option<&str>,
+        depth: usize,
+        out: &mut Vec<(String, &'a Role)>,
+    ) {
         for role in roles.iter().filter(|r| r.extends.as_deref() == parent) {
-            let caps: Vec<&str> = role.capabilities.iter().map(|c| c.name()).collect();
-            let _ = writeln!(
-                s,
-                "{}{:<width$} {}  [{}]",
-                "  ".repeat(depth),
-                role.name,
-                role.display_name,
-                caps.join(" "),
-                width = 20usize.saturating_sub(depth * 2)
-            );
-            walk(s, roles, Some(&role.name), depth + 1);
+            out.push((format!("{}{}", "  ".repeat(depth), role.name), role));
+            walk(roles, Some(&role.name), depth + 1, out);
         }
     }
-    let mut s = String::new();
-    walk(&mut s, roles, None, 0);
-    s
+    let mut rows = Vec::new();
+    walk(roles, None, 0, &mut rows);
+    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(name, role)| {
+            let caps: Vec<&str> = role.capabilities.iter().map(|c| c.name()).collect();
+            format!(
+                "{name:<width$}  {:<32}  {}",
+                role.display_name,
+                caps.join(" ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn role(r: &Role) -> String {
@@ -236,7 +244,11 @@ pub fn role(r: &Role) -> String {
     };
     let mut s = format!("{} — {}\n", r.name, r.display_name);
     let _ = writeln!(s, "  extends:      {}", r.extends.as_deref().unwrap_or("-"));
-    let _ = writeln!(s, "  source:       {:?} ({})", r.source, r.file);
+    let source = match r.source {
+        RoleSource::Shipped => "shipped with Atelier",
+        RoleSource::Vault => "the vault's roles/",
+    };
+    let _ = writeln!(s, "  source:       {} ({source})", r.file);
     let _ = writeln!(
         s,
         "  description:  {}{}",

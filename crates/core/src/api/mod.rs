@@ -488,3 +488,13 @@ const ROLES_README: &str = "# Role overrides\n\n\
 A `NAME.yaml` file here replaces the shipped role of that name; any other name adds a role.\n\
 The file's `name:` must equal its file name. Check a directory with `atelier roles check DIR`.\n\
 See `atelier roles show NAME --json` for a shipped role's fields.\n";
+
+#[cfg(test)]
+mod tests {
+    /// The desktop shell keeps one `Atelier` in shared state across threads.
+    #[test]
+    fn the_handle_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<super::Atelier>();
+    }
+}
