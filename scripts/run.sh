@@ -10,6 +10,7 @@ vault="${ATELIER_DEMO_VAULT:-$HOME/.local/share/atelier-demo}"
 cargo build --locked -p atelier-cli
 bin="$CARGO_TARGET_DIR/debug/atelier"
 if [ $# -eq 0 ]; then
+  echo "atelier is built at $bin; 'scripts/run.sh COMMAND…' runs a command on the demo vault." >&2
   exec "$bin" --vault "$vault" demo
 fi
 exec "$bin" --vault "$vault" "$@"
