@@ -1,6 +1,6 @@
 //! Grants, roles, audit and reindex commands.
 
-use super::{Atelier, lock, rebuild_graph};
+use super::{Atelier, Projection, lock};
 use crate::audit::{self, Entry, Event, Verification};
 use crate::auth::{self, Capability, Grant, Principal};
 use crate::clock::Millis;
@@ -188,12 +188,12 @@ impl Atelier {
         let report = {
             let db = lock(&open.db);
             super::authorize_with(&db, &open.roles, who, Capability::VaultWrite, self.now())?;
-            let mut graph = lock(&open.graph);
-            *graph = None;
-            let rebuilt = rebuild_graph(&db, &self.vault.join(vault::GRAPH_DIR))?;
-            let (tasks, dependencies) = rebuilt.counts().map_err(super::graph_error)?;
-            let applied_through = rebuilt.applied_through().map_err(super::graph_error)?;
-            *graph = Some(rebuilt);
+            let mut slot = lock(&open.graph);
+            *slot = None;
+            let rebuilt = Projection::rebuild(&db, &self.vault.join(vault::GRAPH_DIR))?;
+            let (tasks, dependencies) = rebuilt.graph.counts().map_err(super::graph_error)?;
+            let applied_through = rebuilt.through;
+            *slot = Some(rebuilt);
             ReindexReport {
                 tasks,
                 dependencies,

@@ -68,7 +68,7 @@ pub struct Atelier {
 #[derive(Debug)]
 struct OpenVault {
     db: Mutex<Connection>,
-    graph: Mutex<Option<Graph>>,
+    graph: Mutex<Option<Projection>>,
     roles: RoleSet,
     config: Config,
     schema_version: i64,
@@ -362,22 +362,32 @@ impl Atelier {
     /// apply is rebuilt from SQLite. Returns the outbox id it now reflects.
     fn graph_in_sync(&self, open: &OpenVault) -> Result<i64> {
         let db = lock(&open.db);
-        let mut graph = lock(&open.graph);
+        let mut slot = lock(&open.graph);
+        self.sync(&db, &mut slot).map(|p| p.through)
+    }
+
+    /// The body of [`Atelier::graph_in_sync`], for callers already holding both locks.
+    fn sync<'s>(
+        &self,
+        db: &Connection,
+        slot: &'s mut Option<Projection>,
+    ) -> Result<&'s Projection> {
         let dir = self.vault.join(vault::GRAPH_DIR);
-        if graph.is_none() {
-            *graph = Graph::open(&dir).ok();
+        if slot.is_none() {
+            *slot = Projection::open(&dir).ok();
         }
-        if let Some(g) = graph.as_ref()
-            && let Ok(through) = catch_up(&db, g)
-        {
-            return Ok(through);
+        let caught_up = match slot.as_mut() {
+            Some(projection) => projection.catch_up(db).is_ok(),
+            None => false,
+        };
+        if !caught_up {
+            // Never trust a projection that failed: rebuild it from the truth.
+            *slot = None;
+            *slot = Some(Projection::rebuild(db, &dir)?);
         }
-        // Never trust a projection that failed: rebuild it from the truth.
-        *graph = None;
-        let rebuilt = rebuild_graph(&db, &dir)?;
-        let through = rebuilt.applied_through().map_err(graph_error)?;
-        *graph = Some(rebuilt);
-        Ok(through)
+        slot.as_ref().ok_or_else(|| Error::Graph {
+            message: "the graph is not open".to_owned(),
+        })
     }
 
     /// Runs `query` on an up-to-date graph.
@@ -386,12 +396,9 @@ impl Atelier {
         open: &OpenVault,
         query: impl FnOnce(&Graph) -> std::result::Result<T, crate::graph::GraphError>,
     ) -> Result<T> {
-        self.graph_in_sync(open)?;
-        let graph = lock(&open.graph);
-        let g = graph.as_ref().ok_or_else(|| Error::Graph {
-            message: "the graph is not open".to_owned(),
-        })?;
-        query(g).map_err(graph_error)
+        let db = lock(&open.db);
+        let mut slot = lock(&open.graph);
+        query(&self.sync(&db, &mut slot)?.graph).map_err(graph_error)
     }
 }
 
@@ -463,25 +470,43 @@ fn authorize_with(
 /// How many outbox rows one graph transaction applies.
 const BATCH: u32 = 500;
 
-fn catch_up(db: &Connection, graph: &Graph) -> Result<i64> {
-    let mut through = graph.applied_through().map_err(graph_error)?;
-    loop {
-        let changes = outbox::pending(db, through, BATCH)?;
-        let Some((last, _)) = changes.last() else {
-            return Ok(through);
-        };
-        let last = *last;
-        graph.apply(&changes).map_err(graph_error)?;
-        through = last;
-    }
+/// The open graph and the last outbox id it reflects. Kept in memory because one process owns
+/// the vault, so nothing else moves the watermark; reading it from Kuzu costs a query.
+#[derive(Debug)]
+struct Projection {
+    graph: Graph,
+    through: i64,
 }
 
-fn rebuild_graph(db: &Connection, dir: &Path) -> Result<Graph> {
-    let tx = db.unchecked_transaction()?;
-    let snapshots = crate::tasks::all_snapshots(&tx)?;
-    let through = outbox::last_id(&tx)?;
-    tx.finish()?;
-    Graph::rebuild(dir, &snapshots, through).map_err(graph_error)
+impl Projection {
+    fn open(dir: &Path) -> Result<Projection> {
+        let graph = Graph::open(dir).map_err(graph_error)?;
+        let through = graph.applied_through().map_err(graph_error)?;
+        Ok(Projection { graph, through })
+    }
+
+    /// Rebuilds the graph in `dir` from SQLite alone.
+    fn rebuild(db: &Connection, dir: &Path) -> Result<Projection> {
+        let tx = db.unchecked_transaction()?;
+        let snapshots = crate::tasks::all_snapshots(&tx)?;
+        let through = outbox::last_id(&tx)?;
+        tx.finish()?;
+        let graph = Graph::rebuild(dir, &snapshots, through).map_err(graph_error)?;
+        Ok(Projection { graph, through })
+    }
+
+    /// Applies the outbox rows after the watermark, in batches.
+    fn catch_up(&mut self, db: &Connection) -> Result<()> {
+        loop {
+            let changes = outbox::pending(db, self.through, BATCH)?;
+            let Some((last, _)) = changes.last() else {
+                return Ok(());
+            };
+            let last = *last;
+            self.graph.apply(&changes).map_err(graph_error)?;
+            self.through = last;
+        }
+    }
 }
 
 const ROLES_README: &str = "# Role overrides\n\n\
