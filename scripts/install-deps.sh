@@ -1,36 +1,74 @@
 #!/usr/bin/env bash
-# Installs the system packages Atelier needs to build, if any are missing (Debian/Ubuntu).
-# Safe to run again: it installs nothing when everything is there.
+# Installs what Atelier needs to build and run on Debian/Ubuntu, if any of it is missing:
+#   (always)   the C/C++ toolchain for Kuzu and SQLite, and ccache
+#   --desktop  WebKitGTK and the libraries Tauri links, and the npm packages of the workbench
+#   --test     also what the tests drive the app with: Xvfb, WebKitWebDriver, tauri-driver
+# Safe to run again: it installs nothing when everything is there. apt needs root; when you are
+# not root it says so and uses sudo.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+desktop=false
+test_tools=false
+for arg in "$@"; do
+  case "$arg" in
+    --desktop) desktop=true ;;
+    --test) desktop=true; test_tools=true ;;
+    *) echo "usage: scripts/install-deps.sh [--desktop] [--test]" >&2; exit 2 ;;
+  esac
+done
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "Rust is not installed. Install it from https://rustup.rs, then run this again." >&2
   exit 1
 fi
 
-# command -> Debian package
-declare -A needed=(
-  [cmake]=cmake        # Kuzu's C++ build
-  [g++]=g++            # Kuzu and cxx
-  [cc]=gcc             # bundled SQLite
-  [make]=make          # Kuzu's cmake generator
-  [pkg-config]=pkg-config
-)
-missing=()
-for cmd in "${!needed[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${needed[$cmd]}")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
+packages=(cmake g++ gcc make pkg-config ccache)
+if $desktop; then
+  # What Tauri 2 needs on Linux: WebKitGTK 4.1 (webview), libxdo (menus), OpenSSL, librsvg.
+  packages+=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev librsvg2-dev file)
+fi
+if $test_tools; then
+  packages+=(webkit2gtk-driver xvfb xauth x11-utils)
+fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "Missing: ${missing[*]}. Install them with your system's package manager." >&2
-  exit 1
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "Missing: ${missing[*]}. Install them with your system's package manager." >&2
+    exit 1
+  fi
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "Installing ${missing[*]} needs root; running apt-get through sudo (it may ask for your password)." >&2
+    sudo="sudo"
+  fi
+  echo "Installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  echo "Installing ${missing[*]} needs root; running apt-get through sudo." >&2
-  sudo="sudo"
+
+if $desktop; then
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "Node.js 20.19 or newer (with npm) is needed to build the workbench; install it, then run this again." >&2
+    exit 1
+  fi
+  if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+    echo "Node.js $(node --version) is too old for the workbench's Vite; install 20.19 or newer." >&2
+    exit 1
+  fi
+  # npm ci only when the lock file changed since the last install.
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "Installing the workbench's npm packages" >&2
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
 fi
-echo "Installing: ${missing[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+if $test_tools && ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "Installing tauri-driver (the WebDriver bridge for Tauri apps) from crates.io" >&2
+  # Its own build directory: its dependencies share nothing with ours.
+  CARGO_TARGET_DIR="$HOME/.cache/atelier/tools-target" cargo install --locked tauri-driver --version 2.1.0
+fi

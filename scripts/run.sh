@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds Atelier, and opens a demo vault with an example project.
-# The first build compiles Kuzu's C++ and takes about 25 minutes on two cores; later runs are
-# quick. Pass any atelier arguments to run them instead of the demo, e.g. `scripts/run.sh status`.
+# Installs what is missing (build tools, WebKitGTK, npm packages), builds the workbench and the
+# desktop app, and starts it on your vault (`--vault DIR`, else $ATELIER_HOME, else
+# ~/.local/share/atelier; the window offers to create it the first time). Arguments go to the
+# app, e.g. `scripts/run.sh --vault ~/my-vault`. The first build compiles Kuzu's C++ and takes
+# about 25 minutes on two cores; later runs take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --desktop
 source scripts/env.sh
-vault="${ATELIER_DEMO_VAULT:-$HOME/.local/share/atelier-demo}"
-cargo build --locked -p atelier-cli
-bin="$CARGO_TARGET_DIR/debug/atelier"
-if [ $# -eq 0 ]; then
-  echo "atelier is built at $bin; 'scripts/run.sh COMMAND…' runs a command on the demo vault." >&2
-  exec "$bin" --vault "$vault" demo
+
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  echo "No display (neither DISPLAY nor WAYLAND_DISPLAY is set): the desktop app needs one." >&2
+  echo "The command line works without: $CARGO_TARGET_DIR/debug/atelier --help" >&2
+  exit 1
 fi
-exec "$bin" --vault "$vault" "$@"
+
+npm run --silent build:ui
+# The dev profile shares its Kuzu build with the tests; custom-protocol embeds ui/dist, so no
+# dev server is needed (`npm run app` is the live-reload variant).
+cargo build --locked -p atelier-desktop -p atelier-cli --features atelier-desktop/custom-protocol
+echo "Starting Atelier; the CLI for the same vault is $CARGO_TARGET_DIR/debug/atelier" >&2
+exec "$CARGO_TARGET_DIR/debug/atelier-desktop" "$@"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: the lock-file pins, formatting, lints, all tests, and a small run of
-# the graph benchmark so it cannot rot. Installs missing system packages first.
+# Runs every check CI runs: the lock-file pins, formatting, lints, the Rust tests (with the
+# generated-bindings check), the workbench's type check and component tests, a small run of the
+# graph benchmark so it cannot rot, and the desktop end-to-end run on the release build.
+# Installs missing system packages, npm packages and test tools first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test
 source scripts/env.sh
 
 # Kuzu 0.11.3 pins cxx =1.0.138 but not cxx-build; a newer cxx-build fails at link time.
@@ -16,6 +18,10 @@ fi
 step() { printf '\n== %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all --check
+# The desktop crate embeds ui/dist when built with its custom-protocol feature (clippy's
+# --all-features does), so the workbench is built first; `tsc` is its type check.
+step "workbench: type check and build"
+npm run --silent build:ui
 step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "graph benchmark (smoke run, 2,000 tasks)"
@@ -24,7 +30,12 @@ step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
-# cargo prints one summary per test binary, the last often an empty doc-test run; close with
-# the total so the outcome reads at a glance.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+step "workbench component tests"
+NO_COLOR=1 npm run --silent test:ui 2>&1 | tee -a "$log"
+step "desktop end to end"
+npm run --silent e2e
+# cargo prints one summary per test binary (the last often an empty doc-test run) and Vitest one
+# "Tests" line; close with the total so the outcome reads at a glance (the end-to-end run above
+# prints its own verdict).
+awk '/^test result:|^ *Tests +[0-9]/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log"

@@ -97,6 +97,8 @@ pub struct Status {
     pub state: &'static str,
     /// Why it is sealed.
     pub sealed: Option<SealReason>,
+    /// The seal's own words: what is wrong and what to do.
+    pub sealed_message: Option<String>,
     /// The schema version.
     pub schema_version: Option<i64>,
     /// How much is in it.
@@ -265,6 +267,7 @@ impl Atelier {
                     vault,
                     state: "sealed",
                     sealed: Some(reason.clone()),
+                    sealed_message: Some(reason.to_string()),
                     schema_version: None,
                     counts: None,
                     graph: None,
@@ -303,6 +306,7 @@ impl Atelier {
             vault,
             state: "open",
             sealed: None,
+            sealed_message: None,
             schema_version: Some(open.schema_version),
             counts: Some(counts),
             graph: Some(graph),

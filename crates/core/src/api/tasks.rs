@@ -8,6 +8,7 @@ use crate::input;
 use crate::outbox::{self, GraphChange};
 use crate::tasks::{self, Task, TaskAction, TaskFilter, TaskState};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Longest task title, characters.
 pub const MAX_TITLE: usize = 200;
@@ -135,8 +136,35 @@ pub struct TaskTreeNode {
     /// The task.
     #[serde(flatten)]
     pub task: Task,
-    /// Its children, by id.
+    /// Its direct dependencies, by id.
+    pub depends_on: Vec<i64>,
+    /// Actions the state machine allows now.
+    pub allowed_actions: Vec<TaskAction>,
+    /// Its children.
     pub children: Vec<TaskTreeNode>,
+}
+
+/// Tasks grouped by parent, and dependency edges by task, for building [`TaskTreeNode`]s.
+#[derive(Default)]
+struct Forest {
+    children: BTreeMap<Option<i64>, Vec<Task>>,
+    depends_on: BTreeMap<i64, Vec<i64>>,
+}
+
+impl Forest {
+    fn take(&mut self, parent: Option<i64>) -> Vec<TaskTreeNode> {
+        let kids = self.children.remove(&parent).unwrap_or_default();
+        kids.into_iter().map(|task| self.node(task)).collect()
+    }
+
+    fn node(&mut self, task: Task) -> TaskTreeNode {
+        TaskTreeNode {
+            children: self.take(Some(task.id)),
+            depends_on: self.depends_on.remove(&task.id).unwrap_or_default(),
+            allowed_actions: TaskAction::allowed_from(task.state),
+            task,
+        }
+    }
 }
 
 fn check_role(ctx: &Ctx<'_, '_>, role: &str) -> Result<String> {
@@ -492,33 +520,24 @@ impl Atelier {
 
     /// The task forest, or the subtree under `root`. Needs `vault_read`.
     pub fn task_tree(&self, who: &Principal, root: Option<i64>) -> Result<Vec<TaskTreeNode>> {
+        if let Some(id) = root {
+            check_id("root", id)?;
+        }
         self.read(who, Capability::VaultRead, |db, _| {
-            let all = tasks::list(db, &TaskFilter::default())?;
-            let mut by_parent: std::collections::BTreeMap<Option<i64>, Vec<Task>> =
-                Default::default();
-            for task in all {
-                by_parent.entry(task.parent_id).or_default().push(task);
+            let mut forest = Forest::default();
+            for task in tasks::list(db, &TaskFilter::default())? {
+                forest
+                    .children
+                    .entry(task.parent_id)
+                    .or_default()
+                    .push(task);
             }
-            fn build(
-                parent: Option<i64>,
-                by_parent: &mut std::collections::BTreeMap<Option<i64>, Vec<Task>>,
-            ) -> Vec<TaskTreeNode> {
-                let kids = by_parent.remove(&parent).unwrap_or_default();
-                kids.into_iter()
-                    .map(|task| {
-                        let children = build(Some(task.id), by_parent);
-                        TaskTreeNode { task, children }
-                    })
-                    .collect()
+            for (task, depends_on) in tasks::all_dependencies(db)? {
+                forest.depends_on.entry(task).or_default().push(depends_on);
             }
             match root {
-                None => Ok(build(None, &mut by_parent)),
-                Some(id) => {
-                    check_id("root", id)?;
-                    let task = tasks::get(db, id)?;
-                    let children = build(Some(id), &mut by_parent);
-                    Ok(vec![TaskTreeNode { task, children }])
-                }
+                None => Ok(forest.take(None)),
+                Some(id) => Ok(vec![forest.node(tasks::get(db, id)?)]),
             }
         })
     }

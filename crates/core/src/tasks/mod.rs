@@ -266,6 +266,14 @@ pub fn dependencies(conn: &Connection, id: i64) -> Result<Vec<i64>> {
     )
 }
 
+/// Every dependency edge as (task, depends on), ordered; for building whole trees at once.
+pub fn all_dependencies(conn: &Connection) -> Result<Vec<(i64, i64)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT task_id, depends_on FROM task_dependencies ORDER BY 1, 2")?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Tasks that depend directly on `id`.
 pub fn dependents(conn: &Connection, id: i64) -> Result<Vec<i64>> {
     ids(

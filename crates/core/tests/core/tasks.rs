@@ -405,3 +405,37 @@ fn request_types_refuse_unknown_fields_and_wrong_types() {
     }
     assert!(serde_json::from_str::<TaskTransition>(r#"{"id": 1, "action": "teleport"}"#).is_err());
 }
+
+/// The tree carries what a workbench row needs: each node's direct dependencies and the actions
+/// its state allows, for whole forests and for a subtree.
+#[test]
+fn tree_nodes_carry_their_dependencies_and_allowed_actions() {
+    let vault = TempVault::new();
+    let atelier = vault.open();
+    let book = task(&atelier, "book", None, &[]);
+    let outline = task(&atelier, "outline", Some(book), &[]);
+    let draft = task(&atelier, "draft", Some(book), &[outline]);
+    act(&atelier, outline, TaskAction::Activate).expect("activate");
+
+    let tree = atelier.task_tree(&owner(), None).expect("tree");
+    let kids = &tree[0].children;
+    assert_eq!(
+        kids.iter().map(|n| n.task.id).collect::<Vec<_>>(),
+        [outline, draft]
+    );
+    assert_eq!(kids[0].depends_on, Vec::<i64>::new());
+    assert_eq!(
+        kids[0].allowed_actions,
+        [TaskAction::Start, TaskAction::Cancel]
+    );
+    assert_eq!(kids[1].depends_on, [outline]);
+    assert_eq!(
+        kids[1].allowed_actions,
+        [TaskAction::Activate, TaskAction::Cancel]
+    );
+
+    let subtree = atelier.task_tree(&owner(), Some(draft)).expect("subtree");
+    assert_eq!(subtree.len(), 1);
+    assert_eq!(subtree[0].depends_on, [outline]);
+    assert!(subtree[0].children.is_empty());
+}

@@ -1,0 +1,69 @@
+//! Atelier's desktop app: Tauri commands that wrap the core's api one-to-one, the events that
+//! keep windows in sync, and the typed bindings the React workbench calls.
+
+mod commands;
+mod error;
+mod events;
+mod vault;
+mod windows;
+
+pub use error::CommandError;
+pub use events::TasksChanged;
+pub use vault::AppVault;
+
+use std::path::PathBuf;
+use tauri_specta::{collect_commands, collect_events};
+
+include!("command_names.rs");
+
+/// Every command name, as the capability file grants them (`allow-<name>` with dashes).
+pub fn command_names() -> &'static [&'static str] {
+    COMMAND_NAMES
+}
+
+/// The typed command and event surface; the app mounts it and a test exports it to
+/// `ui/src/bindings.ts`.
+pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(collect_commands![
+            commands::vault_status,
+            commands::vault_retry,
+            commands::vault_init,
+            commands::window_open,
+            commands::task_create,
+            commands::task_edit,
+            commands::task_move,
+            commands::task_dependency_add,
+            commands::task_dependency_remove,
+            commands::task_transition,
+            commands::task_show,
+            commands::task_tree,
+            commands::task_next,
+            commands::role_list,
+            commands::canon_create,
+            commands::canon_edit,
+            commands::canon_list,
+            commands::shape_create,
+            commands::shape_edit,
+            commands::shape_list,
+            commands::audit_tail,
+            commands::audit_verify,
+        ])
+        .events(collect_events![TasksChanged])
+        // Ids are SQLite row ids and times are milliseconds since the epoch: both stay far
+        // below 2^53, so a JavaScript number holds them exactly.
+        .dangerously_cast_bigints_to_number()
+}
+
+/// Runs the app on the vault at `vault_dir` until its last window closes.
+pub fn run(vault_dir: PathBuf) -> tauri::Result<()> {
+    let builder = specta_builder();
+    tauri::Builder::default()
+        .manage(AppVault::open(vault_dir))
+        .invoke_handler(builder.invoke_handler())
+        .setup(move |app| {
+            builder.mount_events(app);
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+}

@@ -1,0 +1,63 @@
+//! The vault the app owns: one [`Atelier`] handle, replaced when the user retries a busy vault
+//! or creates a missing one.
+
+use atelier_core::api::{InitReport, Status};
+use atelier_core::auth::Principal;
+use atelier_core::clock::SystemClock;
+use atelier_core::{Atelier, OpenOptions, Result};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// The app's vault. Commands take a snapshot of the handle, so a retry never waits on them.
+#[derive(Debug)]
+pub struct AppVault {
+    dir: PathBuf,
+    current: RwLock<Arc<Atelier>>,
+}
+
+impl AppVault {
+    /// Opens (or seals) the vault at `dir`; never fails, like [`Atelier::open`].
+    pub fn open(dir: PathBuf) -> Self {
+        let current = RwLock::new(Arc::new(Atelier::open(OpenOptions::new(&dir))));
+        AppVault { dir, current }
+    }
+
+    /// The vault directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs `command` as the owner: the desktop user holds every capability.
+    pub fn as_owner<T>(
+        &self,
+        command: impl FnOnce(&Atelier, &Principal) -> Result<T>,
+    ) -> Result<T> {
+        command(&self.handle(), &Principal::Owner)
+    }
+
+    /// The vault's state, answered even when sealed.
+    pub fn status(&self) -> Status {
+        self.handle().status()
+    }
+
+    /// Opens the vault again if it is sealed (another process held it, say); an open vault is
+    /// kept as it is.
+    pub fn retry(&self) -> Status {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        if current.status().sealed.is_some() {
+            *current = Arc::new(Atelier::open(OpenOptions::new(&self.dir)));
+        }
+        current.status()
+    }
+
+    /// Creates the vault where none exists yet, then opens it.
+    pub fn init(&self) -> Result<InitReport> {
+        let report = Atelier::init(&self.dir, &SystemClock, false)?;
+        self.retry();
+        Ok(report)
+    }
+
+    fn handle(&self) -> Arc<Atelier> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+}

@@ -1,0 +1,98 @@
+// A minimal W3C WebDriver client over fetch: just the calls the desktop end-to-end test makes.
+// tauri-driver listens on :4444 and forwards to WebKitWebDriver, which drives the real app.
+
+const ELEMENT = "element-6066-11e4-a52e-4f735dfecb2a";
+
+export class Session {
+  static async start(base, capabilities) {
+    const { value } = await call(base, "POST", "/session", { capabilities: { alwaysMatch: capabilities } });
+    return new Session(base, value.sessionId);
+  }
+
+  constructor(base, id) {
+    this.base = base;
+    this.id = id;
+  }
+
+  send(method, path, body) {
+    return call(this.base, method, `/session/${this.id}${path}`, body);
+  }
+
+  /** The first element matching `css`, waiting up to `timeoutMs` for it to appear. */
+  async find(css, timeoutMs = 15000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const { value } = await this.send("POST", "/element", { using: "css selector", value: css });
+        return new Element(this, value[ELEMENT]);
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`no element matches ${css}: ${err.message}`);
+        await sleep(150);
+      }
+    }
+  }
+
+  /** Waits until `predicate(text of css)` holds. */
+  async waitForText(css, predicate, timeoutMs = 15000) {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    for (;;) {
+      try {
+        last = await (await this.find(css, 1000)).text();
+        if (predicate(last)) return last;
+      } catch {
+        // not there yet
+      }
+      if (Date.now() > deadline) throw new Error(`${css}: text never matched; last was ${JSON.stringify(last)}`);
+      await sleep(150);
+    }
+  }
+
+  async execute(script, args = []) {
+    const { value } = await this.send("POST", "/execute/sync", { script, args });
+    return value;
+  }
+
+  async screenshotPng() {
+    const { value } = await this.send("GET", "/screenshot");
+    return Buffer.from(value, "base64");
+  }
+
+  async end() {
+    await this.send("DELETE", "");
+  }
+}
+
+class Element {
+  constructor(session, id) {
+    this.session = session;
+    this.id = id;
+  }
+  click() {
+    return this.session.send("POST", `/element/${this.id}/click`, {});
+  }
+  type(text) {
+    return this.session.send("POST", `/element/${this.id}/value`, { text });
+  }
+  async text() {
+    return (await this.session.send("GET", `/element/${this.id}/text`)).value;
+  }
+  async attribute(name) {
+    return (await this.session.send("GET", `/element/${this.id}/attribute/${name}`)).value;
+  }
+}
+
+async function call(base, method, path, body) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const answer = await response.json();
+  if (!response.ok || (answer.value && answer.value.error)) {
+    throw new Error(`${method} ${path}: ${answer.value?.error ?? response.status}: ${answer.value?.message ?? ""}`);
+  }
+  return answer;
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,116 @@
+// End to end on the real desktop app (release binary, under Xvfb, through tauri-driver and
+// WebKitWebDriver): create two tasks, add a dependency, see the refusal when starting too
+// early, run both through their states, save a screenshot; then, with the app gone, read the
+// same vault with `atelier tasks show --json`. Run by scripts/e2e.sh, which sets the env.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Session, sleep } from "./webdriver.mjs";
+
+const app = need("ATELIER_E2E_APP");
+const cli = need("ATELIER_E2E_CLI");
+const vault = need("ATELIER_E2E_VAULT");
+const out = need("ATELIER_E2E_OUT");
+const driver = process.env.ATELIER_E2E_DRIVER ?? "http://127.0.0.1:4444";
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set; run this through scripts/e2e.sh`);
+  return value;
+}
+
+function step(text) {
+  process.stderr.write(`e2e: ${text}\n`);
+}
+
+const session = await Session.start(driver, {
+  "tauri:options": { application: app, args: ["--vault", vault] },
+});
+let passed = false;
+try {
+  step("the workbench opens on the vault");
+  await session.find("#new-task-title", 60000);
+
+  async function createTask(title, id) {
+    await (await session.find("#new-task-title")).type(title);
+    await (await session.find("#new-task-create")).click();
+    await session.waitForText(`#task-${id} .title`, (t) => t === title);
+  }
+  const chip = (id) => `#task-${id} .chip[class*="state-"]`;
+  async function act(action, id, expectedState) {
+    await (await session.find(`button[aria-label="${action} task ${id}"]`)).click();
+    await session.waitForText(chip(id), (t) => t === expectedState);
+  }
+
+  step("create two tasks");
+  await createTask("Outline chapter one", 1);
+  await createTask("Draft chapter one", 2);
+
+  step("task 2 waits on task 1");
+  await (await session.find("#task-2 details.more summary")).click();
+  await (await session.find('select[aria-label="Dependency for task 2"] option[value="1"]')).click();
+  await (await session.find('button[aria-label="Add dependency to task 2"]')).click();
+  await session.find('button[aria-label="Remove dependency of task 2 on task 1"]');
+
+  step("starting task 2 early is refused beside its row, in the core's words");
+  await act("Activate", 2, "active");
+  await (await session.find('button[aria-label="Start task 2"]')).click();
+  await session.waitForText("#task-2-error", (t) => t.includes("DEPENDENCIES_INCOMPLETE"));
+
+  step("task 1 runs to completion");
+  await act("Activate", 1, "active");
+  await act("Start", 1, "in progress");
+  await act("Complete", 1, "completed");
+
+  step("task 2 runs through block and unblock to completion");
+  await act("Start", 2, "in progress");
+  await act("Block", 2, "blocked");
+  await act("Unblock", 2, "in progress");
+  await act("Complete", 2, "completed");
+
+  step("the CSP of the release build is in force (no eval), and IPC worked under it");
+  const evalResult = await session.execute(
+    'try { new Function("return 1")(); return "eval allowed"; } catch (e) { return e.name; }',
+  );
+  if (evalResult === "eval allowed") throw new Error("the CSP allows eval");
+
+  mkdirSync(out, { recursive: true });
+  const shot = join(out, "workbench.png");
+  writeFileSync(shot, await session.screenshotPng());
+  step(`screenshot saved: ${shot}`);
+
+  step("the audit view verifies the chain");
+  await (await session.find("#tab-audit")).click();
+  await (await session.find("#audit-verify")).click();
+  await session.waitForText("#audit-verdict", (t) => t.startsWith("Intact"));
+  writeFileSync(join(out, "audit.png"), await session.screenshotPng());
+  passed = true;
+} finally {
+  if (!passed) {
+    try {
+      mkdirSync(out, { recursive: true });
+      writeFileSync(join(out, "failure.png"), await session.screenshotPng());
+    } catch {
+      // the window may be gone
+    }
+  }
+  await session.end().catch(() => {});
+}
+
+step("with the app closed, the CLI reads the same vault");
+let shown;
+for (let attempt = 0; ; attempt++) {
+  try {
+    shown = JSON.parse(execFileSync(cli, ["--vault", vault, "--json", "tasks", "show", "2"], { encoding: "utf8" }));
+    break;
+  } catch (err) {
+    // The app releases the vault as its process ends; give it a moment.
+    if (attempt > 40) throw err;
+    await sleep(250);
+  }
+}
+if (shown.state !== "completed" || JSON.stringify(shown.depends_on) !== "[1]") {
+  throw new Error(`tasks show 2 says ${JSON.stringify(shown)}`);
+}
+step(`tasks show 2: state ${shown.state}, depends_on ${JSON.stringify(shown.depends_on)}`);
+step("passed");

@@ -1,0 +1,77 @@
+// The window: the vault gate until the vault is open, then the workbench with its four views.
+import { useEffect, useState } from "react";
+import { attempt, commands, type Status } from "./api";
+import { AuditView } from "./views/AuditView";
+import { CatalogView } from "./views/CatalogView";
+import { RolesView } from "./views/RolesView";
+import { TasksView } from "./views/TasksView";
+import { VaultGate } from "./views/VaultGate";
+import { ThemeSwitch } from "./views/ThemeSwitch";
+
+const VIEWS = [
+  { id: "tasks", label: "Tasks" },
+  { id: "roles", label: "Roles" },
+  { id: "catalog", label: "Canon & shapes" },
+  { id: "audit", label: "Audit" },
+] as const;
+type ViewId = (typeof VIEWS)[number]["id"];
+
+export function App() {
+  const [status, setStatus] = useState<Status | null>(null);
+  const [problem, setProblem] = useState("");
+
+  useEffect(() => {
+    void attempt(() => commands.vaultStatus(), setProblem).then((s) => s && setStatus(s));
+  }, []);
+
+  if (!status) {
+    return (
+      <main className="gate" aria-busy={!problem}>
+        {problem ? <p role="alert" className="error">{problem}</p> : <p>Opening your vault…</p>}
+      </main>
+    );
+  }
+  if (status.sealed) {
+    return <VaultGate status={status} onOpened={setStatus} />;
+  }
+  return <Workbench vault={status.vault} />;
+}
+
+function Workbench({ vault }: { vault: string }) {
+  const [view, setView] = useState<ViewId>("tasks");
+  const [problem, setProblem] = useState("");
+
+  return (
+    <div className="workbench">
+      <header className="topbar">
+        <h1>Atelier</h1>
+        <nav aria-label="Views" role="tablist">
+          {VIEWS.map((v) => (
+            <button
+              key={v.id}
+              role="tab"
+              id={`tab-${v.id}`}
+              aria-selected={view === v.id}
+              aria-controls="view"
+              onClick={() => setView(v.id)}
+            >
+              {v.label}
+            </button>
+          ))}
+        </nav>
+        <span className="vault-path" title={vault}>
+          {vault}
+        </span>
+        <button onClick={() => void attempt(() => commands.windowOpen(), setProblem)}>New window</button>
+        <ThemeSwitch />
+        {problem && <p role="alert" className="error">{problem}</p>}
+      </header>
+      <main id="view" role="tabpanel" aria-labelledby={`tab-${view}`}>
+        {view === "tasks" && <TasksView />}
+        {view === "roles" && <RolesView />}
+        {view === "catalog" && <CatalogView />}
+        {view === "audit" && <AuditView />}
+      </main>
+    </div>
+  );
+}

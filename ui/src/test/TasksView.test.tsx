@@ -1,0 +1,125 @@
+// The task workbench: tree and chips, transitions, refusals beside their control, creation,
+// dependencies, and refresh on the tasksChanged event.
+import { render, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { beforeEach, describe, expect, it } from "vitest";
+import { backend, fireTasksChanged, node, ok, refusal, resetBackend, task } from "./backend";
+import { TasksView } from "../views/TasksView";
+
+const { commands } = backend;
+
+function serve(tree: ReturnType<typeof node>[], ready = [] as ReturnType<typeof task>[]) {
+  commands.taskTree.mockImplementation(() => ok(tree));
+  commands.taskNext.mockImplementation(() => ok(ready));
+}
+
+describe("TasksView", () => {
+  beforeEach(resetBackend);
+
+  it("shows the tree with state chips and only the transitions the state allows", async () => {
+    serve(
+      [node(task(1, "Outline"), [node(task(2, "Scene list", "in_progress", { parent_id: 1 }))])],
+      [task(1, "Outline")],
+    );
+    render(<TasksView />);
+    const row = await screen.findByText("Scene list");
+    const item = row.closest("li") as HTMLElement;
+    expect(within(item).getByText("in progress")).toHaveClass("chip", "state-in_progress");
+    const group = within(item).getByRole("group", { name: "Transitions for task 2" });
+    const labels = within(group).getAllByRole("button").map((b) => b.textContent);
+    expect(labels).toEqual(["Block", "Complete", "Fail", "Cancel"]);
+    expect(screen.getByRole("list", { name: "Ready tasks" })).toHaveTextContent("Outline");
+  });
+
+  it("runs a transition on the row's task", async () => {
+    serve([node(task(4, "Draft"))]);
+    commands.taskTransition.mockImplementation(() => ok(task(4, "Draft", "active")));
+    render(<TasksView />);
+    await userEvent.click(await screen.findByRole("button", { name: "Activate task 4" }));
+    expect(commands.taskTransition).toHaveBeenCalledWith({ id: 4, action: "activate", reason: null });
+  });
+
+  it("shows a refusal beside the row that caused it, in the core's words and code", async () => {
+    serve([node(task(1, "Outline")), node(task(2, "Draft", "active"), [], [1])]);
+    commands.taskTransition.mockImplementation(() =>
+      refusal("DEPENDENCIES_INCOMPLETE", "task 2 waits on unfinished tasks: 1", { id: 2, waiting_on: [1] }),
+    );
+    render(<TasksView />);
+    await userEvent.click(await screen.findByRole("button", { name: "Start task 2" }));
+    const item = screen.getByText("Draft").closest("li") as HTMLElement;
+    expect(await within(item).findByRole("alert")).toHaveTextContent(
+      "task 2 waits on unfinished tasks: 1 (DEPENDENCIES_INCOMPLETE)",
+    );
+    const other = screen.getByText("Outline").closest("li") as HTMLElement;
+    expect(within(other).queryByRole("alert")).toBeNull();
+  });
+
+  it("creates a task under the chosen parent and reloads when tasks change", async () => {
+    serve([node(task(1, "Book"))]);
+    commands.taskCreate.mockImplementation(() => ok(task(2, "Chapter 1", "pending", { parent_id: 1 })));
+    render(<TasksView />);
+    await screen.findByText("Book");
+    await userEvent.type(screen.getByLabelText("Title"), "Chapter 1");
+    await userEvent.selectOptions(screen.getByLabelText("Under"), "1");
+    await userEvent.click(screen.getByRole("button", { name: "Create task" }));
+    expect(commands.taskCreate).toHaveBeenCalledWith(
+      expect.objectContaining({ title: "Chapter 1", parent: 1, depends_on: [] }),
+    );
+    expect(screen.getByLabelText("Title")).toHaveValue("");
+
+    serve([node(task(1, "Book"), [node(task(2, "Chapter 1", "pending", { parent_id: 1 }))])]);
+    fireTasksChanged();
+    expect(await screen.findByText("Chapter 1")).toBeInTheDocument();
+  });
+
+  it("shows a refused creation under the form", async () => {
+    serve([]);
+    commands.taskCreate.mockImplementation(() =>
+      refusal("DEPTH_EXCEEDED", "tasks nest at most 10 deep", { limit: 10 }),
+    );
+    render(<TasksView />);
+    await userEvent.type(await screen.findByLabelText("Title"), "Too deep");
+    await userEvent.click(screen.getByRole("button", { name: "Create task" }));
+    const form = screen.getByRole("form", { name: "New task" });
+    expect(await within(form).findByRole("alert")).toHaveTextContent("tasks nest at most 10 deep (DEPTH_EXCEEDED)");
+    expect(screen.getByLabelText("Title")).toHaveValue("Too deep");
+  });
+
+  it("adds and removes dependencies from the row", async () => {
+    serve([node(task(1, "Outline")), node(task(2, "Draft"), [], [1]), node(task(3, "Edit"))]);
+    commands.taskDependencyAdd.mockImplementation(() => ok({}));
+    commands.taskDependencyRemove.mockImplementation(() => ok({}));
+    render(<TasksView />);
+    await userEvent.click(await screen.findByRole("button", { name: "Remove dependency of task 2 on task 1" }));
+    expect(commands.taskDependencyRemove).toHaveBeenCalledWith({ id: 2, depends_on: 1 });
+
+    await userEvent.click(screen.getByText("More", { selector: '[aria-label="More for task 3"]' }));
+    await userEvent.selectOptions(screen.getByLabelText("Dependency for task 3"), "2");
+    await userEvent.click(screen.getByRole("button", { name: "Add dependency to task 3" }));
+    expect(commands.taskDependencyAdd).toHaveBeenCalledWith({ id: 3, depends_on: 2 });
+  });
+
+  it("moves a task with the keyboard-usable Move control and shows a cycle refusal", async () => {
+    serve([node(task(1, "Book"), [node(task(2, "Part", "pending", { parent_id: 1 }))])]);
+    commands.taskMove.mockImplementation(() => refusal("CYCLE", "moving task 1 under 2 would make a cycle"));
+    render(<TasksView />);
+    await screen.findByText("Part");
+    await userEvent.selectOptions(screen.getByLabelText("Move task 1 under"), "2");
+    await userEvent.click(screen.getByRole("button", { name: "Move task 1" }));
+    expect(commands.taskMove).toHaveBeenCalledWith({ id: 1, parent: 2 });
+    expect(await screen.findByText(/would make a cycle \(CYCLE\)/)).toBeInTheDocument();
+  });
+
+  it("renames a task inline; Escape abandons the edit", async () => {
+    serve([node(task(7, "Old name"))]);
+    commands.taskEdit.mockImplementation(() => ok(task(7, "New name")));
+    render(<TasksView />);
+    await userEvent.click(await screen.findByRole("button", { name: "Rename task 7" }));
+    const input = screen.getByLabelText("New title for task 7");
+    await userEvent.clear(input);
+    await userEvent.type(input, "New name{Enter}");
+    await waitFor(() =>
+      expect(commands.taskEdit).toHaveBeenCalledWith(expect.objectContaining({ id: 7, title: "New name" })),
+    );
+  });
+});

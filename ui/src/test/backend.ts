@@ -1,0 +1,80 @@
+// A stand-in for the generated bindings in component tests: every command is a mock that
+// answers like the real one ({status: "ok", data} or {status: "error", error}), and the
+// tasksChanged event can be fired by hand. setup.ts puts it in place of ../bindings. The real
+// backend is exercised end to end in tests/desktop/workbench.e2e.mjs.
+import { vi } from "vitest";
+import type { CommandError, Task, TaskTreeNode } from "../api";
+
+export const backend = (() => {
+  const listeners: Array<(e: unknown) => void> = [];
+  const names = [
+    "vaultStatus", "vaultRetry", "vaultInit", "windowOpen",
+    "taskCreate", "taskEdit", "taskMove", "taskDependencyAdd", "taskDependencyRemove",
+    "taskTransition", "taskShow", "taskTree", "taskNext",
+    "roleList", "canonCreate", "canonEdit", "canonList", "shapeCreate", "shapeEdit", "shapeList",
+    "auditTail", "auditVerify",
+  ] as const;
+  const commands = Object.fromEntries(names.map((n) => [n, vi.fn()])) as Record<
+    (typeof names)[number],
+    ReturnType<typeof vi.fn>
+  >;
+  return {
+    commands,
+    listeners,
+    events: {
+      tasksChanged: {
+        listen: vi.fn(async (cb: (e: unknown) => void) => {
+          listeners.push(cb);
+          return () => listeners.splice(listeners.indexOf(cb), 1);
+        }),
+      },
+    },
+  };
+})();
+
+export const ok = <T,>(data: T) => Promise.resolve({ status: "ok" as const, data });
+
+export function refusal(code: string, message: string, details: unknown = {}) {
+  const error = { error: { code, details }, kind: "refused", message } as unknown as CommandError;
+  return Promise.resolve({ status: "error" as const, error });
+}
+
+export function task(id: number, title: string, state: Task["state"] = "pending", extra: Partial<Task> = {}): Task {
+  return {
+    id,
+    title,
+    description: "",
+    state,
+    parent_id: null,
+    role: null,
+    play: null,
+    priority: 0,
+    reason: null,
+    created_at: 1_700_000_000_000,
+    updated_at: 1_700_000_000_000,
+    ...extra,
+  };
+}
+
+const ALLOWED: Record<Task["state"], TaskTreeNode["allowed_actions"]> = {
+  pending: ["activate", "cancel"],
+  active: ["start", "cancel"],
+  in_progress: ["block", "complete", "fail", "cancel"],
+  blocked: ["unblock", "cancel"],
+  completed: [],
+  failed: ["reset", "cancel"],
+  cancelled: [],
+};
+
+export function node(t: Task, children: TaskTreeNode[] = [], dependsOn: number[] = []): TaskTreeNode {
+  return { ...t, depends_on: dependsOn, allowed_actions: ALLOWED[t.state], children };
+}
+
+export function fireTasksChanged() {
+  for (const listener of [...backend.listeners]) listener({ payload: {} });
+}
+
+export function resetBackend() {
+  for (const fn of Object.values(backend.commands)) fn.mockReset();
+  backend.listeners.length = 0;
+}
