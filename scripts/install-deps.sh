@@ -29,7 +29,7 @@ if $desktop; then
   packages+=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev librsvg2-dev file)
 fi
 if $test_tools; then
-  packages+=(webkit2gtk-driver xvfb xauth x11-utils)
+  packages+=(webkit2gtk-driver xvfb xauth x11-utils x11-apps netpbm)
 fi
 
 missing=()

@@ -1,5 +1,8 @@
 // A minimal W3C WebDriver client over fetch: just the calls the desktop end-to-end test makes.
 // tauri-driver listens on :4444 and forwards to WebKitWebDriver, which drives the real app.
+// Screenshots are taken from the X server (`windowPng`): WebKitWebDriver's screenshot command
+// never answers under Xvfb here (WebKitGTK 2.50), with or without compositing.
+import { execFileSync } from "node:child_process";
 
 const ELEMENT = "element-6066-11e4-a52e-4f735dfecb2a";
 
@@ -24,7 +27,8 @@ export class Session {
     for (;;) {
       try {
         const { value } = await this.send("POST", "/element", { using: "css selector", value: css });
-        return new Element(this, value[ELEMENT]);
+        // W3C names the reference key; some drivers answer with the legacy `ELEMENT` key.
+        return new Element(this, value[ELEMENT] ?? value.ELEMENT ?? Object.values(value)[0]);
       } catch (err) {
         if (Date.now() > deadline) throw new Error(`no element matches ${css}: ${err.message}`);
         await sleep(150);
@@ -53,9 +57,17 @@ export class Session {
     return value;
   }
 
-  async screenshotPng() {
-    const { value } = await this.send("GET", "/screenshot");
-    return Buffer.from(value, "base64");
+  /** Handles of the app's windows (one webview each). */
+  async windows() {
+    return (await this.send("GET", "/window/handles")).value;
+  }
+
+  async currentWindow() {
+    return (await this.send("GET", "/window")).value;
+  }
+
+  switchTo(handle) {
+    return this.send("POST", "/window", { handle });
   }
 
   async end() {
@@ -93,6 +105,13 @@ async function call(base, method, path, body) {
     throw new Error(`${method} ${path}: ${answer.value?.error ?? response.status}: ${answer.value?.message ?? ""}`);
   }
   return answer;
+}
+
+/** A PNG of the X window titled `title` (xwd, then netpbm), as the user would see it. */
+export function windowPng(title) {
+  return execFileSync("sh", ["-c", 'xwd -silent -name "$1" | xwdtopnm 2>/dev/null | pnmtopng 2>/dev/null', "sh", title], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,11 +1,12 @@
 // End to end on the real desktop app (release binary, under Xvfb, through tauri-driver and
-// WebKitWebDriver): create two tasks, add a dependency, see the refusal when starting too
-// early, run both through their states, save a screenshot; then, with the app gone, read the
-// same vault with `atelier tasks show --json`. Run by scripts/e2e.sh, which sets the env.
+// WebKitWebDriver): create two tasks, see a rename in one window reach a second, add a
+// dependency, see the refusal when starting too early, run both through their states, save
+// screenshots; then, with the app gone, read the same vault with `atelier tasks show --json`.
+// Run by scripts/e2e.sh, which sets the env.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Session, sleep } from "./webdriver.mjs";
+import { Session, sleep, windowPng } from "./webdriver.mjs";
 
 const app = need("ATELIER_E2E_APP");
 const cli = need("ATELIER_E2E_CLI");
@@ -46,6 +47,26 @@ try {
   await createTask("Outline chapter one", 1);
   await createTask("Draft chapter one", 2);
 
+  step("a second window shows what the first one changes, through the task event");
+  const first = await session.currentWindow();
+  await (await session.find("#new-window")).click();
+  let second;
+  for (let i = 0; !second && i < 100; i++) {
+    second = (await session.windows()).find((handle) => handle !== first);
+    if (!second) await sleep(100);
+  }
+  if (!second) throw new Error("New window opened no window");
+  await session.switchTo(second);
+  await session.waitForText("#task-2 .title", (t) => t === "Draft chapter one");
+  await session.switchTo(first);
+  await (await session.find("#task-1 details.more summary")).click();
+  await (await session.find('button[aria-label="Rename task 1"]')).click();
+  const rename = await session.find('input[aria-label="New title for task 1"]');
+  await rename.type(" (v2)\uE007"); // U+E007: the WebDriver Enter key
+  await session.switchTo(second);
+  await session.waitForText("#task-1 .title", (t) => t === "Outline chapter one (v2)");
+  await session.switchTo(first);
+
   step("task 2 waits on task 1");
   await (await session.find("#task-2 details.more summary")).click();
   await (await session.find('select[aria-label="Dependency for task 2"] option[value="1"]')).click();
@@ -56,6 +77,8 @@ try {
   await act("Activate", 2, "active");
   await (await session.find('button[aria-label="Start task 2"]')).click();
   await session.waitForText("#task-2-error", (t) => t.includes("DEPENDENCIES_INCOMPLETE"));
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "refusal.png"), windowPng("Atelier"));
 
   step("task 1 runs to completion");
   await act("Activate", 1, "active");
@@ -74,22 +97,28 @@ try {
   );
   if (evalResult === "eval allowed") throw new Error("the CSP allows eval");
 
-  mkdirSync(out, { recursive: true });
   const shot = join(out, "workbench.png");
-  writeFileSync(shot, await session.screenshotPng());
+  writeFileSync(shot, windowPng("Atelier"));
   step(`screenshot saved: ${shot}`);
 
   step("the audit view verifies the chain");
   await (await session.find("#tab-audit")).click();
   await (await session.find("#audit-verify")).click();
   await session.waitForText("#audit-verdict", (t) => t.startsWith("Intact"));
-  writeFileSync(join(out, "audit.png"), await session.screenshotPng());
+  writeFileSync(join(out, "audit.png"), windowPng("Atelier"));
+
+  step("the roles view in the dark theme at 200 % zoom (a screenshot to look at)");
+  await (await session.find("#tab-roles")).click();
+  await session.find("article.role");
+  await session.execute('document.documentElement.dataset.theme = "dark"; document.documentElement.style.zoom = "2";');
+  await sleep(300);
+  writeFileSync(join(out, "roles-dark-200.png"), windowPng("Atelier"));
   passed = true;
 } finally {
   if (!passed) {
     try {
       mkdirSync(out, { recursive: true });
-      writeFileSync(join(out, "failure.png"), await session.screenshotPng());
+      writeFileSync(join(out, "failure.png"), windowPng("Atelier"));
     } catch {
       // the window may be gone
     }

@@ -62,7 +62,9 @@ function Workbench({ vault }: { vault: string }) {
         <span className="vault-path" title={vault}>
           {vault}
         </span>
-        <button onClick={() => void attempt(() => commands.windowOpen(), setProblem)}>New window</button>
+        <button id="new-window" onClick={() => void attempt(() => commands.windowOpen(), setProblem)}>
+          New window
+        </button>
         <ThemeSwitch />
         {problem && <p role="alert" className="error">{problem}</p>}
       </header>

@@ -71,7 +71,11 @@ export function TasksView() {
       <aside aria-labelledby="ready-title" className="ready-panel">
         <h2 id="ready-title">Ready next</h2>
         {ready.length === 0 ? (
-          <p className="empty">Nothing is ready: every open task waits on something.</p>
+          <p className="empty">
+            {all.some(({ node }) => node.state !== "completed" && node.state !== "cancelled")
+              ? "Nothing is ready: every open task waits on something."
+              : "Nothing to start: there are no open tasks."}
+          </p>
         ) : (
           <ol className="ready" aria-label="Ready tasks">
             {ready.map((t) => (
