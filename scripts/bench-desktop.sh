@@ -12,7 +12,7 @@ cargo build --locked --release -p atelier-hello-bench --features custom-protocol
 source scripts/headless.sh
 start_xvfb
 "$CARGO_TARGET_DIR/release/atelier" --vault "$work/vault" init >/dev/null
-start_tauri_driver 4445
+start_tauri_driver 4454
 ATELIER_BENCH_APP="$CARGO_TARGET_DIR/release/atelier-desktop" ATELIER_BENCH_VAULT="$work/vault" \
   ATELIER_BENCH_HELLO="$CARGO_TARGET_DIR/release/atelier-hello-bench" \
-  ATELIER_E2E_DRIVER="http://127.0.0.1:4445" node tests/desktop/startup.bench.mjs
+  ATELIER_E2E_DRIVER="http://127.0.0.1:4454" node tests/desktop/startup.bench.mjs

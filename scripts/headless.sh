@@ -19,10 +19,12 @@ start_xvfb() {
   echo "Xvfb did not start:" >&2; cat "$work/xvfb.log" >&2; return 1
 }
 
-# Starts tauri-driver (forwarding to Debian's WebKitWebDriver) on port $1 and waits for it.
+# Starts tauri-driver on port $1, forwarding to Debian's WebKitWebDriver on port $1 + 1, and
+# waits for it.
 start_tauri_driver() {
   local port=$1
-  tauri-driver --port "$port" --native-driver "$(command -v WebKitWebDriver)" >"$work/tauri-driver.log" 2>&1 &
+  tauri-driver --port "$port" --native-port "$((port + 1))" --native-driver "$(command -v WebKitWebDriver)" \
+    >"$work/tauri-driver.log" 2>&1 &
   headless_pids+=($!)
   for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0; sleep 0.1; done
   echo "tauri-driver did not start:" >&2; cat "$work/tauri-driver.log" >&2; return 1

@@ -70,6 +70,11 @@ export class Session {
     return this.send("POST", "/window", { handle });
   }
 
+  /** Closes the current window. */
+  closeWindow() {
+    return this.send("DELETE", "/window");
+  }
+
   async end() {
     await this.send("DELETE", "");
   }

@@ -31,6 +31,16 @@ describe("TasksView", () => {
     expect(screen.getByRole("list", { name: "Ready tasks" })).toHaveTextContent("Outline");
   });
 
+  it("says why nothing is ready: waiting on dependencies, or nothing open at all", async () => {
+    serve([node(task(1, "Outline", "active"), [], [2]), node(task(2, "Research", "blocked"))]);
+    const { unmount } = render(<TasksView />);
+    expect(await screen.findByText(/every open task waits on something/)).toBeInTheDocument();
+    unmount();
+    serve([node(task(1, "Outline", "completed")), node(task(2, "Research", "cancelled"))]);
+    render(<TasksView />);
+    expect(await screen.findByText(/there are no open tasks/)).toBeInTheDocument();
+  });
+
   it("runs a transition on the row's task", async () => {
     serve([node(task(4, "Draft"))]);
     commands.taskTransition.mockImplementation(() => ok(task(4, "Draft", "active")));

@@ -37,7 +37,11 @@ export function VaultGate({ status, onOpened }: { status: Status; onOpened: (s: 
               : "The vault cannot be opened"}
         </h2>
         <p className="vault-path">{current.vault}</p>
-        <p role="status">{current.sealed_message}</p>
+        <p role="status">
+          {reason === "not_initialized"
+            ? "Atelier keeps your tasks, roles, canon and audit log in a vault: a folder on this machine. Create it here to begin."
+            : current.sealed_message}
+        </p>
         <div className="actions">
           {reason === "not_initialized" ? (
             <button onClick={() => void create()} disabled={working}>
