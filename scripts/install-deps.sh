@@ -60,10 +60,13 @@ if $desktop; then
     echo "Node.js $(node --version) is too old for the workbench's Vite; install 20.19 or newer." >&2
     exit 1
   fi
-  # npm ci only when the lock file changed since the last install.
+  # Only when the lock file changed since the last install. `npm install` rather than `npm ci`:
+  # npm 11 writes a lock without the other platforms' optional @tauri-apps/cli binaries and
+  # then refuses it in `npm ci`; `npm install` installs the locked versions and leaves the lock
+  # as it is.
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo "Installing the workbench's npm packages" >&2
-    npm ci --no-audit --no-fund --loglevel=error
+    npm install --no-audit --no-fund --loglevel=error
   fi
 fi
 
