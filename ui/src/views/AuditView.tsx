@@ -1,22 +1,15 @@
 // Audit: the newest events first, and a button that walks the hash chain and says what it found.
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 import { attempt, commands, type Event, type Verification } from "../api";
+import { useLoaded } from "../useLoaded";
 
 const TAIL = 200;
+const loadTail = () => commands.auditTail(TAIL);
 
 export function AuditView() {
-  const [events, setEvents] = useState<Event[]>([]);
+  const { data: events, problem, reload } = useLoaded<Event[]>(loadTail, []);
   const [verification, setVerification] = useState<Verification | null>(null);
-  const [problem, setProblem] = useState("");
   const [verifyProblem, setVerifyProblem] = useState("");
-
-  const reload = useCallback(async () => {
-    const tail = await attempt(() => commands.auditTail(TAIL), setProblem);
-    if (tail) setEvents(tail);
-  }, []);
-  useEffect(() => {
-    void reload();
-  }, [reload]);
 
   async function verify() {
     setVerification(null);

@@ -1,6 +1,7 @@
 // Canon blocks and shapes: list, create and edit, each refusal shown on the form that caused it.
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 import { attempt, commands, type CanonBlock, type Shape, type ShapeKind, type Tier } from "../api";
+import { useLoaded } from "../useLoaded";
 
 function tagsFrom(text: string): string[] {
   return text
@@ -21,18 +22,12 @@ export function CatalogView() {
 type CanonDraft = { title: string; body: string; tags: string; tier: Tier };
 const EMPTY_CANON: CanonDraft = { title: "", body: "", tags: "", tier: "canon" };
 
-function CanonSection() {
-  const [blocks, setBlocks] = useState<CanonBlock[]>([]);
-  const [problem, setProblem] = useState("");
-  const [editing, setEditing] = useState<number | "new" | null>(null);
+const listCanon = () => commands.canonList({ tag: null, tier: null });
+const listShapes = () => commands.shapeList();
 
-  const reload = useCallback(async () => {
-    const list = await attempt(() => commands.canonList({ tag: null, tier: null }), setProblem);
-    if (list) setBlocks(list);
-  }, []);
-  useEffect(() => {
-    void reload();
-  }, [reload]);
+function CanonSection() {
+  const { data: blocks, problem, reload } = useLoaded<CanonBlock[]>(listCanon, []);
+  const [editing, setEditing] = useState<number | "new" | null>(null);
 
   async function save(draft: CanonDraft, onError: (m: string) => void) {
     const fields = { title: draft.title, body: draft.body, tags: tagsFrom(draft.tags), tier: draft.tier };
@@ -154,18 +149,9 @@ type ShapeDraft = { name: string; kind: ShapeKind; description: string; body: st
 const EMPTY_SHAPE: ShapeDraft = { name: "", kind: "markdown", description: "", body: "" };
 
 function ShapeSection() {
-  const [shapes, setShapes] = useState<Shape[]>([]);
-  const [problem, setProblem] = useState("");
+  const { data: shapes, problem, reload } = useLoaded<Shape[]>(listShapes, []);
   const [editing, setEditing] = useState<string | null>(null);
   const NEW = "\u0000new";
-
-  const reload = useCallback(async () => {
-    const list = await attempt(() => commands.shapeList(), setProblem);
-    if (list) setShapes(list);
-  }, []);
-  useEffect(() => {
-    void reload();
-  }, [reload]);
 
   async function save(draft: ShapeDraft, onError: (m: string) => void) {
     const saved =

@@ -1,7 +1,8 @@
 // Roles: the hierarchy as a tree; each role's capabilities, restrictions and models, with what
 // it takes from its parent marked "inherited".
-import { useEffect, useMemo, useState } from "react";
-import { attempt, commands, type Role } from "../api";
+import { useMemo } from "react";
+import { commands, type Role } from "../api";
+import { useLoaded } from "../useLoaded";
 
 /** Whether `item` of the list `field` came from the parent rather than the role itself. */
 export function isInherited(role: Role, parent: Role | undefined, field: "capabilities" | "restrictions", item: string) {
@@ -12,12 +13,10 @@ export function isInherited(role: Role, parent: Role | undefined, field: "capabi
   return parent.restrictions.includes(item);
 }
 
+const listRoles = () => commands.roleList();
+
 export function RolesView() {
-  const [roles, setRoles] = useState<Role[]>([]);
-  const [problem, setProblem] = useState("");
-  useEffect(() => {
-    void attempt(() => commands.roleList(), setProblem).then((r) => r && setRoles(r));
-  }, []);
+  const { data: roles, problem } = useLoaded<Role[]>(listRoles, []);
 
   const byName = useMemo(() => new Map(roles.map((r) => [r.name, r])), [roles]);
   const roots = roles.filter((r) => !r.extends || !byName.has(r.extends));

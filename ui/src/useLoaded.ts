@@ -1,0 +1,17 @@
+// A view's list from the backend: loaded on mount, reloadable, with the failure's words.
+import { useCallback, useEffect, useState } from "react";
+import { attempt, type Answer } from "./api";
+
+/** Loads `load()` on mount; `load` must be stable (defined outside the component). */
+export function useLoaded<T>(load: () => Promise<Answer<T>>, initial: T) {
+  const [data, setData] = useState<T>(initial);
+  const [problem, setProblem] = useState("");
+  const reload = useCallback(async () => {
+    const loaded = await attempt(load, setProblem);
+    if (loaded) setData(loaded);
+  }, [load]);
+  useEffect(() => {
+    void reload();
+  }, [reload]);
+  return { data, problem, reload };
+}
