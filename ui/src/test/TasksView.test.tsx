@@ -1,6 +1,6 @@
 // The task workbench: tree and chips, transitions, refusals beside their control, creation,
 // dependencies, and refresh on the tasksChanged event.
-import { render, screen, waitFor, within } from "@testing-library/react";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it } from "vitest";
 import { backend, fireTasksChanged, node, ok, refusal, resetBackend, task } from "./backend";
@@ -120,6 +120,26 @@ describe("TasksView", () => {
     expect(await screen.findByText(/would make a cycle \(CYCLE\)/)).toBeInTheDocument();
   });
 
+  it("moves a task by dragging its row onto another row, or onto the top-level zone", async () => {
+    serve([node(task(1, "Book")), node(task(2, "Notes"))]);
+    commands.taskMove.mockImplementation(() => ok(task(2, "Notes")));
+    render(<TasksView />);
+    const data = new Map<string, string>();
+    const dataTransfer = {
+      setData: (type: string, value: string) => data.set(type, value),
+      getData: (type: string) => data.get(type) ?? "",
+      effectAllowed: "all",
+    };
+    const row = (id: number) => document.getElementById(`task-${id}`) as HTMLElement;
+    await screen.findByText("Notes");
+    fireEvent.dragStart(row(2), { dataTransfer });
+    fireEvent.dragOver(row(1), { dataTransfer });
+    fireEvent.drop(row(1), { dataTransfer });
+    await waitFor(() => expect(commands.taskMove).toHaveBeenCalledWith({ id: 2, parent: 1 }));
+    fireEvent.drop(screen.getByText(/Drop here to move a task to the top level/), { dataTransfer });
+    await waitFor(() => expect(commands.taskMove).toHaveBeenLastCalledWith({ id: 2, parent: null }));
+  });
+
   it("renames a task inline; Escape abandons the edit", async () => {
     serve([node(task(7, "Old name"))]);
     commands.taskEdit.mockImplementation(() => ok(task(7, "New name")));
@@ -131,5 +151,11 @@ describe("TasksView", () => {
     await waitFor(() =>
       expect(commands.taskEdit).toHaveBeenCalledWith(expect.objectContaining({ id: 7, title: "New name" })),
     );
+    await waitFor(() => expect(screen.queryByLabelText("New title for task 7")).toBeNull());
+
+    await userEvent.click(screen.getByRole("button", { name: "Rename task 7" }));
+    await userEvent.type(screen.getByLabelText("New title for task 7"), " draft{Escape}");
+    expect(screen.queryByLabelText("New title for task 7")).toBeNull();
+    expect(commands.taskEdit).toHaveBeenCalledTimes(1);
   });
 });
