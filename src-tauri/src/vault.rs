@@ -5,7 +5,7 @@ use atelier_core::api::{InitReport, Status};
 use atelier_core::auth::Principal;
 use atelier_core::clock::SystemClock;
 use atelier_core::{Atelier, OpenOptions, Result};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// The app's vault. Commands take a snapshot of the handle, so a retry never waits on them.
@@ -20,11 +20,6 @@ impl AppVault {
     pub fn open(dir: PathBuf) -> Self {
         let current = RwLock::new(Arc::new(Atelier::open(OpenOptions::new(&dir))));
         AppVault { dir, current }
-    }
-
-    /// The vault directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Runs `command` as the owner: the desktop user holds every capability.

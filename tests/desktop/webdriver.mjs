@@ -94,9 +94,6 @@ class Element {
   async text() {
     return (await this.session.send("GET", `/element/${this.id}/text`)).value;
   }
-  async attribute(name) {
-    return (await this.session.send("GET", `/element/${this.id}/attribute/${name}`)).value;
-  }
 }
 
 async function call(base, method, path, body) {

@@ -22,7 +22,7 @@ export type CommandError = B.CommandError_Serialize;
 export type Answer<T> = { status: "ok"; data: T } | { status: "error"; error: CommandError };
 
 /** A failure's words for display, with its stable code. */
-export function describe(error: CommandError): string {
+function describe(error: CommandError): string {
   return `${error.message} (${error.error.code})`;
 }
 

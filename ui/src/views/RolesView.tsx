@@ -5,7 +5,7 @@ import { commands, type Role } from "../api";
 import { useLoaded } from "../useLoaded";
 
 /** Whether `item` of the list `field` came from the parent rather than the role itself. */
-export function isInherited(role: Role, parent: Role | undefined, field: "capabilities" | "restrictions", item: string) {
+function isInherited(role: Role, parent: Role | undefined, field: "capabilities" | "restrictions", item: string) {
   if (!parent) return false;
   if (field === "capabilities") {
     return role.inherited.includes("capabilities") && !role.additional_capabilities.includes(item as never);

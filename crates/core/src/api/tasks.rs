@@ -145,7 +145,6 @@ pub struct TaskTreeNode {
 }
 
 /// Tasks grouped by parent, and dependency edges by task, for building [`TaskTreeNode`]s.
-#[derive(Default)]
 struct Forest {
     children: BTreeMap<Option<i64>, Vec<Task>>,
     depends_on: BTreeMap<i64, Vec<i64>>,
@@ -524,16 +523,16 @@ impl Atelier {
             check_id("root", id)?;
         }
         self.read(who, Capability::VaultRead, |db, _| {
-            let mut forest = Forest::default();
+            let mut forest = Forest {
+                children: BTreeMap::new(),
+                depends_on: tasks::dependencies_by_task(db)?,
+            };
             for task in tasks::list(db, &TaskFilter::default())? {
                 forest
                     .children
                     .entry(task.parent_id)
                     .or_default()
                     .push(task);
-            }
-            for (task, depends_on) in tasks::all_dependencies(db)? {
-                forest.depends_on.entry(task).or_default().push(depends_on);
             }
             match root {
                 None => Ok(forest.take(None)),

@@ -9,6 +9,7 @@ use crate::outbox::TaskSnapshot;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 pub use state::{TaskAction, TaskState};
+use std::collections::BTreeMap;
 
 /// A task as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,12 +267,18 @@ pub fn dependencies(conn: &Connection, id: i64) -> Result<Vec<i64>> {
     )
 }
 
-/// Every dependency edge as (task, depends on), ordered; for building whole trees at once.
-pub fn all_dependencies(conn: &Connection) -> Result<Vec<(i64, i64)>> {
+/// Every task's direct dependencies, ordered, keyed by task (tasks without any are absent); for
+/// building whole trees and graphs at once.
+pub fn dependencies_by_task(conn: &Connection) -> Result<BTreeMap<i64, Vec<i64>>> {
     let mut stmt =
         conn.prepare_cached("SELECT task_id, depends_on FROM task_dependencies ORDER BY 1, 2")?;
-    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = stmt.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))?;
+    let mut by_task: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for row in rows {
+        let (task, on) = row?;
+        by_task.entry(task).or_default().push(on);
+    }
+    Ok(by_task)
 }
 
 /// Tasks that depend directly on `id`.
@@ -376,13 +383,7 @@ pub fn snapshot(conn: &Connection, id: i64) -> Result<TaskSnapshot> {
 
 /// Every task's snapshot, for rebuilding the graph.
 pub fn all_snapshots(conn: &Connection) -> Result<Vec<TaskSnapshot>> {
-    let mut deps: std::collections::HashMap<i64, Vec<i64>> = std::collections::HashMap::new();
-    let mut stmt = conn.prepare("SELECT task_id, depends_on FROM task_dependencies")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-    for row in rows {
-        let (task, on) = row?;
-        deps.entry(task).or_default().push(on);
-    }
+    let mut deps = dependencies_by_task(conn)?;
     let mut stmt = conn.prepare("SELECT id, state, parent_id, role FROM tasks ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         Ok((
