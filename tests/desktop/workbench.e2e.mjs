@@ -1,7 +1,8 @@
 // End to end on the real desktop app (release binary, under Xvfb, through tauri-driver and
 // WebKitWebDriver): create two tasks, see a rename in one window reach a second, add a
-// dependency, see the refusal when starting too early, run both through their states, save
-// screenshots; then, with the app gone, read the same vault with `atelier tasks show --json`.
+// dependency, see the refusal when starting too early, run both through their states; add the
+// fixture project, ingest it, search it as you type and open a document with its links and
+// backlinks; save screenshots; then, with the app gone, read the same vault with the CLI.
 // Run by scripts/e2e.sh, which sets the env.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -12,6 +13,7 @@ const app = need("ATELIER_E2E_APP");
 const cli = need("ATELIER_E2E_CLI");
 const vault = need("ATELIER_E2E_VAULT");
 const out = need("ATELIER_E2E_OUT");
+const project = need("ATELIER_E2E_PROJECT");
 const driver = process.env.ATELIER_E2E_DRIVER ?? "http://127.0.0.1:4444";
 
 function need(name) {
@@ -95,6 +97,30 @@ try {
   writeFileSync(join(out, "roles-dark-200.png"), windowPng("Atelier"));
   await session.execute('delete document.documentElement.dataset.theme; document.documentElement.style.zoom = "";');
 
+  step("add the fixture project by its path; it is ingested with progress, then summarized");
+  await (await session.find("#tab-projects")).click();
+  await (await session.find("#project-path")).type(project);
+  await (await session.find("#project-add")).click();
+  await session.waitForText('[data-project="novel"] .summary', (t) => t.includes("10 added"), 300000);
+  await session.waitForText('[data-project="novel"]', (t) => t.includes("10 documents"));
+  writeFileSync(join(out, "projects.png"), windowPng("Atelier"));
+
+  step("search as you type finds the passage, with the word marked");
+  await (await session.find("#tab-search")).click();
+  await (await session.find("#search-query")).type("trawler");
+  await session.waitForText(".hits .hit", (t) => t.includes("chapters/01-storm.md"));
+  await session.waitForText(".hits .hit mark", (t) => t.toLowerCase() === "trawler");
+  writeFileSync(join(out, "search.png"), windowPng("Atelier"));
+
+  step("a document shows its links, dangling ones marked, and its backlinks");
+  await (await session.find(".hits .hit button.link")).click();
+  await session.waitForText("#document-title", (t) => t.startsWith("Chapter 1"));
+  await session.waitForText("#document-backlinks", (t) => t.includes("series bible"));
+  await (await session.find("#document-backlinks button.link")).click();
+  await session.waitForText("#document-links", (t) => t.includes("The Drowned Bell (dangling)"));
+  writeFileSync(join(out, "document.png"), windowPng("Atelier"));
+  await (await session.find("#document-close")).click();
+
   // Last, because without a window manager the second window covers the first in screenshots.
   step("a second window shows what the first one changes, through the task event");
   const first = await session.currentWindow();
@@ -147,6 +173,12 @@ async function showTask(id) {
 const draft = await showTask(2);
 if (draft.state !== "completed" || JSON.stringify(draft.depends_on) !== "[1]") {
   throw new Error(`tasks show 2 says ${JSON.stringify(draft)}`);
+}
+const hits = JSON.parse(
+  execFileSync(cli, ["--vault", vault, "--json", "search", "trawler", "--mode", "text"], { encoding: "utf8" }),
+);
+if (!hits.some((h) => h.path === "chapters/01-storm.md")) {
+  throw new Error(`search trawler says ${JSON.stringify(hits)}`);
 }
 const outline = await showTask(1);
 if (outline.state !== "completed" || outline.title !== "Outline chapter one (v2)") {

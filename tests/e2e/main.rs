@@ -5,14 +5,14 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-struct Cli {
-    bin: PathBuf,
+pub(crate) struct Cli {
+    pub(crate) bin: PathBuf,
     _dir: tempfile::TempDir,
-    vault: PathBuf,
+    pub(crate) vault: PathBuf,
 }
 
 impl Cli {
-    fn new() -> Cli {
+    pub(crate) fn new() -> Cli {
         let dir = tempfile::tempdir().expect("tempdir");
         let vault = dir.path().join("vault");
         Cli {
@@ -22,7 +22,12 @@ impl Cli {
         }
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    /// The temp directory the vault lives in; tests put project folders beside it.
+    pub(crate) fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         Command::new(&self.bin)
             .arg("--vault")
             .arg(&self.vault)
@@ -33,7 +38,7 @@ impl Cli {
     }
 
     /// Runs and expects `code`; returns stdout.
-    fn expect(&self, code: i32, args: &[&str]) -> String {
+    pub(crate) fn expect(&self, code: i32, args: &[&str]) -> String {
         let out = self.run(args);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -45,19 +50,19 @@ impl Cli {
         stdout
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         self.expect(0, args)
     }
 
     /// Runs with --json, expects success, parses stdout.
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         serde_json::from_str(&self.ok(&all)).expect("valid JSON on stdout")
     }
 
     /// Runs with --json, expects exit `code`, and returns the error code it printed.
-    fn error_code(&self, code: i32, args: &[&str]) -> String {
+    pub(crate) fn error_code(&self, code: i32, args: &[&str]) -> String {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let stdout = self.expect(code, &all);
@@ -323,3 +328,5 @@ fn reindex_and_demo_work_on_a_fresh_vault() {
         serde_json::json!([2, 3, 4])
     );
 }
+
+mod documents;

@@ -1,8 +1,12 @@
-// The window: the vault gate until the vault is open, then the workbench with its four views.
+// The window: the vault gate until the vault is open, then the workbench with its views; a
+// document opened from search or another document replaces the view until closed.
 import { useEffect, useState } from "react";
 import { attempt, commands, type Status } from "./api";
 import { AuditView } from "./views/AuditView";
 import { CatalogView } from "./views/CatalogView";
+import { DocumentView } from "./views/DocumentView";
+import { ProjectsView } from "./views/ProjectsView";
+import { SearchView } from "./views/SearchView";
 import { RolesView } from "./views/RolesView";
 import { TasksView } from "./views/TasksView";
 import { VaultGate } from "./views/VaultGate";
@@ -10,6 +14,8 @@ import { ThemeSwitch } from "./views/ThemeSwitch";
 
 const VIEWS = [
   { id: "tasks", label: "Tasks" },
+  { id: "projects", label: "Projects" },
+  { id: "search", label: "Search" },
   { id: "roles", label: "Roles" },
   { id: "catalog", label: "Canon & shapes" },
   { id: "audit", label: "Audit" },
@@ -39,6 +45,7 @@ export function App() {
 
 function Workbench({ vault }: { vault: string }) {
   const [view, setView] = useState<ViewId>("tasks");
+  const [document, setDocument] = useState<number | null>(null);
   const [problem, setProblem] = useState("");
 
   return (
@@ -51,9 +58,12 @@ function Workbench({ vault }: { vault: string }) {
               key={v.id}
               role="tab"
               id={`tab-${v.id}`}
-              aria-selected={view === v.id}
+              aria-selected={view === v.id && document === null}
               aria-controls="view"
-              onClick={() => setView(v.id)}
+              onClick={() => {
+                setDocument(null);
+                setView(v.id);
+              }}
             >
               {v.label}
             </button>
@@ -69,10 +79,23 @@ function Workbench({ vault }: { vault: string }) {
         {problem && <p role="alert" className="error">{problem}</p>}
       </header>
       <main id="view" role="tabpanel" aria-labelledby={`tab-${view}`}>
-        {view === "tasks" && <TasksView />}
-        {view === "roles" && <RolesView />}
-        {view === "catalog" && <CatalogView />}
-        {view === "audit" && <AuditView />}
+        {document !== null && (
+          <>
+            <button id="document-close" onClick={() => setDocument(null)}>
+              ← Back
+            </button>
+            <DocumentView document={document} onOpen={setDocument} />
+          </>
+        )}
+        {/* Search stays mounted under an open document, so going back keeps the results. */}
+        <div hidden={document !== null}>
+          {view === "search" && <SearchView onOpen={setDocument} />}
+        </div>
+        {document === null && view === "projects" && <ProjectsView />}
+        {document === null && view === "tasks" && <TasksView />}
+        {document === null && view === "roles" && <RolesView />}
+        {document === null && view === "catalog" && <CatalogView />}
+        {document === null && view === "audit" && <AuditView />}
       </main>
     </div>
   );

@@ -17,6 +17,14 @@ export type Shape = B.Shape;
 export type Tier = B.Tier;
 export type ShapeKind = B.ShapeKind;
 export type CommandError = B.CommandError_Serialize;
+export type ProjectView = B.ProjectView_Serialize;
+export type IngestProgress = B.IngestProgress;
+export type IngestReport = B.IngestReport_Serialize;
+export type SearchHit = B.SearchHit_Serialize;
+export type SearchMode = B.SearchMode;
+export type DocumentKind = B.DocumentKind;
+export type DocumentView = B.DocumentView_Serialize;
+export type RelatedDocument = B.RelatedDocument;
 
 /** What a command answers: its data, or the core's error with its code and own words. */
 export type Answer<T> = { status: "ok"; data: T } | { status: "error"; error: CommandError };

@@ -51,14 +51,50 @@ export const commands = {
 	auditTail: (limit: number) => typedError<Event[], CommandError_Serialize>(__TAURI_INVOKE("audit_tail", { limit })),
 	/**  Walks the audit hash chain and says whether it is intact. */
 	auditVerify: () => typedError<Verification_Serialize, CommandError_Serialize>(__TAURI_INVOKE("audit_verify")),
+	/**  Adds a folder as a project. */
+	projectAdd: (add: ProjectAdd_Deserialize) => typedError<ProjectView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("project_add", { add })),
+	/**  Every project. */
+	projectList: () => typedError<ProjectView_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("project_list")),
+	/**  Removes a project from the vault (never its files), stopping its watcher. */
+	projectRemove: (name: string) => typedError<ProjectView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("project_remove", { name })),
+	/**  Turns a project's watcher on or off, now and at the next start. */
+	projectWatch: (name: string, on: boolean) => typedError<ProjectView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("project_watch", { name, on })),
+	/**  Asks the user for a folder with the OS picker; `None` when they cancel. */
+	projectPickFolder: () => typedError<string | null, CommandError_Serialize>(__TAURI_INVOKE("project_pick_folder")),
+	/**  Ingests a project, sending progress events while it runs. */
+	ingest: (name: string) => typedError<IngestReport_Serialize, CommandError_Serialize>(__TAURI_INVOKE("ingest", { name })),
+	/**  Searches passages by words, meaning, or both. */
+	search: (request: SearchRequest_Deserialize) => typedError<SearchHit_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("search", { request })),
+	/**  A document with its links and backlinks. */
+	documentShow: (reference: string) => typedError<DocumentView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("document_show", { reference })),
+	/**  Opens a vault document's file in the user's default application. */
+	documentOpen: (reference: string) => typedError<null, CommandError_Serialize>(__TAURI_INVOKE("document_open", { reference })),
+	/**  Documents related to one, and why. */
+	related: (reference: string, limit: number) => typedError<RelatedDocument[], CommandError_Serialize>(__TAURI_INVOKE("related", { reference, limit })),
+	/**  Adds a hook rule. */
+	hookAdd: (add: HookAdd_Deserialize) => typedError<HookView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("hook_add", { add })),
+	/**  Hook rules, of one project or all. */
+	hookList: (project: string | null) => typedError<HookView_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("hook_list", { project })),
+	/**  Removes a hook rule. */
+	hookRemove: (id: number) => typedError<HookView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("hook_remove", { id })),
 };
 
 /** Events */
 export const events = {
+	ingestProgressed: makeEvent<IngestProgressed, IngestProgressed>("ingest-progressed"),
+	projectsChanged: makeEvent<ProjectsChanged, ProjectsChanged>("projects-changed"),
 	tasksChanged: makeEvent<TasksChanged, TasksChanged>("tasks-changed"),
 };
 
 /* Types */
+/**  A document linking to another. */
+export type Backlink = {
+	/**  The linking document. */
+	source: DocumentSummary,
+	/**  Line of the link in it. */
+	line: number,
+};
+
 /**  A curated knowledge block. */
 export type CanonBlock = {
 	/**  Id. */
@@ -195,6 +231,88 @@ export type Counts = {
 	audit_events: number,
 	/**  Roles loaded. */
 	roles: number,
+	/**  Projects. */
+	projects: number,
+	/**  Documents. */
+	documents: number,
+	/**  Passages. */
+	chunks: number,
+};
+
+/**  What a file holds, by its extension. */
+export type DocumentKind = 
+/**  Markdown: frontmatter, headings, wikilinks. */
+"markdown" | 
+/**  Plain text, and any text file of an unknown type. */
+"text" | 
+/**  A Fountain screenplay. */
+"fountain" | 
+/**  An Org file. */
+"org" | 
+/**  reStructuredText. */
+"rst" | 
+/**  Source code and configuration. */
+"code";
+
+/**  A document in lists. */
+export type DocumentSummary = {
+	/**  Id. */
+	id: number,
+	/**  Project name. */
+	project: string,
+	/**  Path in the project. */
+	path: string,
+	/**  Title. */
+	title: string,
+	/**  Kind. */
+	kind: DocumentKind,
+};
+
+/**  A document with its metadata, links and backlinks. */
+export type DocumentView = DocumentView_Serialize | DocumentView_Deserialize;
+
+/**  A document with its metadata, links and backlinks. */
+export type DocumentView_Deserialize = {
+	/**  The document. */
+	document: DocumentSummary,
+	/**  The file, absolute, to open it. */
+	file: string,
+	/**  Tags. */
+	tags: string[],
+	/**  Aliases. */
+	aliases: string[],
+	/**  Every frontmatter key, as JSON text. */
+	frontmatter: string,
+	/**  Size in bytes. */
+	size: number,
+	/**  Passages. */
+	chunks: number,
+	/**  Outgoing links, in order. */
+	links: LinkView_Deserialize[],
+	/**  Documents linking here, with the line of the link in each. */
+	backlinks: Backlink[],
+};
+
+/**  A document with its metadata, links and backlinks. */
+export type DocumentView_Serialize = {
+	/**  The document. */
+	document: DocumentSummary,
+	/**  The file, absolute, to open it. */
+	file: string,
+	/**  Tags. */
+	tags: string[],
+	/**  Aliases. */
+	aliases: string[],
+	/**  Every frontmatter key, as JSON text. */
+	frontmatter: string,
+	/**  Size in bytes. */
+	size: number,
+	/**  Passages. */
+	chunks: number,
+	/**  Outgoing links, in order. */
+	links: LinkView_Serialize[],
+	/**  Documents linking here, with the line of the link in each. */
+	backlinks: Backlink[],
 };
 
 /**  Every way a core command can fail. */
@@ -315,6 +433,21 @@ export type Error_Deserialize =
 { code: "IO"; details: {
 	/**  A sanitized description. */
 	message: string,
+} } | 
+/**  The embedding model is not installed where Atelier looks for it. */
+{ code: "MODEL_MISSING"; details: {
+	/**  The directories looked in, in order. */
+	searched: string[],
+} } | 
+/**  The embedding model failed to load or run. */
+{ code: "EMBEDDING"; details: {
+	/**  What went wrong. */
+	message: string,
+} } | 
+/**  The vector index failed; SQLite is unaffected and `atelier reindex` rebuilds it. */
+{ code: "VECTORS"; details: {
+	/**  A sanitized description. */
+	message: string,
 } };
 
 /**  Every way a core command can fail. */
@@ -423,6 +556,21 @@ export type Error_Serialize =
 { code: "IO"; details: {
 	/**  A sanitized description. */
 	message: string,
+} } | 
+/**  The embedding model is not installed where Atelier looks for it. */
+{ code: "MODEL_MISSING"; details: {
+	/**  The directories looked in, in order. */
+	searched: string[],
+} } | 
+/**  The embedding model failed to load or run. */
+{ code: "EMBEDDING"; details: {
+	/**  What went wrong. */
+	message: string,
+} } | 
+/**  The vector index failed; SQLite is unaffected and `atelier reindex` rebuilds it. */
+{ code: "VECTORS"; details: {
+	/**  A sanitized description. */
+	message: string,
 } };
 
 /**  One stored event. */
@@ -468,6 +616,185 @@ export type GraphStatus_Serialize = {
 	problem: string | null,
 };
 
+/**  What a hook rule does with a changed file. */
+export type HookAction = 
+/**  Ingest it (what happens to every file when a project has no ingest rule). */
+"ingest" | 
+/**  Create a task from the rule's template. */
+"task";
+
+/**  A hook rule to add. */
+export type HookAdd = HookAdd_Serialize | HookAdd_Deserialize;
+
+/**  A hook rule to add. */
+export type HookAdd_Deserialize = {
+	/**  The project, by name. */
+	project: string,
+	/**  Which paths, as a glob relative to the project root. */
+	glob: string,
+	/**  What to do. */
+	action: HookAction,
+	/**  For `task`: the title, with `{path}` and `{name}` filled in. */
+	template?: string | null,
+};
+
+/**  A hook rule to add. */
+export type HookAdd_Serialize = {
+	/**  The project, by name. */
+	project: string,
+	/**  Which paths, as a glob relative to the project root. */
+	glob: string,
+	/**  What to do. */
+	action: HookAction,
+	/**  For `task`: the title, with `{path}` and `{name}` filled in. */
+	template: string | null,
+};
+
+/**  A hook rule. */
+export type HookView = HookView_Serialize | HookView_Deserialize;
+
+/**  A hook rule. */
+export type HookView_Deserialize = {
+	/**  Id. */
+	id: number,
+	/**  Project name. */
+	project: string,
+	/**  The glob. */
+	glob: string,
+	/**  The action. */
+	action: HookAction,
+	/**  The task title template. */
+	template?: string | null,
+};
+
+/**  A hook rule. */
+export type HookView_Serialize = {
+	/**  Id. */
+	id: number,
+	/**  Project name. */
+	project: string,
+	/**  The glob. */
+	glob: string,
+	/**  The action. */
+	action: HookAction,
+	/**  The task title template. */
+	template: string | null,
+};
+
+/**  How far an ingest is. */
+export type IngestProgress = {
+	/**  The project. */
+	project: string,
+	/**  The stage. */
+	stage: IngestStage,
+	/**  Units done in this stage (files, or passages when embedding). */
+	done: number,
+	/**  Units in this stage. */
+	total: number,
+};
+
+/**  How far an ingest is, sent while it runs (also for ingests the watcher starts). */
+export type IngestProgressed = {
+	/**  The progress. */
+	progress: IngestProgress,
+};
+
+/**  What an ingest did. */
+export type IngestReport = IngestReport_Serialize | IngestReport_Deserialize;
+
+/**  What an ingest did. */
+export type IngestReport_Deserialize = {
+	/**  The project. */
+	project: string,
+	/**  Files read or checked. */
+	files: number,
+	/**  New documents. */
+	added: number,
+	/**  Documents whose content changed. */
+	changed: number,
+	/**  Documents left as they were. */
+	unchanged: number,
+	/**  Documents whose file is gone. */
+	removed: number,
+	/**  Of `added` and `removed`, pairs with identical content: a file moved or renamed. */
+	renamed: number,
+	/**  Passages written. */
+	chunks_written: number,
+	/**  Passage texts embedded. */
+	embedded: number,
+	/**  Passage texts still without a vector (the model is missing, or the run stopped). */
+	unembedded: number,
+	/**  Links that point at no document yet. */
+	dangling_links: number,
+	/**  Files skipped, by reason. */
+	skipped: SkippedFiles[],
+	/**  Documents whose frontmatter is not valid YAML (their body was still read). */
+	frontmatter_errors: string[],
+	/**  Why vectors were not computed, when they were not. */
+	embedding_problem?: string | null,
+	/**  Milliseconds per stage. */
+	timings: IngestTimings,
+};
+
+/**  What an ingest did. */
+export type IngestReport_Serialize = {
+	/**  The project. */
+	project: string,
+	/**  Files read or checked. */
+	files: number,
+	/**  New documents. */
+	added: number,
+	/**  Documents whose content changed. */
+	changed: number,
+	/**  Documents left as they were. */
+	unchanged: number,
+	/**  Documents whose file is gone. */
+	removed: number,
+	/**  Of `added` and `removed`, pairs with identical content: a file moved or renamed. */
+	renamed: number,
+	/**  Passages written. */
+	chunks_written: number,
+	/**  Passage texts embedded. */
+	embedded: number,
+	/**  Passage texts still without a vector (the model is missing, or the run stopped). */
+	unembedded: number,
+	/**  Links that point at no document yet. */
+	dangling_links: number,
+	/**  Files skipped, by reason. */
+	skipped: SkippedFiles[],
+	/**  Documents whose frontmatter is not valid YAML (their body was still read). */
+	frontmatter_errors: string[],
+	/**  Why vectors were not computed, when they were not. */
+	embedding_problem: string | null,
+	/**  Milliseconds per stage. */
+	timings: IngestTimings,
+};
+
+/**  A stage of ingest, for progress. */
+export type IngestStage = 
+/**  Walking the folder. */
+"scan" | 
+/**  Reading, parsing, chunking and writing changed files. */
+"read" | 
+/**  Computing vectors for new passages. */
+"embed" | 
+/**  Bringing the vector index and graph up to date. */
+"index";
+
+/**  Milliseconds spent per ingest stage. */
+export type IngestTimings = {
+	/**  Walking. */
+	scan: number,
+	/**  Reading, parsing and chunking. */
+	read: number,
+	/**  Writing to SQLite (and its full-text index). */
+	write: number,
+	/**  Embedding. */
+	embed: number,
+	/**  Projecting into the vector index and graph. */
+	index: number,
+};
+
 /**  What `init` did. */
 export type InitReport = {
 	/**  The vault directory. */
@@ -476,6 +803,41 @@ export type InitReport = {
 	created: boolean,
 	/**  Files and directories written. */
 	written: string[],
+};
+
+/**  A link as written, and where it leads. */
+export type LinkView = LinkView_Serialize | LinkView_Deserialize;
+
+/**  A link as written, and where it leads. */
+export type LinkView_Deserialize = {
+	/**  `wikilink`, `embed` or `markdown`. */
+	form: string,
+	/**  The target as written. */
+	target: string,
+	/**  The `#heading` part. */
+	heading?: string | null,
+	/**  The label. */
+	label?: string | null,
+	/**  Line in the source. */
+	line: number,
+	/**  The document it resolves to; `None` while it dangles. */
+	resolved?: DocumentSummary | null,
+};
+
+/**  A link as written, and where it leads. */
+export type LinkView_Serialize = {
+	/**  `wikilink`, `embed` or `markdown`. */
+	form: string,
+	/**  The target as written. */
+	target: string,
+	/**  The `#heading` part. */
+	heading: string | null,
+	/**  The label. */
+	label: string | null,
+	/**  Line in the source. */
+	line: number,
+	/**  The document it resolves to; `None` while it dangles. */
+	resolved: DocumentSummary | null,
 };
 
 /**  A canon block to create. */
@@ -570,6 +932,112 @@ export type NewTask_Serialize = {
 	/**  Tasks this one waits on. */
 	depends_on: number[],
 };
+
+/**  Where a passage is: its document and its place in it. */
+export type PassageSource = {
+	/**  The passage's id. */
+	chunk: number,
+	/**  Its document. */
+	document: number,
+	/**  The document's project. */
+	project: string,
+	/**  The document's path in the project. */
+	path: string,
+	/**  The document's title. */
+	title: string,
+	/**  The document's kind. */
+	kind: DocumentKind,
+	/**  The passage's heading path. */
+	heading: string,
+	/**  First and last line of the passage in the file. */
+	lines: [number, number],
+};
+
+/**  A folder to add as a project. */
+export type ProjectAdd = ProjectAdd_Serialize | ProjectAdd_Deserialize;
+
+/**  A folder to add as a project. */
+export type ProjectAdd_Deserialize = {
+	/**  The folder. */
+	path: string,
+	/**  Its name in the vault; the folder's name when omitted. */
+	name?: string | null,
+};
+
+/**  A folder to add as a project. */
+export type ProjectAdd_Serialize = {
+	/**  The folder. */
+	path: string,
+	/**  Its name in the vault; the folder's name when omitted. */
+	name: string | null,
+};
+
+/**  A project and what the vault holds of it. */
+export type ProjectView = ProjectView_Serialize | ProjectView_Deserialize;
+
+/**  A project and what the vault holds of it. */
+export type ProjectView_Deserialize = {
+	/**  Id. */
+	id: number,
+	/**  Name. */
+	name: string,
+	/**  The folder, absolute. */
+	root: string,
+	/**  Whether it is kept in sync by a watcher. */
+	watch: boolean,
+	/**  Documents ingested. */
+	documents: number,
+	/**  Passages. */
+	chunks: number,
+	/**  When it was last ingested, ms. */
+	ingested_at?: number | null,
+};
+
+/**  A project and what the vault holds of it. */
+export type ProjectView_Serialize = {
+	/**  Id. */
+	id: number,
+	/**  Name. */
+	name: string,
+	/**  The folder, absolute. */
+	root: string,
+	/**  Whether it is kept in sync by a watcher. */
+	watch: boolean,
+	/**  Documents ingested. */
+	documents: number,
+	/**  Passages. */
+	chunks: number,
+	/**  When it was last ingested, ms. */
+	ingested_at: number | null,
+};
+
+/**  Projects changed (added, removed, watched, ingested): refetch the project list. */
+export type ProjectsChanged = Record<string, never>;
+
+/**  A related document and why. */
+export type RelatedDocument = {
+	/**  The document. */
+	document: DocumentSummary,
+	/**  Every reason, strongest first. */
+	reasons: RelatedReason[],
+	/**  The ranking score: 1 per link direction, plus similarity, plus 0.1 per shared tag. */
+	score: number | null,
+};
+
+/**  Why a document is related. */
+export type RelatedReason = 
+/**  The document links to it. */
+{ kind: "links_to" } | 
+/**  It links to the document. */
+{ kind: "linked_from" } | 
+/**  Their passages are close in meaning. */
+{ kind: "similar"; 
+/**  Best cosine similarity between a passage of each. */
+score: number | null } | 
+/**  They share tags. */
+{ kind: "shared_tags"; 
+/**  The tags. */
+tags: string[] };
 
 /**
  *  A limit on what a role may do. A closed set: unknown names are errors. Serialized as
@@ -732,6 +1200,102 @@ message: string } |
 /**  A sanitized description. */
 message: string };
 
+/**  Which documents to search. */
+export type SearchFilter = SearchFilter_Serialize | SearchFilter_Deserialize;
+
+/**  Which documents to search. */
+export type SearchFilter_Deserialize = {
+	/**  Only this project (by name). */
+	project?: string | null,
+	/**  Only paths matching this glob (`drafts/**`, `*.md`). */
+	path?: string | null,
+	/**  Only documents with this tag. */
+	tag?: string | null,
+	/**  Only documents of this kind. */
+	kind?: DocumentKind | null,
+};
+
+/**  Which documents to search. */
+export type SearchFilter_Serialize = {
+	/**  Only this project (by name). */
+	project: string | null,
+	/**  Only paths matching this glob (`drafts/**`, `*.md`). */
+	path: string | null,
+	/**  Only documents with this tag. */
+	tag: string | null,
+	/**  Only documents of this kind. */
+	kind: DocumentKind | null,
+};
+
+/**  One passage found. */
+export type SearchHit = SearchHit_Serialize | SearchHit_Deserialize;
+
+/**  One passage found. */
+export type SearchHit_Deserialize = {
+	/**  The passage around the match, terms marked. */
+	snippet: SnippetPart[],
+	/**
+	 *  The score the results are ordered by: BM25 (text), cosine (vector) or the fused
+	 *  reciprocal-rank score (hybrid). Higher is better.
+	 */
+	score: number | null,
+	/**  1-based rank in the full-text results, if it was there. */
+	text_rank?: number | null,
+	/**  1-based rank in the vector results, if it was there. */
+	vector_rank?: number | null,
+} & PassageSource;
+
+/**  One passage found. */
+export type SearchHit_Serialize = {
+	/**  The passage around the match, terms marked. */
+	snippet: SnippetPart[],
+	/**
+	 *  The score the results are ordered by: BM25 (text), cosine (vector) or the fused
+	 *  reciprocal-rank score (hybrid). Higher is better.
+	 */
+	score: number | null,
+	/**  1-based rank in the full-text results, if it was there. */
+	text_rank: number | null,
+	/**  1-based rank in the vector results, if it was there. */
+	vector_rank: number | null,
+} & PassageSource;
+
+/**  How to search. */
+export type SearchMode = 
+/**  Words, ranked by BM25; every word must occur. */
+"text" | 
+/**  Meaning, ranked by cosine similarity of embeddings. */
+"vector" | 
+/**  Both, fused by reciprocal rank. */
+"hybrid";
+
+/**  A search. */
+export type SearchRequest = SearchRequest_Serialize | SearchRequest_Deserialize;
+
+/**  A search. */
+export type SearchRequest_Deserialize = {
+	/**  What to look for. */
+	query: string,
+	/**  How. */
+	mode?: SearchMode,
+	/**  Which documents. */
+	filter?: SearchFilter_Deserialize,
+	/**  At most this many results (1 to 100; 10 when omitted). */
+	limit?: number | null,
+};
+
+/**  A search. */
+export type SearchRequest_Serialize = {
+	/**  What to look for. */
+	query: string,
+	/**  How. */
+	mode: SearchMode,
+	/**  Which documents. */
+	filter: SearchFilter_Serialize,
+	/**  At most this many results (1 to 100; 10 when omitted). */
+	limit: number | null,
+};
+
 /**  An output template. */
 export type Shape = {
 	/**  Id. */
@@ -786,6 +1350,39 @@ export type ShapeKind =
 /**  A JSON Schema document. */
 "json_schema";
 
+/**  Why a file was not read. */
+export type SkipReason = 
+/**  Over the configured size cap. */
+"too_large" | 
+/**  Not text: a known binary type, a NUL byte, or not UTF-8. */
+"binary" | 
+/**  A symbolic link; links are never followed. */
+"symlink" | 
+/**  The OS refused to list or read it. */
+"unreadable" | 
+/**  Its name is not valid Unicode. */
+"bad_name";
+
+/**  Files skipped for one reason. */
+export type SkippedFiles = {
+	/**  Why. */
+	reason: SkipReason,
+	/**  The reason in words. */
+	description: string,
+	/**  How many. */
+	count: number,
+	/**  The first few paths. */
+	examples: string[],
+};
+
+/**  A piece of a snippet. */
+export type SnippetPart = {
+	/**  The text. */
+	text: string,
+	/**  Whether it is a matched term. */
+	highlight: boolean,
+};
+
 /**  The state of the vault, answered even when sealed. */
 export type Status = Status_Serialize | Status_Deserialize;
 
@@ -805,6 +1402,8 @@ export type Status_Deserialize = {
 	counts?: Counts | null,
 	/**  The graph projection. */
 	graph?: GraphStatus_Deserialize | null,
+	/**  The vector index. */
+	vectors?: VectorStatus_Deserialize | null,
 };
 
 /**  The state of the vault, answered even when sealed. */
@@ -823,6 +1422,8 @@ export type Status_Serialize = {
 	counts: Counts | null,
 	/**  The graph projection. */
 	graph: GraphStatus_Serialize | null,
+	/**  The vector index. */
+	vectors: VectorStatus_Serialize | null,
 };
 
 /**  A task as stored. */
@@ -1076,6 +1677,33 @@ export type Tier =
 "canon" | 
 /**  Supporting material. */
 "secondary";
+
+/**  How far the vector index is behind SQLite. */
+export type VectorStatus = VectorStatus_Serialize | VectorStatus_Deserialize;
+
+/**  How far the vector index is behind SQLite. */
+export type VectorStatus_Deserialize = {
+	/**  Last outbox change the index reflects. */
+	applied_through?: number | null,
+	/**  Points in the index. */
+	points?: number | null,
+	/**  Distinct passage texts still waiting for a vector. */
+	unembedded: number,
+	/**  A problem, if the index could not be read. */
+	problem?: string | null,
+};
+
+/**  How far the vector index is behind SQLite. */
+export type VectorStatus_Serialize = {
+	/**  Last outbox change the index reflects. */
+	applied_through: number | null,
+	/**  Points in the index. */
+	points: number | null,
+	/**  Distinct passage texts still waiting for a vector. */
+	unembedded: number,
+	/**  A problem, if the index could not be read. */
+	problem: string | null,
+};
 
 /**  The result of recomputing the chain. */
 export type Verification = Verification_Serialize | Verification_Deserialize;

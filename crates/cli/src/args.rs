@@ -66,8 +66,166 @@ pub enum Command {
     /// The hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Rebuild the graph projection from the database alone.
+    /// Rebuild the graph and the vector index from the database alone (no re-embedding).
     Reindex,
+    /// Project folders: the notes, drafts and code Atelier reads.
+    #[command(subcommand)]
+    Projects(ProjectCommand),
+    /// Read a project's files: only what changed since the last ingest.
+    #[command(after_help = "Example: atelier projects add ~/novel && atelier ingest novel")]
+    Ingest {
+        /// Project name (all projects when omitted).
+        project: Option<String>,
+    },
+    /// Find passages by words, by meaning, or both.
+    #[command(
+        after_help = "Examples:\n  atelier search \"the storm at the lighthouse\"\n  atelier search keeper --mode text --project novel --tag draft --path 'chapters/**'"
+    )]
+    Search(SearchArgs),
+    /// Documents: metadata, links and backlinks.
+    #[command(subcommand)]
+    Docs(DocCommand),
+    /// Documents related to one, and why (links, backlinks, meaning, tags).
+    Related {
+        /// Document id, PROJECT:PATH, or a path.
+        document: String,
+        /// How many (1–100).
+        #[arg(short = 'n', long, default_value_t = 10)]
+        limit: u32,
+    },
+    /// Keep projects in sync while running (Ctrl-C stops): ingest changes, run hook rules.
+    Watch {
+        /// Projects to watch (default: those with watching on).
+        projects: Vec<String>,
+        /// Rescan every this many seconds instead of using OS file events.
+        #[arg(long, value_name = "SECONDS")]
+        poll: Option<u64>,
+    },
+    /// Hook rules: what a watched change does (ingest, or create a task).
+    #[command(subcommand)]
+    Hooks(HookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Add a folder as a project (then run `atelier ingest NAME`).
+    Add {
+        /// The folder.
+        path: PathBuf,
+        /// Its name in the vault (default: the folder's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Also turn watching on.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// List projects.
+    Ls,
+    /// Remove a project from the vault (its files are never touched).
+    Rm {
+        /// Project name.
+        name: String,
+    },
+    /// Turn watching on or off for a project.
+    Watch {
+        /// Project name.
+        name: String,
+        /// on or off.
+        #[arg(value_enum)]
+        state: OnOff,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What to look for.
+    pub query: String,
+    /// text (words, BM25), vector (meaning) or hybrid (both, fused).
+    #[arg(long, value_enum, default_value_t = ModeArg::Hybrid)]
+    pub mode: ModeArg,
+    /// Only this project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Only paths matching this glob.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Only documents with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Only documents of this kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<DocKindArg>,
+    /// How many results (1–100).
+    #[arg(short = 'n', long, default_value_t = 10)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    Text,
+    Vector,
+    Hybrid,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DocKindArg {
+    Markdown,
+    Text,
+    Fountain,
+    Org,
+    Rst,
+    Code,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocCommand {
+    /// A document's title, tags, frontmatter, links and backlinks.
+    Show {
+        /// Document id, PROJECT:PATH, or a path.
+        document: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Add a rule: on a change to a matching path, ingest it or create a task.
+    #[command(
+        after_help = "Examples:\n  atelier hooks add novel 'drafts/**' ingest\n  atelier hooks add novel 'inbox/*.md' task --template 'Triage {name}'"
+    )]
+    Add {
+        /// Project name.
+        project: String,
+        /// Paths, as a glob relative to the project root.
+        glob: String,
+        /// ingest or task.
+        #[arg(value_enum)]
+        action: HookActionArg,
+        /// For task: the title; {path} and {name} are filled in.
+        #[arg(long)]
+        template: Option<String>,
+    },
+    /// List rules.
+    Ls {
+        /// Only this project's.
+        project: Option<String>,
+    },
+    /// Remove a rule.
+    Rm {
+        /// Rule id.
+        id: i64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum HookActionArg {
+    Ingest,
+    Task,
 }
 
 #[derive(Debug, Subcommand)]

@@ -153,11 +153,27 @@ fn dispatch(
             let report = atelier.reindex(who).map_err(fail)?;
             out.show(&report, |r| {
                 format!(
-                    "Rebuilt the graph from the database: {} tasks, {} dependencies.",
-                    r.tasks, r.dependencies
+                    "Rebuilt the graph from the database: {} tasks, {} dependencies, {} documents.\n\
+                     Rebuilt the vector index: {} vectors (nothing re-embedded).",
+                    r.tasks, r.dependencies, r.documents, r.vectors
                 )
             });
         }
+        Command::Projects(command) => crate::docs::projects(out, atelier, who, command)?,
+        Command::Ingest { project } => crate::docs::ingest(out, atelier, who, project)?,
+        Command::Search(args) => crate::docs::search(out, atelier, who, args)?,
+        Command::Docs(DocCommand::Show { document }) => {
+            let view = atelier.document_show(who, &document).map_err(fail)?;
+            out.show(&view, crate::docs::render_document);
+        }
+        Command::Related { document, limit } => {
+            let related = atelier.related(who, &document, limit).map_err(fail)?;
+            out.show(&related, |r| crate::docs::render_related(r));
+        }
+        Command::Watch { projects, poll } => {
+            crate::docs::watch(out, atelier, who, &projects, poll)?
+        }
+        Command::Hooks(command) => crate::docs::hooks(out, atelier, who, command)?,
         Command::Init { .. } | Command::Demo => {}
     }
     Ok(())

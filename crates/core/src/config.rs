@@ -13,10 +13,17 @@ pub struct Config {
     /// How deep task trees may nest (a root task is depth 1).
     #[serde(default = "default_depth_limit")]
     pub task_depth_limit: usize,
+    /// Project files larger than this many bytes are skipped by ingest (and counted).
+    #[serde(default = "default_max_file_bytes")]
+    pub ingest_max_file_bytes: u64,
 }
 
 fn default_depth_limit() -> usize {
     10
+}
+
+fn default_max_file_bytes() -> u64 {
+    4 * 1024 * 1024
 }
 
 /// The most a user may set the depth limit to.
@@ -26,6 +33,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             task_depth_limit: default_depth_limit(),
+            ingest_max_file_bytes: default_max_file_bytes(),
         }
     }
 }
@@ -37,8 +45,12 @@ impl Config {
             "# Atelier vault settings. Unknown keys are refused, so typos do not pass silently.\n\
              \n\
              # How deep task trees may nest (a root task is depth 1), 1 to {MAX_DEPTH_LIMIT}.\n\
-             task_depth_limit: {}\n",
-            default_depth_limit()
+             task_depth_limit: {}\n\
+             \n\
+             # Project files larger than this (bytes) are skipped by ingest, and counted.\n\
+             ingest_max_file_bytes: {}\n",
+            default_depth_limit(),
+            default_max_file_bytes()
         )
     }
 
@@ -70,6 +82,9 @@ impl Config {
                 "task_depth_limit must be between 1 and {MAX_DEPTH_LIMIT}, not {}",
                 config.task_depth_limit
             ));
+        }
+        if config.ingest_max_file_bytes == 0 {
+            return Err("ingest_max_file_bytes must be at least 1".to_owned());
         }
         Ok(config)
     }

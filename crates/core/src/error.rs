@@ -203,6 +203,27 @@ pub enum Error {
         /// A sanitized description.
         message: String,
     },
+    /// The embedding model is not installed where Atelier looks for it.
+    #[error(
+        "the embedding model all-MiniLM-L6-v2 is not installed; run `scripts/install-deps.sh`, or put its files in one of: {}",
+        searched.join(", ")
+    )]
+    ModelMissing {
+        /// The directories looked in, in order.
+        searched: Vec<String>,
+    },
+    /// The embedding model failed to load or run.
+    #[error("the embedding model failed: {message}")]
+    Embedding {
+        /// What went wrong.
+        message: String,
+    },
+    /// The vector index failed; SQLite is unaffected and `atelier reindex` rebuilds it.
+    #[error("vector index failed: {message}; run `atelier reindex` to rebuild it")]
+    Vectors {
+        /// A sanitized description.
+        message: String,
+    },
 }
 
 /// Who is at fault, for exit codes and UI treatment.
@@ -238,14 +259,23 @@ impl Error {
             Error::Storage { .. } => "STORAGE",
             Error::Graph { .. } => "GRAPH",
             Error::Io { .. } => "IO",
+            Error::ModelMissing { .. } => "MODEL_MISSING",
+            Error::Embedding { .. } => "EMBEDDING",
+            Error::Vectors { .. } => "VECTORS",
         }
     }
 
     /// Whose fault it is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NotReady { .. } | Error::VaultBusy { .. } => ErrorKind::Unavailable,
-            Error::Storage { .. } | Error::Graph { .. } | Error::Io { .. } => ErrorKind::Internal,
+            Error::NotReady { .. } | Error::VaultBusy { .. } | Error::ModelMissing { .. } => {
+                ErrorKind::Unavailable
+            }
+            Error::Storage { .. }
+            | Error::Graph { .. }
+            | Error::Io { .. }
+            | Error::Embedding { .. }
+            | Error::Vectors { .. } => ErrorKind::Internal,
             _ => ErrorKind::Refused,
         }
     }
@@ -270,6 +300,21 @@ impl Error {
         Error::Io {
             message: format!("{context}: {}", err.kind()),
         }
+    }
+}
+
+impl From<crate::embed::EmbedError> for Error {
+    fn from(e: crate::embed::EmbedError) -> Self {
+        match e {
+            crate::embed::EmbedError::Missing(searched) => Error::ModelMissing { searched },
+            crate::embed::EmbedError::Failed(message) => Error::Embedding { message },
+        }
+    }
+}
+
+impl From<crate::vectors::VectorError> for Error {
+    fn from(e: crate::vectors::VectorError) -> Self {
+        Error::Vectors { message: e.0 }
     }
 }
 

@@ -1,11 +1,13 @@
 //! The Kuzu graph: a projection of SQLite's tasks (Task and Role nodes; CHILD_OF, DEPENDS_ON,
-//! ASSIGNED_TO edges), fed from the outbox and rebuildable from SQLite alone.
+//! ASSIGNED_TO edges) and documents (Document, Project, Tag and Missing nodes; LINKS_TO,
+//! TAGGED, IN_PROJECT edges; a dangling link points at a Missing node named by its target),
+//! fed from the outbox and rebuildable from SQLite alone.
 //!
 //! The projection records how far it applied (`Projection.applied_through`) in the same Kuzu
 //! transaction as the changes, so a crash between the two cannot skip or double-count a change;
 //! and every change carries the full state of its task, so replaying one is harmless.
 
-use crate::outbox::{GraphChange, TaskSnapshot};
+use crate::outbox::{DocumentSnapshot, GraphChange, LinkSnapshot, TaskSnapshot};
 use kuzu::{Connection, Database, LogicalType, SystemConfig, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use std::path::{Path, PathBuf};
 const DB_FILE: &str = "tasks.kuzu";
 
 /// Bumped when the node/edge layout changes; a projection at another version is rebuilt.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Kuzu's default cap on recursive joins. Queries start here because a larger bound costs
 /// several milliseconds per query even when paths are short (measured: 1.5 ms at 30 hops,
@@ -31,6 +33,13 @@ const SCHEMA: &[&str] = &[
     "CREATE REL TABLE IF NOT EXISTS CHILD_OF(FROM Task TO Task)",
     "CREATE REL TABLE IF NOT EXISTS DEPENDS_ON(FROM Task TO Task)",
     "CREATE REL TABLE IF NOT EXISTS ASSIGNED_TO(FROM Task TO Role)",
+    "CREATE NODE TABLE IF NOT EXISTS Document(id INT64, project STRING, path STRING, title STRING, PRIMARY KEY(id))",
+    "CREATE NODE TABLE IF NOT EXISTS Project(name STRING, PRIMARY KEY(name))",
+    "CREATE NODE TABLE IF NOT EXISTS Tag(name STRING, PRIMARY KEY(name))",
+    "CREATE NODE TABLE IF NOT EXISTS Missing(target STRING, PRIMARY KEY(target))",
+    "CREATE REL TABLE IF NOT EXISTS LINKS_TO(FROM Document TO Document, FROM Document TO Missing)",
+    "CREATE REL TABLE IF NOT EXISTS TAGGED(FROM Document TO Tag)",
+    "CREATE REL TABLE IF NOT EXISTS IN_PROJECT(FROM Document TO Project)",
 ];
 
 /// A Kuzu failure, with Kuzu's own message for the log.
@@ -90,13 +99,26 @@ impl Graph {
         Ok(graph)
     }
 
-    /// Deletes whatever is in `dir` and builds a fresh graph from `tasks`, recording
-    /// `through` as the last outbox change it reflects.
-    pub fn rebuild(dir: &Path, tasks: &[TaskSnapshot], through: i64) -> GraphResult<Graph> {
+    /// Deletes whatever is in `dir` and builds a fresh graph from `tasks` and `documents`,
+    /// recording `through` as the last outbox change it reflects.
+    pub fn rebuild(
+        dir: &Path,
+        tasks: &[TaskSnapshot],
+        documents: Vec<DocumentSnapshot>,
+        through: i64,
+    ) -> GraphResult<Graph> {
         remove_dir(dir)?;
         let graph = Graph::open(dir)?;
         graph.bulk_load(tasks)?;
-        write_value(&graph.connection()?, "applied_through", through)?;
+        let changes: Vec<(i64, GraphChange)> = documents
+            .into_iter()
+            .map(|d| (through, GraphChange::Document(d)))
+            .collect();
+        if changes.is_empty() {
+            write_value(&graph.connection()?, "applied_through", through)?;
+        } else {
+            graph.apply(&changes)?;
+        }
         Ok(graph)
     }
 
@@ -118,10 +140,22 @@ impl Graph {
         let conn = self.connection()?;
         conn.query("BEGIN TRANSACTION")?;
         let result = (|| -> GraphResult<()> {
-            let mut statements = TaskStatements::prepare(&conn)?;
+            let mut tasks = None;
+            let mut documents = None;
             for (_, change) in changes {
                 match change {
-                    GraphChange::Task(task) => statements.apply(&conn, task)?,
+                    GraphChange::Task(task) => {
+                        prepared(&mut tasks, || TaskStatements::prepare(&conn))?
+                            .apply(&conn, task)?;
+                    }
+                    GraphChange::Document(document) => {
+                        prepared(&mut documents, || DocumentStatements::prepare(&conn))?
+                            .apply(&conn, document)?;
+                    }
+                    GraphChange::DocumentRemoved { id } => {
+                        prepared(&mut documents, || DocumentStatements::prepare(&conn))?
+                            .remove(&conn, *id)?;
+                    }
                 }
             }
             write_value(&conn, "applied_through", *last)
@@ -241,6 +275,41 @@ impl Graph {
             .collect())
     }
 
+    /// The documents `id` links to and the documents linking to it, by id.
+    pub fn links_of(&self, id: i64) -> GraphResult<(Vec<i64>, Vec<i64>)> {
+        let conn = self.connection()?;
+        let ids = |query: &str| -> GraphResult<Vec<i64>> {
+            let mut stmt = conn.prepare(query)?;
+            let result = conn.execute(&mut stmt, vec![("id", Value::Int64(id))])?;
+            Ok(result
+                .filter_map(|row| match row.first() {
+                    Some(Value::Int64(v)) => Some(*v),
+                    _ => None,
+                })
+                .collect())
+        };
+        let out = ids(
+            "MATCH (d:Document {id: $id})-[:LINKS_TO]->(t:Document) WHERE t.id <> $id
+             RETURN DISTINCT t.id ORDER BY t.id",
+        )?;
+        let back = ids(
+            "MATCH (s:Document)-[:LINKS_TO]->(d:Document {id: $id}) WHERE s.id <> $id
+             RETURN DISTINCT s.id ORDER BY s.id",
+        )?;
+        Ok((out, back))
+    }
+
+    /// How many Document nodes, LINKS_TO edges to documents, and dangling links there are.
+    pub fn document_counts(&self) -> GraphResult<(i64, i64, i64)> {
+        let conn = self.connection()?;
+        let documents = first_int(conn.query("MATCH (d:Document) RETURN COUNT(d)")?);
+        let links =
+            first_int(conn.query("MATCH (:Document)-[r:LINKS_TO]->(:Document) RETURN COUNT(r)")?);
+        let dangling =
+            first_int(conn.query("MATCH (:Document)-[r:LINKS_TO]->(:Missing) RETURN COUNT(r)")?);
+        Ok((documents, links, dangling))
+    }
+
     /// How many Task nodes and DEPENDS_ON edges there are; for consistency checks.
     pub fn counts(&self) -> GraphResult<(i64, i64)> {
         let conn = self.connection()?;
@@ -248,6 +317,18 @@ impl Graph {
         let deps = first_int(conn.query("MATCH ()-[r:DEPENDS_ON]->() RETURN COUNT(r)")?);
         Ok((tasks, deps))
     }
+}
+
+/// Statements are prepared once per batch, and only for the kinds of change in it.
+fn prepared<T>(
+    slot: &mut Option<T>,
+    prepare: impl FnOnce() -> GraphResult<T>,
+) -> GraphResult<&mut T> {
+    if slot.is_none() {
+        *slot = Some(prepare()?);
+    }
+    slot.as_mut()
+        .ok_or_else(|| GraphError("statements were not prepared".to_owned()))
 }
 
 /// A task upstream of another.
@@ -318,6 +399,103 @@ impl TaskStatements {
                 vec![id(), ("role", Value::String(role.clone()))],
             )?;
         }
+        Ok(())
+    }
+}
+
+/// Prepared statements for applying document snapshots.
+struct DocumentStatements {
+    upsert: kuzu::PreparedStatement,
+    clear_links: kuzu::PreparedStatement,
+    clear_tags: kuzu::PreparedStatement,
+    clear_project: kuzu::PreparedStatement,
+    set_project: kuzu::PreparedStatement,
+    set_tags: kuzu::PreparedStatement,
+    set_links: kuzu::PreparedStatement,
+    set_missing: kuzu::PreparedStatement,
+    remove: kuzu::PreparedStatement,
+}
+
+impl DocumentStatements {
+    fn prepare(conn: &Connection<'_>) -> GraphResult<Self> {
+        Ok(DocumentStatements {
+            upsert: conn.prepare(
+                "MERGE (d:Document {id: $id}) SET d.project = $project, d.path = $path, d.title = $title",
+            )?,
+            clear_links: conn.prepare("MATCH (d:Document {id: $id})-[r:LINKS_TO]->() DELETE r")?,
+            clear_tags: conn.prepare("MATCH (d:Document {id: $id})-[r:TAGGED]->() DELETE r")?,
+            clear_project: conn
+                .prepare("MATCH (d:Document {id: $id})-[r:IN_PROJECT]->() DELETE r")?,
+            set_project: conn.prepare(
+                "MATCH (d:Document {id: $id}) MERGE (p:Project {name: $project}) CREATE (d)-[:IN_PROJECT]->(p)",
+            )?,
+            set_tags: conn.prepare(
+                "MATCH (d:Document {id: $id}) UNWIND $tags AS tag
+                 MERGE (t:Tag {name: tag}) CREATE (d)-[:TAGGED]->(t)",
+            )?,
+            set_links: conn.prepare(
+                "MATCH (d:Document {id: $id}) UNWIND $targets AS target
+                 MERGE (t:Document {id: target}) CREATE (d)-[:LINKS_TO]->(t)",
+            )?,
+            set_missing: conn.prepare(
+                "MATCH (d:Document {id: $id}) UNWIND $targets AS target
+                 MERGE (t:Missing {target: target}) CREATE (d)-[:LINKS_TO]->(t)",
+            )?,
+            remove: conn.prepare("MATCH (d:Document {id: $id}) DETACH DELETE d")?,
+        })
+    }
+
+    fn apply(&mut self, conn: &Connection<'_>, doc: &DocumentSnapshot) -> GraphResult<()> {
+        let id = || ("id", Value::Int64(doc.id));
+        let text = |s: &str| Value::String(s.to_owned());
+        conn.execute(
+            &mut self.upsert,
+            vec![
+                id(),
+                ("project", text(&doc.project)),
+                ("path", text(&doc.path)),
+                ("title", text(&doc.title)),
+            ],
+        )?;
+        conn.execute(&mut self.clear_links, vec![id()])?;
+        conn.execute(&mut self.clear_tags, vec![id()])?;
+        conn.execute(&mut self.clear_project, vec![id()])?;
+        conn.execute(
+            &mut self.set_project,
+            vec![id(), ("project", text(&doc.project))],
+        )?;
+        if !doc.tags.is_empty() {
+            let tags = doc.tags.iter().map(|t| text(t)).collect();
+            conn.execute(
+                &mut self.set_tags,
+                vec![id(), ("tags", Value::List(LogicalType::String, tags))],
+            )?;
+        }
+        let mut resolved = Vec::new();
+        let mut missing = Vec::new();
+        for link in &doc.links {
+            match link {
+                LinkSnapshot::Resolved(target) => resolved.push(Value::Int64(*target)),
+                LinkSnapshot::Dangling(target) => missing.push(text(target)),
+            }
+        }
+        if !resolved.is_empty() {
+            conn.execute(
+                &mut self.set_links,
+                vec![id(), ("targets", Value::List(LogicalType::Int64, resolved))],
+            )?;
+        }
+        if !missing.is_empty() {
+            conn.execute(
+                &mut self.set_missing,
+                vec![id(), ("targets", Value::List(LogicalType::String, missing))],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, conn: &Connection<'_>, id: i64) -> GraphResult<()> {
+        conn.execute(&mut self.remove, vec![("id", Value::Int64(id))])?;
         Ok(())
     }
 }

@@ -10,6 +10,8 @@ pub mod auth;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod docs;
+pub mod embed;
 pub mod error;
 pub mod grants;
 pub mod graph;
@@ -19,6 +21,8 @@ pub mod roles;
 pub mod store;
 pub mod tasks;
 pub mod vault;
+pub mod vectors;
+pub mod watch;
 
 pub use api::{Atelier, OpenOptions};
 

@@ -1,8 +1,17 @@
 //! The outbox: changes for the projections, written in the same transaction as the change.
+//! Each projection reads its own topic; ids are shared, so one watermark per projection is
+//! enough.
 
 use crate::clock::Millis;
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, params};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+/// A change some projection applies, stored under its topic.
+pub trait Change: Serialize + DeserializeOwned {
+    /// The outbox topic.
+    const TOPIC: &'static str;
+}
 
 /// A change the graph must reflect. Each carries the full projected state of what it names, so
 /// applying it twice, or after a later one was lost, converges on the same graph.
@@ -11,6 +20,58 @@ use serde::{Deserialize, Serialize};
 pub enum GraphChange {
     /// A task's node and its outgoing edges, as they now are.
     Task(TaskSnapshot),
+    /// A document's node and its outgoing edges, as they now are.
+    Document(DocumentSnapshot),
+    /// A document that no longer exists.
+    DocumentRemoved {
+        /// Its id.
+        id: i64,
+    },
+}
+
+impl Change for GraphChange {
+    const TOPIC: &'static str = "graph";
+}
+
+/// Everything the graph keeps about one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentSnapshot {
+    /// Document id.
+    pub id: i64,
+    /// Its project's name.
+    pub project: String,
+    /// Path in the project.
+    pub path: String,
+    /// Title.
+    pub title: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Outgoing links: the target document, or the target as written while it dangles.
+    pub links: Vec<LinkSnapshot>,
+}
+
+/// One outgoing link of a document.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum LinkSnapshot {
+    /// Resolved to a document.
+    Resolved(i64),
+    /// Dangling: the target as written, lowercased.
+    Dangling(String),
+}
+
+/// A document whose chunks the vector index must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VectorChange {
+    /// Replace the document's points with its current embedded chunks (none if it is gone).
+    Document {
+        /// Document id.
+        id: i64,
+    },
+}
+
+impl Change for VectorChange {
+    const TOPIC: &'static str = "vectors";
 }
 
 /// Everything the graph keeps about one task.
@@ -28,30 +89,27 @@ pub struct TaskSnapshot {
     pub depends_on: Vec<i64>,
 }
 
-/// The outbox topic of graph changes.
-pub const GRAPH_TOPIC: &str = "graph";
-
-/// Queues a graph change inside `tx`.
-pub fn push(tx: &Transaction<'_>, change: &GraphChange, at: Millis) -> rusqlite::Result<()> {
+/// Queues a change on `tx`, a connection inside the change's transaction.
+pub fn push<C: Change>(tx: &Connection, change: &C, at: Millis) -> rusqlite::Result<()> {
     let payload = serde_json::to_string(change)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     tx.execute(
         "INSERT INTO outbox (topic, payload, created_at) VALUES (?1, ?2, ?3)",
-        params![GRAPH_TOPIC, payload, at],
+        params![C::TOPIC, payload, at],
     )?;
     Ok(())
 }
 
-/// Outbox rows after `after`, oldest first, at most `limit`.
-pub fn pending(
+/// Outbox rows of `C`'s topic after `after`, oldest first, at most `limit`.
+pub fn pending<C: Change>(
     conn: &Connection,
     after: i64,
     limit: u32,
-) -> rusqlite::Result<Vec<(i64, GraphChange)>> {
+) -> rusqlite::Result<Vec<(i64, C)>> {
     let mut stmt = conn.prepare(
         "SELECT id, payload FROM outbox WHERE topic = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![GRAPH_TOPIC, after, limit], |r| {
+    let rows = stmt.query_map(params![C::TOPIC, after, limit], |r| {
         let id: i64 = r.get(0)?;
         let payload: String = r.get(1)?;
         Ok((id, payload))

@@ -14,8 +14,10 @@ pub const LOCK: &str = "atelier.lock";
 pub const GRAPH_DIR: &str = "graph";
 /// Role overrides.
 pub const ROLES_DIR: &str = "roles";
+/// The Qdrant Edge vector index's directory.
+pub const VECTORS_DIR: &str = "vectors";
 /// Every directory `init` creates.
-pub const DIRECTORIES: &[&str] = &[GRAPH_DIR, ROLES_DIR, "vectors", "blobs", "models"];
+pub const DIRECTORIES: &[&str] = &[GRAPH_DIR, ROLES_DIR, VECTORS_DIR, "blobs", "models"];
 
 /// Chooses the vault directory: an explicit `--vault`, else `ATELIER_HOME`, else the OS data
 /// directory (`$XDG_DATA_HOME/atelier` or `~/.local/share/atelier` on Linux,

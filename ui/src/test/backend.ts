@@ -1,7 +1,7 @@
 // A stand-in for the generated bindings in component tests: every command is a mock that
 // answers like the real one ({status: "ok", data} or {status: "error", error}), and the
 // tasksChanged event can be fired by hand. setup.ts puts it in place of ../bindings. The real
-// backend is exercised end to end in tests/desktop/workbench.e2e.mjs.
+// backend is exercised end to end in tests/desktop/workbench.e2e.mjs. Events fire by name.
 import { vi } from "vitest";
 import type { CommandError, Task, TaskTreeNode } from "../api";
 
@@ -13,24 +13,41 @@ export const backend = (() => {
     "taskTransition", "taskShow", "taskTree", "taskNext",
     "roleList", "canonCreate", "canonEdit", "canonList", "shapeCreate", "shapeEdit", "shapeList",
     "auditTail", "auditVerify",
+    "projectAdd", "projectList", "projectRemove", "projectWatch", "projectPickFolder", "ingest",
+    "search", "documentShow", "documentOpen", "related", "hookAdd", "hookList", "hookRemove",
   ] as const;
   const commands = Object.fromEntries(names.map((n) => [n, vi.fn()])) as Record<
     (typeof names)[number],
     ReturnType<typeof vi.fn>
   >;
+  const byEvent: Record<string, Array<(e: unknown) => void>> = {};
+  const event = (name: string) => ({
+    listen: vi.fn(async (cb: (e: unknown) => void) => {
+      const list = (byEvent[name] ??= []);
+      list.push(cb);
+      if (name === "tasksChanged") listeners.push(cb);
+      return () => {
+        list.splice(list.indexOf(cb), 1);
+        if (name === "tasksChanged") listeners.splice(listeners.indexOf(cb), 1);
+      };
+    }),
+  });
   return {
     commands,
     listeners,
+    byEvent,
     events: {
-      tasksChanged: {
-        listen: vi.fn(async (cb: (e: unknown) => void) => {
-          listeners.push(cb);
-          return () => listeners.splice(listeners.indexOf(cb), 1);
-        }),
-      },
+      tasksChanged: event("tasksChanged"),
+      projectsChanged: event("projectsChanged"),
+      ingestProgressed: event("ingestProgressed"),
     },
   };
 })();
+
+/** Fires an event by name with a payload, as the backend would. */
+export function fire(name: string, payload: unknown) {
+  for (const listener of [...(backend.byEvent[name] ?? [])]) listener({ payload });
+}
 
 export const ok = <T,>(data: T) => Promise.resolve({ status: "ok" as const, data });
 
@@ -77,4 +94,5 @@ export function fireTasksChanged() {
 export function resetBackend() {
   for (const fn of Object.values(backend.commands)) fn.mockReset();
   backend.listeners.length = 0;
+  for (const key of Object.keys(backend.byEvent)) delete backend.byEvent[key];
 }

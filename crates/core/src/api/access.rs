@@ -46,6 +46,10 @@ pub struct ReindexReport {
     pub tasks: i64,
     /// Dependency edges in the new graph.
     pub dependencies: i64,
+    /// Document nodes in the new graph.
+    pub documents: i64,
+    /// Points in the new vector index.
+    pub vectors: i64,
     /// The outbox id it reflects.
     pub applied_through: i64,
 }
@@ -192,11 +196,26 @@ impl Atelier {
             *slot = None;
             let rebuilt = Projection::rebuild(&db, &self.vault.join(vault::GRAPH_DIR))?;
             let (tasks, dependencies) = rebuilt.graph.counts().map_err(super::graph_error)?;
+            let (documents, _, _) = rebuilt
+                .graph
+                .document_counts()
+                .map_err(super::graph_error)?;
             let applied_through = rebuilt.through;
             *slot = Some(rebuilt);
+            let mut vector_slot = lock(&open.vectors);
+            *vector_slot = None;
+            let vectors = crate::vectors::Vectors::rebuild(
+                &db,
+                &self.vault.join(vault::VECTORS_DIR),
+                applied_through,
+            )?;
+            let points = i64::try_from(vectors.count()?).unwrap_or(i64::MAX);
+            *vector_slot = Some(vectors);
             ReindexReport {
                 tasks,
                 dependencies,
+                documents,
+                vectors: points,
                 applied_through,
             }
         };
@@ -209,8 +228,8 @@ impl Atelier {
                     action: "graph.reindex",
                     target: "graph".to_owned(),
                     summary: format!(
-                        "rebuilt the graph: {} tasks, {} dependencies",
-                        report.tasks, report.dependencies
+                        "rebuilt the graph ({} tasks, {} dependencies, {} documents) and the vector index ({} vectors)",
+                        report.tasks, report.dependencies, report.documents, report.vectors
                     ),
                 },
             ))

@@ -6,24 +6,38 @@
 
 mod access;
 mod catalog;
+mod documents;
+mod projects;
 mod tasks;
+mod watching;
 
 pub use access::{GrantAdd, GrantView, ReindexReport, roles_check};
 pub use catalog::{CanonEdit, CanonFilter, NewCanon, NewShape, ShapeEdit};
+pub use documents::{
+    Backlink, DocumentSummary, DocumentView, LinkView, RelatedDocument, RelatedReason,
+    SearchRequest,
+};
+pub use projects::{
+    HookAction, HookAdd, HookView, IngestProgress, IngestReport, IngestStage, IngestTimings,
+    ProjectAdd, ProjectView, SkippedFiles,
+};
 pub use tasks::{
     NewTask, TaskDependency, TaskDetail, TaskEdit, TaskMove, TaskTransition, TaskTreeNode,
 };
+pub use watching::{WatchOptions, WatchOutcome};
 
 use crate::audit;
 use crate::auth::{self, Capability, Grant, Principal, Request};
 use crate::clock::{Clock, Millis};
 use crate::config::{self, Config};
+use crate::embed::Embedder;
 use crate::error::{Error, Result, SealReason};
 use crate::graph::Graph;
 use crate::outbox;
 use crate::roles::RoleSet;
 use crate::store::{self, migrations::Migration};
 use crate::vault::{self, VaultLock};
+use crate::vectors::Vectors;
 use rusqlite::{Connection, Transaction};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -38,6 +52,9 @@ pub struct OpenOptions {
     pub clock: Arc<dyn Clock>,
     /// The migrations to hold the database to; the embedded ones outside tests.
     pub migrations: &'static [Migration],
+    /// Where to look for the embedding model; `None` for the usual places
+    /// ([`crate::embed::search_path`]).
+    pub model_dirs: Option<Vec<PathBuf>>,
 }
 
 impl OpenOptions {
@@ -47,7 +64,14 @@ impl OpenOptions {
             vault: vault.into(),
             clock: Arc::new(crate::clock::SystemClock),
             migrations: store::migrations::EMBEDDED,
+            model_dirs: None,
         }
+    }
+
+    /// The same, looking for the embedding model only in `dir`.
+    pub fn with_model_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.model_dirs = Some(vec![dir.into()]);
+        self
     }
 
     /// The same, on `clock`.
@@ -69,6 +93,9 @@ pub struct Atelier {
 struct OpenVault {
     db: Mutex<Connection>,
     graph: Mutex<Option<Projection>>,
+    vectors: Mutex<Option<Vectors>>,
+    embedder: Mutex<Option<Arc<Embedder>>>,
+    model_dirs: Vec<PathBuf>,
     roles: RoleSet,
     config: Config,
     schema_version: i64,
@@ -105,6 +132,22 @@ pub struct Status {
     pub counts: Option<Counts>,
     /// The graph projection.
     pub graph: Option<GraphStatus>,
+    /// The vector index.
+    pub vectors: Option<VectorStatus>,
+}
+
+/// How far the vector index is behind SQLite.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct VectorStatus {
+    /// Last outbox change the index reflects.
+    pub applied_through: Option<i64>,
+    /// Points in the index.
+    pub points: Option<i64>,
+    /// Distinct passage texts still waiting for a vector.
+    pub unembedded: i64,
+    /// A problem, if the index could not be read.
+    pub problem: Option<String>,
 }
 
 /// Row counts for `status`.
@@ -125,6 +168,12 @@ pub struct Counts {
     pub audit_events: i64,
     /// Roles loaded.
     pub roles: usize,
+    /// Projects.
+    pub projects: i64,
+    /// Documents.
+    pub documents: i64,
+    /// Passages.
+    pub chunks: i64,
 }
 
 /// How far the graph is behind SQLite.
@@ -209,8 +258,10 @@ impl Atelier {
             state,
         };
         if let Ok(open) = &atelier.state {
-            // A graph that cannot catch up is rebuilt on first use; boot does not fail on it.
+            // A projection that cannot catch up is rebuilt on first use; boot does not fail
+            // on it.
             let _ = atelier.graph_in_sync(open);
+            let _ = atelier.vectors_in_sync(open);
         }
         atelier
     }
@@ -238,9 +289,16 @@ impl Atelier {
             }
         })?;
         let schema_version = options.migrations.last().map_or(0, |m| m.version);
+        let model_dirs = options
+            .model_dirs
+            .clone()
+            .unwrap_or_else(|| crate::embed::search_path(dir, &vault::process_env));
         Ok(OpenVault {
             db: Mutex::new(conn),
             graph: Mutex::new(None),
+            vectors: Mutex::new(None),
+            embedder: Mutex::new(None),
+            model_dirs,
             roles,
             config,
             schema_version,
@@ -271,11 +329,17 @@ impl Atelier {
                     schema_version: None,
                     counts: None,
                     graph: None,
+                    vectors: None,
                 };
             }
             Ok(open) => open,
         };
         let graph = self.graph_in_sync(open);
+        let vectors = self.vectors_in_sync(open).and_then(|through| {
+            let slot = lock(&open.vectors);
+            let points = slot.as_ref().map(Vectors::count).transpose()?;
+            Ok((through, points))
+        });
         let db = lock(&open.db);
         let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap_or(-1);
         let counts = Counts {
@@ -287,7 +351,12 @@ impl Atelier {
             grants: count("SELECT COUNT(*) FROM grants WHERE revoked_at IS NULL"),
             audit_events: count("SELECT COUNT(*) FROM audit_events"),
             roles: open.roles.len(),
+            projects: count("SELECT COUNT(*) FROM projects"),
+            documents: count("SELECT COUNT(*) FROM documents"),
+            chunks: count("SELECT COUNT(*) FROM chunks"),
         };
+        let unembedded = crate::docs::store::unembedded_count(&db, crate::embed::MODEL_NAME)
+            .map_or(-1, |n| i64::try_from(n).unwrap_or(-1));
         let outbox_head = outbox::last_id(&db).unwrap_or(-1);
         drop(db);
         let graph = match graph {
@@ -302,6 +371,20 @@ impl Atelier {
                 problem: Some(e.to_string()),
             },
         };
+        let vectors = match vectors {
+            Ok((through, points)) => VectorStatus {
+                applied_through: Some(through),
+                points: points.map(|p| i64::try_from(p).unwrap_or(-1)),
+                unembedded,
+                problem: None,
+            },
+            Err(e) => VectorStatus {
+                applied_through: None,
+                points: None,
+                unembedded,
+                problem: Some(e.to_string()),
+            },
+        };
         Status {
             vault,
             state: "open",
@@ -310,6 +393,7 @@ impl Atelier {
             schema_version: Some(open.schema_version),
             counts: Some(counts),
             graph: Some(graph),
+            vectors: Some(vectors),
         }
     }
 
@@ -346,6 +430,7 @@ impl Atelier {
         };
         // The change is committed; a projection failure here is repaired on the next read.
         let _ = self.graph_in_sync(open);
+        let _ = self.vectors_in_sync(open);
         Ok(out)
     }
 
@@ -392,6 +477,73 @@ impl Atelier {
         slot.as_ref().ok_or_else(|| Error::Graph {
             message: "the graph is not open".to_owned(),
         })
+    }
+
+    /// Brings the vector index up to the outbox, opening it if needed; an index that will not
+    /// open or apply, or whose point count disagrees with SQLite when first opened, is rebuilt
+    /// from SQLite. Returns the outbox id it now reflects.
+    fn vectors_in_sync(&self, open: &OpenVault) -> Result<i64> {
+        let db = lock(&open.db);
+        let mut slot = lock(&open.vectors);
+        self.sync_vectors(&db, &mut slot)
+            .map(|v| v.applied_through())
+    }
+
+    /// The body of [`Atelier::vectors_in_sync`], for callers holding both locks.
+    fn sync_vectors<'s>(
+        &self,
+        db: &Connection,
+        slot: &'s mut Option<Vectors>,
+    ) -> Result<&'s mut Vectors> {
+        let dir = self.vault.join(vault::VECTORS_DIR);
+        if slot.is_none() {
+            *slot = Vectors::open(&dir).ok();
+            // Freshly opened after a crash or a copy: trust it only if it holds what SQLite
+            // says it should once caught up.
+            if let Some(vectors) = slot.as_mut() {
+                let agrees = catch_up_vectors(db, vectors).is_ok()
+                    && vectors.count().ok() == expected_points(db).ok();
+                if !agrees {
+                    *slot = None;
+                }
+            }
+        }
+        let caught_up = match slot.as_mut() {
+            Some(vectors) => catch_up_vectors(db, vectors).is_ok(),
+            None => false,
+        };
+        if !caught_up {
+            *slot = None;
+            let through = outbox::last_id(db)?;
+            *slot = Some(Vectors::rebuild(db, &dir, through)?);
+        }
+        slot.as_mut().ok_or_else(|| Error::Vectors {
+            message: "the vector index is not open".to_owned(),
+        })
+    }
+
+    /// Runs `query` on an up-to-date vector index.
+    fn with_vectors<T>(
+        &self,
+        open: &OpenVault,
+        query: impl FnOnce(&Connection, &mut Vectors) -> Result<T>,
+    ) -> Result<T> {
+        let db = lock(&open.db);
+        let mut slot = lock(&open.vectors);
+        let vectors = self.sync_vectors(&db, &mut slot)?;
+        query(&db, vectors)
+    }
+
+    /// The embedding model, loaded on first use.
+    fn embedder(&self, open: &OpenVault) -> Result<Arc<Embedder>> {
+        let mut slot = lock(&open.embedder);
+        if let Some(embedder) = slot.as_ref() {
+            return Ok(Arc::clone(embedder));
+        }
+        let dir = crate::embed::locate(&open.model_dirs)?;
+        let embedder = Arc::new(Embedder::load(&dir)?);
+        *slot = Some(Arc::clone(&embedder));
+        Ok(embedder)
     }
 
     /// Runs `query` on an up-to-date graph.
@@ -493,16 +645,17 @@ impl Projection {
     fn rebuild(db: &Connection, dir: &Path) -> Result<Projection> {
         let tx = db.unchecked_transaction()?;
         let snapshots = crate::tasks::all_snapshots(&tx)?;
+        let documents = crate::docs::store::all_snapshots(&tx)?;
         let through = outbox::last_id(&tx)?;
         tx.finish()?;
-        let graph = Graph::rebuild(dir, &snapshots, through).map_err(graph_error)?;
+        let graph = Graph::rebuild(dir, &snapshots, documents, through).map_err(graph_error)?;
         Ok(Projection { graph, through })
     }
 
     /// Applies the outbox rows after the watermark, in batches.
     fn catch_up(&mut self, db: &Connection) -> Result<()> {
         loop {
-            let changes = outbox::pending(db, self.through, BATCH)?;
+            let changes = outbox::pending::<outbox::GraphChange>(db, self.through, BATCH)?;
             let Some((last, _)) = changes.last() else {
                 return Ok(());
             };
@@ -511,6 +664,29 @@ impl Projection {
             self.through = last;
         }
     }
+}
+
+/// Applies the vector outbox rows after the index's watermark, in batches.
+fn catch_up_vectors(db: &Connection, vectors: &mut Vectors) -> Result<()> {
+    loop {
+        let changes =
+            outbox::pending::<outbox::VectorChange>(db, vectors.applied_through(), BATCH)?;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        vectors.apply(db, &changes)?;
+    }
+}
+
+/// How many points the vector index should hold: passages whose text has a vector.
+fn expected_points(db: &Connection) -> Result<usize> {
+    let n: i64 = db.query_row(
+        "SELECT COUNT(*) FROM chunks c JOIN embeddings e
+            ON e.model = ?1 AND e.text_hash = c.text_hash",
+        [crate::embed::MODEL_NAME],
+        |r| r.get(0),
+    )?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 const ROLES_README: &str = "# Role overrides\n\n\

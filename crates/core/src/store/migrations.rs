@@ -24,11 +24,18 @@ impl Migration {
 }
 
 /// The migrations this binary carries, from the repository's `migrations/` directory.
-pub const EMBEDDED: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init.sql",
-    sql: include_str!("../../../../migrations/0001_init.sql"),
-}];
+pub const EMBEDDED: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init.sql",
+        sql: include_str!("../../../../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_documents.sql",
+        sql: include_str!("../../../../migrations/0002_documents.sql"),
+    },
+];
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

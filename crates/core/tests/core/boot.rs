@@ -6,15 +6,18 @@ use atelier_core::store::migrations::Migration;
 use atelier_core::tasks::TaskFilter;
 use atelier_core::{Atelier, OpenOptions, SealReason};
 
-/// Migration 1 with one byte changed after it was applied.
-const CHANGED: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init.sql",
-    sql: concat!(
-        include_str!("../../../../migrations/0001_init.sql"),
-        "\n-- edited\n"
-    ),
-}];
+/// The shipped migrations, with one byte of migration 1 changed after it was applied.
+const CHANGED: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init.sql",
+        sql: concat!(
+            include_str!("../../../../migrations/0001_init.sql"),
+            "\n-- edited\n"
+        ),
+    },
+    atelier_core::store::migrations::EMBEDDED[1],
+];
 
 fn sealed_with(vault: &TempVault, options: OpenOptions) -> SealReason {
     let before = vault.fingerprint();
@@ -67,7 +70,7 @@ fn a_database_newer_than_the_binary_refuses_to_open() {
         reason,
         SealReason::DatabaseNewer {
             found: 7,
-            supported: 1
+            supported: atelier_core::store::migrations::EMBEDDED.len() as i64
         }
     );
 }

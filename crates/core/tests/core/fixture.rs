@@ -65,6 +65,13 @@ pub fn dump(vault: &Path) -> String {
         "audit_head",
         "audit_events",
         "outbox",
+        "projects",
+        "documents",
+        "document_tags",
+        "links",
+        "chunks",
+        "embeddings",
+        "hook_rules",
     ] {
         let mut stmt = conn
             .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
@@ -139,4 +146,72 @@ pub fn refused<T: std::fmt::Debug>(
         "a refused command changed the vault: {err}"
     );
     err
+}
+
+/// The committed fixture project of real Markdown (and its neighbour outside it).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Copies `from` into `to`, keeping symbolic links as links (never following them).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().expect("file type");
+        if kind.is_symlink() {
+            let link = std::fs::read_link(entry.path()).expect("read link");
+            std::os::unix::fs::symlink(link, &target).expect("symlink");
+        } else if kind.is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A vault with the fixture project copied beside it (as `work/novel`, with `work/outside`
+/// next to it so the escaping symlinks have a real target), a 64 KiB file-size cap, and the
+/// project added as `novel`.
+pub struct ProjectVault {
+    // Dropped first: the vault is closed before its directory is removed.
+    pub atelier: Atelier,
+    pub vault: TempVault,
+}
+
+impl ProjectVault {
+    pub fn new() -> ProjectVault {
+        let vault = TempVault::new();
+        let work = vault.dir.path().join("work");
+        copy_tree(&fixtures().join("novel"), &work.join("novel"));
+        copy_tree(&fixtures().join("outside"), &work.join("outside"));
+        std::fs::write(
+            vault.path().join("config.yaml"),
+            "task_depth_limit: 10\ningest_max_file_bytes: 65536\n",
+        )
+        .expect("config");
+        let atelier = vault.open();
+        atelier
+            .project_add(
+                &owner(),
+                atelier_core::api::ProjectAdd {
+                    path: work.join("novel").display().to_string(),
+                    name: Some("novel".to_owned()),
+                },
+            )
+            .expect("add project");
+        ProjectVault { atelier, vault }
+    }
+
+    /// The project folder.
+    pub fn root(&self) -> PathBuf {
+        self.vault.dir.path().join("work/novel")
+    }
+
+    pub fn ingest(&self) -> atelier_core::api::IngestReport {
+        self.atelier
+            .ingest(&owner(), "novel", &mut |_| {})
+            .expect("ingest")
+    }
 }

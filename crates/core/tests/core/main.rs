@@ -4,6 +4,7 @@ mod audit;
 mod authorize;
 mod boot;
 mod catalog;
+mod docs;
 mod fixture;
 mod graph;
 mod rng;

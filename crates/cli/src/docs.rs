@@ -1,0 +1,508 @@
+//! The document commands: projects, ingest (with a progress bar), search, docs, related,
+//! watch and hooks. Calls the api and renders; no product logic.
+
+use crate::args::*;
+use crate::render;
+use crate::run::{Failure, Out};
+use atelier_core::api::{
+    DocumentView, HookAction, HookAdd, HookView, IngestProgress, IngestReport, IngestStage,
+    ProjectAdd, ProjectView, RelatedDocument, RelatedReason, SearchRequest, WatchOptions,
+    WatchOutcome,
+};
+use atelier_core::auth::Principal;
+use atelier_core::docs::DocumentKind;
+use atelier_core::docs::search::{SearchFilter, SearchHit, SearchMode};
+use atelier_core::{Atelier, Error};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::fmt::Write as _;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+pub fn projects(
+    out: &Out,
+    atelier: &Atelier,
+    who: &Principal,
+    command: ProjectCommand,
+) -> Result<(), Failure> {
+    let fail = |e: Error| out.fail(&e);
+    match command {
+        ProjectCommand::Add { path, name, watch } => {
+            let mut view = atelier
+                .project_add(
+                    who,
+                    ProjectAdd {
+                        path: path.to_string_lossy().into_owned(),
+                        name,
+                    },
+                )
+                .map_err(fail)?;
+            if watch {
+                view = atelier.project_watch(who, &view.name, true).map_err(fail)?;
+            }
+            out.show(&view, |p| {
+                format!(
+                    "Added project {} ({}).\nNext: atelier ingest {}",
+                    p.name, p.root, p.name
+                )
+            });
+        }
+        ProjectCommand::Ls => {
+            let list = atelier.project_list(who).map_err(fail)?;
+            out.show(&list, |l| project_table(l));
+        }
+        ProjectCommand::Rm { name } => {
+            let view = atelier.project_remove(who, &name).map_err(fail)?;
+            out.show(&view, |p| {
+                format!(
+                    "Removed project {} and its {} documents from the vault; no file was touched.",
+                    p.name, p.documents
+                )
+            });
+        }
+        ProjectCommand::Watch { name, state } => {
+            let view = atelier
+                .project_watch(who, &name, matches!(state, OnOff::On))
+                .map_err(fail)?;
+            out.show(&view, |p| {
+                format!(
+                    "Watching {} is {}.",
+                    p.name,
+                    if p.watch { "on" } else { "off" }
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+fn project_table(list: &[ProjectView]) -> String {
+    if list.is_empty() {
+        return "No projects yet. Add one: atelier projects add PATH".to_owned();
+    }
+    let mut s = format!(
+        "{:<20} {:>9} {:>8}  {:<5}  ROOT\n",
+        "NAME", "DOCUMENTS", "CHUNKS", "WATCH"
+    );
+    for p in list {
+        let _ = writeln!(
+            s,
+            "{:<20} {:>9} {:>8}  {:<5}  {}",
+            p.name,
+            p.documents,
+            p.chunks,
+            if p.watch { "on" } else { "off" },
+            p.root
+        );
+    }
+    s
+}
+
+/// A progress bar on stderr, drawn only on a terminal and never with --json.
+struct Progress {
+    bar: ProgressBar,
+    stage: Option<IngestStage>,
+}
+
+impl Progress {
+    fn new(out: &Out) -> Progress {
+        let bar = if out.json {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(0)
+        };
+        Progress { bar, stage: None }
+    }
+
+    fn update(&mut self, p: &IngestProgress) {
+        if self.stage != Some(p.stage) {
+            self.stage = Some(p.stage);
+            let label = match p.stage {
+                IngestStage::Scan => "scanning",
+                IngestStage::Read => "reading",
+                IngestStage::Embed => "embedding",
+                IngestStage::Index => "indexing",
+            };
+            let style = ProgressStyle::with_template(&format!(
+                "{{spinner}} {} {label:<9} [{{bar:30}}] {{pos}}/{{len}} {{elapsed}}",
+                p.project
+            ))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            self.bar.set_style(style);
+            self.bar.reset();
+        }
+        self.bar.set_length(u64::from(p.total));
+        self.bar.set_position(u64::from(p.done));
+        self.bar.tick();
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+pub fn ingest(
+    out: &Out,
+    atelier: &Atelier,
+    who: &Principal,
+    project: Option<String>,
+) -> Result<(), Failure> {
+    let names = match project {
+        Some(name) => vec![name],
+        None => atelier
+            .project_list(who)
+            .map_err(|e| out.fail(&e))?
+            .into_iter()
+            .map(|p| p.name)
+            .collect(),
+    };
+    if names.is_empty() {
+        return Err(out.fail(&Error::invalid(
+            "project",
+            "there are no projects; add one with `atelier projects add PATH`",
+        )));
+    }
+    let mut reports = Vec::new();
+    for name in names {
+        let mut progress = Progress::new(out);
+        let report = atelier.ingest(who, &name, &mut |p| progress.update(p));
+        progress.finish();
+        reports.push(report.map_err(|e| out.fail(&e))?);
+    }
+    out.show(&reports, |r| {
+        r.iter().map(ingest_summary).collect::<Vec<_>>().join("\n")
+    });
+    Ok(())
+}
+
+fn ingest_summary(r: &IngestReport) -> String {
+    let mut s = format!(
+        "{}: {} files — {} added, {} changed, {} unchanged, {} removed ({} renamed); {} passages written, {} embedded",
+        r.project,
+        r.files,
+        r.added,
+        r.changed,
+        r.unchanged,
+        r.removed,
+        r.renamed,
+        r.chunks_written,
+        r.embedded
+    );
+    if r.unembedded > 0 {
+        let _ = write!(s, ", {} waiting for vectors", r.unembedded);
+    }
+    if r.dangling_links > 0 {
+        let _ = write!(s, "; {} dangling links", r.dangling_links);
+    }
+    for skipped in &r.skipped {
+        let _ = write!(
+            s,
+            "\n  skipped {} ({}): {}{}",
+            skipped.count,
+            skipped.description,
+            skipped.examples.join(", "),
+            if skipped.count as usize > skipped.examples.len() {
+                ", …"
+            } else {
+                ""
+            }
+        );
+    }
+    for path in &r.frontmatter_errors {
+        let _ = write!(
+            s,
+            "\n  frontmatter is not valid YAML (body still read): {path}"
+        );
+    }
+    if let Some(problem) = &r.embedding_problem {
+        let _ = write!(s, "\n  vectors not computed: {problem}");
+    }
+    let t = r.timings;
+    let _ = write!(
+        s,
+        "\n  time: scan {} ms, read {} ms, write {} ms, embed {} ms, index {} ms",
+        t.scan, t.read, t.write, t.embed, t.index
+    );
+    s
+}
+
+pub fn search(
+    out: &Out,
+    atelier: &Atelier,
+    who: &Principal,
+    args: SearchArgs,
+) -> Result<(), Failure> {
+    let request = SearchRequest {
+        query: args.query,
+        mode: match args.mode {
+            ModeArg::Text => SearchMode::Text,
+            ModeArg::Vector => SearchMode::Vector,
+            ModeArg::Hybrid => SearchMode::Hybrid,
+        },
+        filter: SearchFilter {
+            project: args.project,
+            path: args.path,
+            tag: args.tag,
+            kind: args.kind.map(kind),
+        },
+        limit: Some(args.limit),
+    };
+    let hits = atelier.search(who, request).map_err(|e| out.fail(&e))?;
+    out.show(&hits, |h| render_hits(h));
+    Ok(())
+}
+
+fn kind(arg: DocKindArg) -> DocumentKind {
+    match arg {
+        DocKindArg::Markdown => DocumentKind::Markdown,
+        DocKindArg::Text => DocumentKind::Text,
+        DocKindArg::Fountain => DocumentKind::Fountain,
+        DocKindArg::Org => DocumentKind::Org,
+        DocKindArg::Rst => DocumentKind::Rst,
+        DocKindArg::Code => DocumentKind::Code,
+    }
+}
+
+fn render_hits(hits: &[SearchHit]) -> String {
+    if hits.is_empty() {
+        return "Nothing found.".to_owned();
+    }
+    let mut s = String::new();
+    for (i, h) in hits.iter().enumerate() {
+        let snippet: String = h
+            .snippet
+            .iter()
+            .map(|p| {
+                if p.highlight {
+                    format!("[{}]", p.text)
+                } else {
+                    p.text.clone()
+                }
+            })
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = writeln!(
+            s,
+            "{}. {}:{} lines {}–{}  ({:.4}){}\n   {}\n   {snippet}",
+            i + 1,
+            h.source.project,
+            h.source.path,
+            h.source.lines.0,
+            h.source.lines.1,
+            h.score,
+            match (h.text_rank, h.vector_rank) {
+                (Some(t), Some(v)) => format!(" words #{t}, meaning #{v}"),
+                (Some(t), None) => format!(" words #{t}"),
+                (None, Some(v)) => format!(" meaning #{v}"),
+                (None, None) => String::new(),
+            },
+            if h.source.heading.is_empty() {
+                &h.source.title
+            } else {
+                &h.source.heading
+            },
+        );
+    }
+    s
+}
+
+pub fn render_document(d: &DocumentView) -> String {
+    let doc = &d.document;
+    let mut s = format!(
+        "#{} {}\n{}:{} ({:?}, {} bytes, {} passages)\nFile: {}\n",
+        doc.id, doc.title, doc.project, doc.path, doc.kind, d.size, d.chunks, d.file
+    );
+    if !d.tags.is_empty() {
+        let _ = writeln!(s, "Tags: {}", d.tags.join(", "));
+    }
+    if !d.aliases.is_empty() {
+        let _ = writeln!(s, "Aliases: {}", d.aliases.join(", "));
+    }
+    if d.frontmatter != "{}" {
+        let _ = writeln!(s, "Frontmatter: {}", d.frontmatter);
+    }
+    let _ = writeln!(s, "Links ({}):", d.links.len());
+    for l in &d.links {
+        let to = match &l.resolved {
+            Some(t) => format!("→ #{} {}", t.id, t.path),
+            None => "→ (dangling)".to_owned(),
+        };
+        let heading = l
+            .heading
+            .as_deref()
+            .map(|h| format!("#{h}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  line {:>4}  {:<8} {}{heading}  {to}",
+            l.line, l.form, l.target
+        );
+    }
+    let _ = writeln!(s, "Backlinks ({}):", d.backlinks.len());
+    for b in &d.backlinks {
+        let _ = writeln!(s, "  #{} {} (line {})", b.source.id, b.source.path, b.line);
+    }
+    s
+}
+
+pub fn render_related(list: &[RelatedDocument]) -> String {
+    if list.is_empty() {
+        return "Nothing related found.".to_owned();
+    }
+    let mut s = String::new();
+    for r in list {
+        let why: Vec<String> = r
+            .reasons
+            .iter()
+            .map(|reason| match reason {
+                RelatedReason::LinksTo => "linked from here".to_owned(),
+                RelatedReason::LinkedFrom => "links here".to_owned(),
+                RelatedReason::Similar { score } => format!("similar ({score:.2})"),
+                RelatedReason::SharedTags { tags } => format!("shares #{}", tags.join(" #")),
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "#{:<5} {}:{}  — {}",
+            r.document.id,
+            r.document.project,
+            r.document.path,
+            why.join("; ")
+        );
+    }
+    s
+}
+
+pub fn watch(
+    out: &Out,
+    atelier: &Atelier,
+    who: &Principal,
+    projects: &[String],
+    poll: Option<u64>,
+) -> Result<(), Failure> {
+    let options = WatchOptions {
+        force_polling: poll.is_some(),
+        rescan_every: poll.map_or(WatchOptions::default().rescan_every, |s| {
+            Duration::from_secs(s.max(1))
+        }),
+        ..WatchOptions::default()
+    };
+    // Runs until the process is interrupted; every sync is its own transaction, so stopping
+    // at any moment loses nothing.
+    let stop = AtomicBool::new(false);
+    let mut progress = Progress::new(out);
+    atelier
+        .watch(
+            who,
+            projects,
+            options,
+            &stop,
+            &mut |outcome| report_watch(out, &outcome),
+            &mut |p| progress.update(p),
+        )
+        .map_err(|e| out.fail(&e))
+}
+
+fn report_watch(out: &Out, outcome: &WatchOutcome) {
+    let (json, text) = match outcome {
+        WatchOutcome::Started(names) => (
+            serde_json::json!({"event": "started", "projects": names}),
+            format!("Watching {} (Ctrl-C stops).", names.join(", ")),
+        ),
+        WatchOutcome::Notice(text) => (
+            serde_json::json!({"event": "notice", "message": text}),
+            text.clone(),
+        ),
+        WatchOutcome::Synced {
+            project,
+            paths,
+            tasks,
+            report,
+        } => (
+            serde_json::json!({"event": "synced", "project": project, "paths": paths, "tasks": tasks, "report": report}),
+            {
+                let mut s = match report {
+                    Some(r) => ingest_summary(r),
+                    None => format!("{project}: no ingest rule matched"),
+                };
+                if !tasks.is_empty() {
+                    let _ = write!(s, "\n  created tasks {tasks:?}");
+                }
+                s
+            },
+        ),
+        WatchOutcome::Failed { project, error } => (
+            serde_json::json!({"event": "failed", "project": project, "error": {"code": error.code(), "message": error.to_string()}}),
+            format!("{project}: error[{}]: {error}", error.code()),
+        ),
+    };
+    if out.json {
+        // One JSON object per line, so a reader can follow the stream.
+        render::line(&json.to_string());
+    } else {
+        render::line(&text);
+    }
+}
+
+pub fn hooks(
+    out: &Out,
+    atelier: &Atelier,
+    who: &Principal,
+    command: HookCommand,
+) -> Result<(), Failure> {
+    let fail = |e: Error| out.fail(&e);
+    match command {
+        HookCommand::Add {
+            project,
+            glob,
+            action,
+            template,
+        } => {
+            let view = atelier
+                .hook_add(
+                    who,
+                    HookAdd {
+                        project,
+                        glob,
+                        action: match action {
+                            HookActionArg::Ingest => HookAction::Ingest,
+                            HookActionArg::Task => HookAction::Task,
+                        },
+                        template,
+                    },
+                )
+                .map_err(fail)?;
+            out.show(&view, |h| {
+                format!("Added hook rule {}: {}", h.id, hook_line(h))
+            });
+        }
+        HookCommand::Ls { project } => {
+            let list = atelier.hook_list(who, project.as_deref()).map_err(fail)?;
+            out.show(&list, |l| {
+                if l.is_empty() {
+                    "No hook rules: every changed file of a watched project is ingested.".to_owned()
+                } else {
+                    l.iter()
+                        .map(|h| format!("{:>4}  {}", h.id, hook_line(h)))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                }
+            });
+        }
+        HookCommand::Rm { id } => {
+            let view = atelier.hook_remove(who, id).map_err(fail)?;
+            out.show(&view, |h| {
+                format!("Removed hook rule {}: {}", h.id, hook_line(h))
+            });
+        }
+    }
+    Ok(())
+}
+
+fn hook_line(h: &HookView) -> String {
+    match (&h.action, &h.template) {
+        (HookAction::Task, Some(t)) => format!("{} {} → task \"{t}\"", h.project, h.glob),
+        _ => format!("{} {} → ingest", h.project, h.glob),
+    }
+}

@@ -1,0 +1,328 @@
+//! Walking a project folder and reading its files without ever leaving it.
+//!
+//! The walk honours `.gitignore` (with or without a git repository) and `.atelierignore`,
+//! skips hidden entries, never follows a symbolic link, and counts what it skipped and why.
+//! Reads go component by component from the root with `O_NOFOLLOW`, so a directory swapped
+//! for a symlink between the walk and the read cannot lead outside the root.
+
+use super::DocumentKind;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Component, Path};
+
+/// The per-project ignore file, in `.gitignore` syntax.
+pub const IGNORE_FILE: &str = ".atelierignore";
+
+/// How many bytes are sniffed for NUL to tell a binary file.
+const SNIFF: usize = 8192;
+
+/// Extensions that are binary without looking.
+const BINARY_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "webp", "bmp", "ico", "tif", "tiff", "psd", "pdf", "zip", "gz",
+    "tgz", "xz", "bz2", "7z", "rar", "mp3", "wav", "flac", "ogg", "m4a", "mp4", "mov", "mkv",
+    "avi", "webm", "woff", "woff2", "ttf", "otf", "exe", "dll", "so", "dylib", "bin", "class",
+    "jar", "wasm", "sqlite", "db", "kuzu",
+];
+
+/// A file the walk found worth reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Relative to the root, `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, ms since the epoch.
+    pub modified_at: i64,
+}
+
+/// Why a file was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Over the configured size cap.
+    TooLarge,
+    /// Not text: a known binary type, a NUL byte, or not UTF-8.
+    Binary,
+    /// A symbolic link; links are never followed.
+    Symlink,
+    /// The OS refused to list or read it.
+    Unreadable,
+    /// Its name is not valid Unicode.
+    BadName,
+}
+
+impl SkipReason {
+    /// Words for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SkipReason::TooLarge => "over the size cap",
+            SkipReason::Binary => "binary or not UTF-8",
+            SkipReason::Symlink => "symbolic link (never followed)",
+            SkipReason::Unreadable => "unreadable",
+            SkipReason::BadName => "name is not valid Unicode",
+        }
+    }
+}
+
+/// What a walk found.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// Files to read, by path.
+    pub files: Vec<Found>,
+    /// Skipped files, by reason.
+    pub skipped: BTreeMap<SkipReason, Vec<String>>,
+}
+
+impl Walked {
+    fn skip(&mut self, reason: SkipReason, path: String) {
+        self.skipped.entry(reason).or_default().push(path);
+    }
+}
+
+/// Walks `root`, keeping files of at most `max_bytes`.
+pub fn walk(root: &Path, max_bytes: u64) -> Walked {
+    let mut walked = Walked::default();
+    let mut builder = ignore::WalkBuilder::new(root);
+    builder
+        .follow_links(false)
+        .hidden(true)
+        .parents(false)
+        .git_global(false)
+        .git_exclude(false)
+        .require_git(false)
+        .add_custom_ignore_filename(IGNORE_FILE)
+        .sort_by_file_path(|a: &Path, b: &Path| a.cmp(b));
+    for entry in builder.build() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let path = error_path(&e)
+                    .and_then(|p| relative(root, p))
+                    .unwrap_or_else(|| "?".to_owned());
+                walked.skip(SkipReason::Unreadable, path);
+                continue;
+            }
+        };
+        let Some(file_type) = entry.file_type() else {
+            continue;
+        };
+        let Some(path) = relative(root, entry.path()) else {
+            walked.skip(
+                SkipReason::BadName,
+                entry.path().to_string_lossy().into_owned(),
+            );
+            continue;
+        };
+        if path.is_empty() || file_type.is_dir() {
+            continue;
+        }
+        if file_type.is_symlink() {
+            walked.skip(SkipReason::Symlink, path);
+            continue;
+        }
+        if !file_type.is_file() {
+            continue;
+        }
+        if has_binary_extension(&path) {
+            walked.skip(SkipReason::Binary, path);
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else {
+            walked.skip(SkipReason::Unreadable, path);
+            continue;
+        };
+        if meta.len() > max_bytes {
+            walked.skip(SkipReason::TooLarge, path);
+            continue;
+        }
+        walked.files.push(Found {
+            path,
+            size: meta.len(),
+            modified_at: modified_ms(&meta),
+        });
+    }
+    walked
+}
+
+/// What reading a file produced.
+#[derive(Debug)]
+pub enum Content {
+    /// Its text.
+    Text(String),
+    /// Not read, and why.
+    Skipped(SkipReason),
+}
+
+/// Reads the file at `path` (relative to `root`) as UTF-8 text of at most `max_bytes`.
+pub fn read_text(root: &Path, path: &str, max_bytes: u64) -> Content {
+    let mut file = match open_beneath(root, path) {
+        Ok(file) => file,
+        Err(e)
+            if e.raw_os_error() == Some(ELOOP) || e.kind() == std::io::ErrorKind::NotADirectory =>
+        {
+            return Content::Skipped(SkipReason::Symlink);
+        }
+        Err(_) => return Content::Skipped(SkipReason::Unreadable),
+    };
+    let mut bytes = Vec::new();
+    if file
+        .by_ref()
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .is_err()
+    {
+        return Content::Skipped(SkipReason::Unreadable);
+    }
+    if bytes.len() as u64 > max_bytes {
+        return Content::Skipped(SkipReason::TooLarge);
+    }
+    if bytes[..bytes.len().min(SNIFF)].contains(&0) {
+        return Content::Skipped(SkipReason::Binary);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Content::Text(
+            text.strip_prefix('\u{feff}')
+                .map(str::to_owned)
+                .unwrap_or(text),
+        ),
+        Err(_) => Content::Skipped(SkipReason::Binary),
+    }
+}
+
+/// The kind of document a path holds, by its extension; `Text` for unknown ones.
+pub fn kind_of(path: &str) -> DocumentKind {
+    let extension = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "md" | "markdown" | "mdx" => DocumentKind::Markdown,
+        "fountain" | "spmd" => DocumentKind::Fountain,
+        "org" => DocumentKind::Org,
+        "rst" => DocumentKind::Rst,
+        "rs" | "py" | "js" | "mjs" | "cjs" | "ts" | "tsx" | "jsx" | "go" | "java" | "c" | "h"
+        | "cc" | "cpp" | "hpp" | "cs" | "rb" | "php" | "swift" | "kt" | "kts" | "scala" | "sh"
+        | "bash" | "zsh" | "fish" | "lua" | "sql" | "html" | "htm" | "css" | "scss" | "vue"
+        | "svelte" | "json" | "yaml" | "yml" | "toml" | "xml" | "ini" | "cfg" | "gd" | "cmake"
+        | "r" | "jl" | "hs" | "ml" | "ex" | "exs" | "clj" | "dart" | "zig" | "nim" => {
+            DocumentKind::Code
+        }
+        _ => DocumentKind::Text,
+    }
+}
+
+fn has_binary_extension(path: &str) -> bool {
+    path.rsplit_once('.')
+        .is_some_and(|(_, e)| BINARY_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// `path` relative to `root`, `/`-separated; `None` when it is not valid Unicode or not
+/// under `root`.
+pub fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rest = path.strip_prefix(root).ok()?;
+    let mut parts = Vec::new();
+    for component in rest.components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_str()?),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(parts.join("/"))
+}
+
+fn error_path(error: &ignore::Error) -> Option<&Path> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path.as_path()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        _ => None,
+    }
+}
+
+fn modified_ms(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .unwrap_or(0)
+}
+
+#[cfg(unix)]
+const ELOOP: i32 = rustix::io::Errno::LOOP.raw_os_error();
+#[cfg(not(unix))]
+const ELOOP: i32 = -1;
+
+/// Opens `path` under `root` one component at a time, refusing symlinks at every step.
+#[cfg(unix)]
+fn open_beneath(root: &Path, path: &str) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags, openat};
+    let parts: Vec<&str> = path.split('/').collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    let Some((name, dirs)) = parts.split_last() else {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    };
+    let directory = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut dir = openat(rustix::fs::CWD, root, directory, Mode::empty())?;
+    for part in dirs {
+        dir = openat(&dir, *part, directory, Mode::empty())?;
+    }
+    let fd = openat(
+        &dir,
+        *name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    )?;
+    let file = std::fs::File::from(fd);
+    if !file.metadata()?.is_file() {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    Ok(file)
+}
+
+/// Elsewhere: open, then check that the file really is under the root.
+#[cfg(not(unix))]
+fn open_beneath(root: &Path, path: &str) -> std::io::Result<std::fs::File> {
+    let full = root.join(path);
+    if std::fs::symlink_metadata(&full)?.file_type().is_symlink() {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    let real = full.canonicalize()?;
+    if !real.starts_with(root.canonicalize()?) {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    std::fs::File::open(real)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_by_extension() {
+        assert_eq!(kind_of("a/b.MD"), DocumentKind::Markdown);
+        assert_eq!(kind_of("s.fountain"), DocumentKind::Fountain);
+        assert_eq!(kind_of("x.rs"), DocumentKind::Code);
+        assert_eq!(kind_of("README"), DocumentKind::Text);
+        assert!(has_binary_extension("cover.PNG"));
+    }
+
+    /// Path escape: `..`, empty and absolute components are refused before any open.
+    #[test]
+    fn reads_refuse_climbing_paths() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for bad in ["../x", "a/../../x", "/etc/passwd", "a//b"] {
+            assert!(matches!(
+                read_text(dir.path(), bad, 1024),
+                Content::Skipped(SkipReason::Unreadable)
+            ));
+        }
+    }
+}
