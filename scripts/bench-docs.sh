@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Document-intelligence benchmarks, ours and a peer's side by side in one run on this machine:
-#   embedding throughput     atelier (ndarray + OpenBLAS) vs sentence-transformers (PyTorch), same texts
+#   embedding throughput     atelier (ndarray + BLIS) vs sentence-transformers (PyTorch), same texts
 #   kNN at 100,000 vectors   Qdrant Edge        vs Chroma's persistent client: p50, p99, recall@10
 #   ingest of ~11,000 passages, time per stage; edit -> searchable latency under the watcher
 # The peers live in a virtual environment under ~/.cache/atelier (PyPI only). Takes ~20 minutes.
@@ -21,8 +21,9 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$venv/bin/python" scripts/bench_peers.py prepare "$work"
 # The bench profile is the release profile: the figures are those of the shipped build.
-cargo bench --locked -p atelier-core --bench docs --no-run
-bench() { cargo bench --locked -q -p atelier-core --bench docs -- "$@"; }
+# `--workspace`, as in scripts/test.sh, so that its build of the dependencies serves here too.
+cargo bench --locked --workspace --bench docs --no-run
+bench() { cargo bench --locked -q --workspace --bench docs -- "$@"; }
 
 echo "== embedding" >&2
 bench embed "$work/texts.json" > "$work/rust-embed.json"

