@@ -741,15 +741,20 @@ fn the_watcher_sees_real_file_operations() {
     assert!(rescans >= 2);
 }
 
+/// The committed reference set: texts and sentence-transformers' vectors for them.
+fn reference_vectors() -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(crate::fixture::fixtures().join("embeddings/reference.json"))
+            .expect("reference"),
+    )
+    .expect("json")
+}
+
 /// The reference vectors of sentence-transformers (scripts/embedding-reference.py) are
 /// matched: cosine at least 0.999 for every text of the committed set.
 #[test]
 fn embeddings_match_sentence_transformers() {
-    let reference: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(crate::fixture::fixtures().join("embeddings/reference.json"))
-            .expect("reference"),
-    )
-    .expect("json");
+    let reference = reference_vectors();
     let embedder = embedder();
     let items = reference["items"].as_array().expect("items");
     let texts: Vec<&str> = items
@@ -777,11 +782,7 @@ fn embeddings_match_sentence_transformers() {
 /// BLAS that is not reentrant fails this now and then (Debian's serial OpenBLAS did).
 #[test]
 fn embedding_from_many_threads_at_once_gives_the_same_vectors() {
-    let reference: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(crate::fixture::fixtures().join("embeddings/reference.json"))
-            .expect("reference"),
-    )
-    .expect("json");
+    let reference = reference_vectors();
     let texts: Vec<&str> = reference["items"]
         .as_array()
         .expect("items")
