@@ -137,7 +137,7 @@ def report(directory: str) -> None:
     print(f"  p50 ratio Chroma/Qdrant {peer_k['p50_ms'] / ours_k['p50_ms']:8.2f}x")
     t = ingest["timings_ms"]
     print(f"Ingest: {ingest['files']} files, {ingest['chunks']} passages, {ingest['embedded']} embedded in {ingest['seconds']:.1f} s")
-    print(f"  scan {t['scan']} ms, read+chunk {t['read']} ms, write {t['write']} ms, embed {t['embed']} ms, index {t['index']} ms")
+    print(f"  scan {t['scan']} ms, read+chunk {t['read']} ms, write {t['write']} ms, embed {t['embed']} ms, graph {t['graph']} ms, vectors {t['vectors']} ms")
     print(f"Edit -> searchable (watcher debounce {latency['debounce_ms']} ms, median of {latency['rounds']}):"
           f" by words {latency['text_ms_p50']:.0f} ms, by meaning {latency['vector_ms_p50']:.0f} ms")
 

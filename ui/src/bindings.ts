@@ -791,8 +791,10 @@ export type IngestTimings = {
 	write: number,
 	/**  Embedding. */
 	embed: number,
-	/**  Projecting into the vector index and graph. */
-	index: number,
+	/**  Projecting documents, links and tags into the graph. */
+	graph: number,
+	/**  Projecting passages into the vector index and optimizing it. */
+	vectors: number,
 };
 
 /**  What `init` did. */

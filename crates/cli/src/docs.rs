@@ -219,8 +219,8 @@ fn ingest_summary(r: &IngestReport) -> String {
     let t = r.timings;
     let _ = write!(
         s,
-        "\n  time: scan {} ms, read {} ms, write {} ms, embed {} ms, index {} ms",
-        t.scan, t.read, t.write, t.embed, t.index
+        "\n  time: scan {} ms, read {} ms, write {} ms, embed {} ms, graph {} ms, vectors {} ms",
+        t.scan, t.read, t.write, t.embed, t.graph, t.vectors
     );
     s
 }

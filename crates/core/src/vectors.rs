@@ -10,9 +10,10 @@
 use crate::embed::{self, DIMENSIONS};
 use crate::outbox::VectorChange;
 use qdrant_edge::{
-    CountRequest, Distance, EdgeConfigBuilder, EdgeShard, EdgeVectorParamsBuilder, Filter,
-    NamedQuery, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum,
-    QueryRequest, ScoringQuery, UpdateOperation, WithPayloadInterface, WithVector,
+    CountRequest, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeVectorParamsBuilder,
+    FieldIndexOperations, Filter, NamedQuery, PointId, PointInsertOperations, PointOperations,
+    PointStruct, QueryEnum, QueryRequest, ScoringQuery, UpdateOperation, WithPayloadInterface,
+    WithVector,
 };
 use rusqlite::{Connection, params};
 use serde_json::json;
@@ -21,8 +22,8 @@ use std::path::{Path, PathBuf};
 /// The watermark file inside the shard directory.
 const WATERMARK: &str = "applied_through";
 
-/// Points per upsert during a rebuild.
-const REBUILD_BATCH: usize = 1024;
+/// Points per upsert.
+const UPSERT_BATCH: usize = 1024;
 
 /// A failure of the vector index, with Qdrant's message for the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +80,13 @@ impl Vectors {
         } else {
             EdgeShard::new(dir, config())?
         };
+        // Every change deletes a document's points by filter; without a payload index on
+        // `document` each delete reads every point's payload, and an ingest of a thousand files
+        // spent minutes here. Creating it again on a shard that has it is a no-op, and older
+        // shards gain it on open.
+        shard.update(UpdateOperation::FieldIndexOperation(
+            FieldIndexOperations::CreateIndex(document_index()?),
+        ))?;
         let through = match std::fs::read_to_string(dir.join(WATERMARK)) {
             Ok(text) => text
                 .trim()
@@ -104,17 +112,7 @@ impl Vectors {
         }
         let mut vectors = Vectors::open(dir)?;
         let mut stmt = db.prepare(&format!("{POINT_SELECT} ORDER BY c.id"))?;
-        let mut rows = stmt.query(params![embed::MODEL_NAME])?;
-        let mut batch = Vec::with_capacity(REBUILD_BATCH);
-        while let Some(row) = rows.next()? {
-            if let Some(point) = point_from(row)? {
-                batch.push(point);
-            }
-            if batch.len() == REBUILD_BATCH {
-                vectors.upsert(std::mem::take(&mut batch))?;
-            }
-        }
-        vectors.upsert(batch)?;
+        vectors.upsert_rows(stmt.query(params![embed::MODEL_NAME])?)?;
         vectors.optimize()?;
         vectors.commit(through)?;
         Ok(vectors)
@@ -142,21 +140,31 @@ impl Vectors {
             .collect();
         documents.sort_unstable();
         documents.dedup();
-        let mut stmt = db.prepare(&format!("{POINT_SELECT} WHERE c.document_id = ?2"))?;
-        for document in documents {
-            self.shard()?.update(UpdateOperation::PointOperation(
-                PointOperations::DeletePointsByFilter(document_filter(document)?),
-            ))?;
-            let mut points = Vec::new();
-            let mut rows = stmt.query(params![embed::MODEL_NAME, document])?;
-            while let Some(row) = rows.next()? {
-                if let Some(point) = point_from(row)? {
-                    points.push(point);
-                }
-            }
-            self.upsert(points)?;
-        }
+        // One delete and a few upserts for the whole batch of changes: each update is a WAL
+        // record and a pass over the segments, and one per document made an ingest's
+        // projection several times slower.
+        self.shard()?.update(UpdateOperation::PointOperation(
+            PointOperations::DeletePointsByFilter(documents_filter(&documents)?),
+        ))?;
+        let mut stmt = db.prepare(&format!(
+            "{POINT_SELECT} WHERE c.document_id IN (SELECT value FROM json_each(?2)) ORDER BY c.id"
+        ))?;
+        self.upsert_rows(stmt.query(params![embed::MODEL_NAME, json!(documents).to_string()])?)?;
         self.commit(*last)
+    }
+
+    /// Upserts the points of `rows` (of [`POINT_SELECT`]) in batches.
+    fn upsert_rows(&self, mut rows: rusqlite::Rows<'_>) -> VectorResult<()> {
+        let mut batch = Vec::with_capacity(UPSERT_BATCH);
+        while let Some(row) = rows.next()? {
+            if let Some(point) = point_from(row)? {
+                batch.push(point);
+            }
+            if batch.len() == UPSERT_BATCH {
+                self.upsert(std::mem::take(&mut batch))?;
+            }
+        }
+        self.upsert(batch)
     }
 
     fn upsert(&self, points: Vec<PointStruct>) -> VectorResult<()> {
@@ -219,12 +227,7 @@ impl Vectors {
         documents: Option<&[i64]>,
         limit: usize,
     ) -> VectorResult<Vec<Hit>> {
-        let filter = match documents {
-            Some(ids) => Some(filter_json(
-                json!({"must": [{"key": "document", "match": {"any": ids}}]}),
-            )?),
-            None => None,
-        };
+        let filter = documents.map(documents_filter).transpose()?;
         let found = self.shard()?.query(QueryRequest {
             prefetches: Vec::new(),
             query: Some(ScoringQuery::Vector(QueryEnum::Nearest(
@@ -299,12 +302,15 @@ fn point_from(row: &rusqlite::Row<'_>) -> VectorResult<Option<PointStruct>> {
     )))
 }
 
-fn document_filter(document: i64) -> VectorResult<Filter> {
-    filter_json(json!({"must": [{"key": "document", "match": {"value": document}}]}))
+/// Points of any of `documents`.
+fn documents_filter(documents: &[i64]) -> VectorResult<Filter> {
+    serde_json::from_value(json!({"must": [{"key": "document", "match": {"any": documents}}]}))
+        .map_err(|e| VectorError(format!("filter: {e}")))
 }
 
-fn filter_json(value: serde_json::Value) -> VectorResult<Filter> {
-    serde_json::from_value(value).map_err(|e| VectorError(format!("filter: {e}")))
+fn document_index() -> VectorResult<CreateIndex> {
+    serde_json::from_value(json!({"field_name": "document", "field_schema": "integer"}))
+        .map_err(|e| VectorError(format!("payload index: {e}")))
 }
 
 fn config() -> qdrant_edge::EdgeConfig {
@@ -314,4 +320,50 @@ fn config() -> qdrant_edge::EdgeConfig {
             EdgeVectorParamsBuilder::new(DIMENSIONS, Distance::Cosine).build(),
         )
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indexes_document(vectors: &Vectors) -> bool {
+        vectors
+            .shard()
+            .map(|shard| {
+                shard
+                    .info()
+                    .payload_schema
+                    .keys()
+                    .any(|k| k.to_string() == "document")
+            })
+            .unwrap_or(false)
+    }
+
+    /// Deleting a document's points is a filter on `document`; new shards and shards made
+    /// before the index existed both have it once opened.
+    #[test]
+    fn the_document_field_is_indexed_in_new_and_older_shards() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let fresh = Vectors::open(&root.path().join("fresh")).expect("new shard");
+        assert!(indexes_document(&fresh));
+
+        let older = root.path().join("older");
+        std::fs::create_dir_all(&older).expect("dir");
+        let shard = EdgeShard::new(&older, config()).expect("bare shard");
+        assert!(
+            !shard
+                .info()
+                .payload_schema
+                .keys()
+                .any(|k| k.to_string() == "document")
+        );
+        shard.flush();
+        drop(shard);
+        let reopened = Vectors::open(&older).expect("older shard");
+        assert!(indexes_document(&reopened));
+        drop(reopened);
+        assert!(indexes_document(
+            &Vectors::open(&older).expect("older shard")
+        ));
+    }
 }

@@ -1,6 +1,6 @@
 //! `ui/src/bindings.ts` is generated from the command surface and committed; this test fails
 //! when the committed file is stale. Regenerate with
-//! `ATELIER_UPDATE_BINDINGS=1 cargo test -p atelier-desktop --test desktop bindings`.
+//! `ATELIER_UPDATE_BINDINGS=1 cargo test --workspace --release --test desktop bindings`.
 
 use std::path::PathBuf;
 
@@ -33,7 +33,7 @@ fn committed_bindings_match_the_command_surface() {
     assert!(
         current == fresh,
         "ui/src/bindings.ts is stale; regenerate it with \
-         `ATELIER_UPDATE_BINDINGS=1 cargo test -p atelier-desktop --test desktop bindings` and commit it"
+         `ATELIER_UPDATE_BINDINGS=1 cargo test --workspace --release --test desktop bindings` and commit it"
     );
 }
 

@@ -15,7 +15,7 @@ const report = {
   project: "novel", files: 12, added: 10, changed: 0, unchanged: 0, removed: 0, renamed: 0, chunks_written: 31,
   embedded: 31, unembedded: 0, dangling_links: 2,
   skipped: [{ reason: "symlink", description: "symbolic link (never followed)", count: 1, examples: ["escape.md"] }],
-  frontmatter_errors: [], embedding_problem: null, timings: { scan: 1, read: 2, write: 3, embed: 4, index: 5 },
+  frontmatter_errors: [], embedding_problem: null, timings: { scan: 1, read: 2, write: 3, embed: 4, graph: 5, vectors: 6 },
 };
 const summary = (id: number, path: string) => ({ id, project: "novel", path, title: path, kind: "markdown" });
 

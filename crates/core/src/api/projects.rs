@@ -151,8 +151,10 @@ pub struct IngestTimings {
     pub write: u32,
     /// Embedding.
     pub embed: u32,
-    /// Projecting into the vector index and graph.
-    pub index: u32,
+    /// Projecting documents, links and tags into the graph.
+    pub graph: u32,
+    /// Projecting passages into the vector index and optimizing it.
+    pub vectors: u32,
 }
 
 /// What a hook rule does with a changed file.
@@ -469,11 +471,13 @@ impl Atelier {
         tell(IngestStage::Index, 0, 1);
         let started = Instant::now();
         self.graph_in_sync(open)?;
+        report.timings.graph = elapsed_ms(started);
+        let started = Instant::now();
         self.with_vectors(open, |_, vectors| {
             vectors.optimize()?;
             Ok(())
         })?;
-        report.timings.index = elapsed_ms(started);
+        report.timings.vectors = elapsed_ms(started);
         tell(IngestStage::Index, 1, 1);
         Ok(report)
     }
