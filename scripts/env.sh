@@ -1,5 +1,5 @@
 # Sourced by the scripts: one build directory that survives clean clones, so Kuzu's C++ (about
-# 20 minutes on two cores) is built once per machine, not once per checkout.
+# 45 minutes on two cores) is built once per machine, not once per checkout.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/atelier/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Every script builds the one `release` profile on the whole workspace, so Kuzu's cmake build

@@ -3,7 +3,7 @@
 # desktop app, and starts it on your vault (`--vault DIR`, else $ATELIER_HOME, else
 # ~/.local/share/atelier; the window offers to create it the first time). Arguments go to the
 # app, e.g. `scripts/run.sh --vault ~/my-vault`. The first build compiles Kuzu's C++ and takes
-# about 25 minutes on two cores; later runs take seconds.
+# about 45 minutes on two cores; later runs take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --desktop
