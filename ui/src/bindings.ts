@@ -448,6 +448,21 @@ export type Error_Deserialize =
 { code: "VECTORS"; details: {
 	/**  A sanitized description. */
 	message: string,
+} } | 
+/**
+ *  No OS keychain works, so provider keys cannot be stored or read; there is no plaintext
+ *  fallback.
+ */
+{ code: "KEYCHAIN_UNAVAILABLE"; details: {
+	/**  What failed. */
+	reason: string,
+} } | 
+/**  The kill switch is on: runs and provider calls are refused until the owner turns it off. */
+{ code: "SWITCHED_OFF"; details: {
+	/**  Who turned it on. */
+	by: string,
+	/**  When, in ms since the epoch. */
+	since: number,
 } };
 
 /**  Every way a core command can fail. */
@@ -571,6 +586,21 @@ export type Error_Serialize =
 { code: "VECTORS"; details: {
 	/**  A sanitized description. */
 	message: string,
+} } | 
+/**
+ *  No OS keychain works, so provider keys cannot be stored or read; there is no plaintext
+ *  fallback.
+ */
+{ code: "KEYCHAIN_UNAVAILABLE"; details: {
+	/**  What failed. */
+	reason: string,
+} } | 
+/**  The kill switch is on: runs and provider calls are refused until the owner turns it off. */
+{ code: "SWITCHED_OFF"; details: {
+	/**  Who turned it on. */
+	by: string,
+	/**  When, in ms since the epoch. */
+	since: number,
 } };
 
 /**  One stored event. */
@@ -1406,6 +1436,10 @@ export type Status_Deserialize = {
 	graph?: GraphStatus_Deserialize | null,
 	/**  The vector index. */
 	vectors?: VectorStatus_Deserialize | null,
+	/**  The kill switch, while it is on. */
+	kill_switch?: SwitchState | null,
+	/**  The OS keychain: `not checked yet`, `available`, or why it is not. */
+	keychain?: string | null,
 };
 
 /**  The state of the vault, answered even when sealed. */
@@ -1426,6 +1460,20 @@ export type Status_Serialize = {
 	graph: GraphStatus_Serialize | null,
 	/**  The vector index. */
 	vectors: VectorStatus_Serialize | null,
+	/**  The kill switch, while it is on. */
+	kill_switch: SwitchState | null,
+	/**  The OS keychain: `not checked yet`, `available`, or why it is not. */
+	keychain: string | null,
+};
+
+/**  The kill switch while it is on. */
+export type SwitchState = {
+	/**  Who turned it on. */
+	by: string,
+	/**  Why, in their words. */
+	reason: string,
+	/**  When. */
+	since: number,
 };
 
 /**  A task as stored. */

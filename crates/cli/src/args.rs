@@ -104,6 +104,171 @@ pub enum Command {
     /// Hook rules: what a watched change does (ingest, or create a task).
     #[command(subcommand)]
     Hooks(HookCommand),
+    /// Provider keys, kept only in the OS keychain (write-only: nothing prints a key).
+    #[command(subcommand)]
+    Keys(KeyCommand),
+    /// Model providers: built-in APIs and local servers, or your own base URL.
+    #[command(subcommand)]
+    Providers(ProviderCommand),
+    /// Routing: which models a task class (llm.planner, llm.creator, llm.judge, …) tries.
+    #[command(subcommand)]
+    Routes(RouteCommand),
+    /// Plays: workflows of model calls (character bible, scene outline, …).
+    #[command(subcommand)]
+    Plays(PlayCommand),
+    /// Run a play: assemble each step, call the model (streamed), check its gates.
+    #[command(
+        after_help = "Examples:\n  atelier run scene_outline -p scene='Mara keeps the light' -p point_of_view=Mara --dry-run\n  atelier run character_bible -p character=Mara --model anthropic:claude-sonnet-4-5"
+    )]
+    Run(RunArgs),
+    /// Runs: what was sent, what came back, and the gates.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// The kill switch: stop every run and provider call now, and refuse new ones.
+    Seal {
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Turn the kill switch off (the owner only).
+    Unseal,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Store a key in the OS keychain under NAME. Reads it from standard input (or from the
+    /// environment variable given with --from-env); never from the command line.
+    #[command(
+        after_help = "Examples:\n  atelier keys set openai            (type or paste the key, then Enter)\n  atelier keys set anthropic --from-env ANTHROPIC_API_KEY"
+    )]
+    Set {
+        /// The key's name (the providers that read it name it as their key reference).
+        name: String,
+        /// Read the key from this environment variable.
+        #[arg(long, value_name = "VAR")]
+        from_env: Option<String>,
+    },
+    /// Delete a key from the keychain.
+    Rm {
+        /// The key's name.
+        name: String,
+    },
+    /// Check a key with the provider that reads it (lists its models; generates nothing).
+    Test {
+        /// The key's name.
+        name: String,
+    },
+    /// List key names, when each was set and tested (never the keys).
+    Ls,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// List providers, their formats, URLs and whether their key is set.
+    Ls,
+    /// Add a provider, or replace a built-in one (same name) with another URL or key.
+    #[command(
+        after_help = "Examples:\n  atelier providers add lan-llama --format openai --base-url http://192.168.1.20:8080/v1\n  atelier providers add work-openai --format openai --base-url https://api.openai.com/v1 --key work-openai"
+    )]
+    Add {
+        /// Its name, used as `NAME:model`.
+        name: String,
+        /// Its wire format.
+        #[arg(long, value_enum)]
+        format: FormatArg,
+        /// Its base URL.
+        #[arg(long)]
+        base_url: String,
+        /// The name of the key it reads (`atelier keys set NAME`); none for local servers.
+        #[arg(long = "key", value_name = "KEY_NAME")]
+        key_ref: Option<String>,
+    },
+    /// Remove an added provider (a replaced built-in returns to its default).
+    Rm {
+        /// Its name.
+        name: String,
+    },
+    /// Check that a provider answers and accepts its key.
+    Test {
+        /// Its name.
+        name: String,
+    },
+}
+
+/// A provider's wire format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// OpenAI chat completions (also Ollama, LM Studio, llama.cpp, vLLM, OpenRouter).
+    Openai,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Google Gemini.
+    Gemini,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RouteCommand {
+    /// The routing table.
+    Ls,
+    /// Set the models a task class tries, in order (none removes the class).
+    #[command(
+        after_help = "Example: atelier routes set llm.creator anthropic:claude-sonnet-4-5 openai:gpt-4o"
+    )]
+    Set {
+        /// `llm.<class>`.
+        task_class: String,
+        /// `provider:model`, in order.
+        models: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlayCommand {
+    /// List plays.
+    Ls,
+    /// A play's parameters, steps, gates and version.
+    Show {
+        /// Its name.
+        name: String,
+    },
+    /// Check the plays in a directory (default: the vault's plays/).
+    Check {
+        /// The directory.
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The play's name.
+    pub play: String,
+    /// A parameter, `name=value` (repeat for each).
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Show each step's prompt and models without calling any model.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Use this `provider:model` for every step.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The task this run is for.
+    #[arg(long)]
+    pub task: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Runs, newest first.
+    Ls {
+        /// How many (1–500).
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One run: each step's prompt, model, output, gates, tokens and cost.
+    Show {
+        /// Run id.
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

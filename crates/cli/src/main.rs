@@ -3,6 +3,8 @@
 mod args;
 mod demo;
 mod docs;
+mod plays;
+mod providers;
 mod render;
 mod run;
 

@@ -84,6 +84,21 @@ pub fn status(status: &Status) -> String {
                     }
                 }
             }
+            if let Some(keychain) = &status.keychain {
+                let _ = write!(s, "\nKeychain: {keychain}");
+            }
+            if let Some(switch) = &status.kill_switch {
+                let _ = write!(
+                    s,
+                    "\nKill switch: ON (by {}{}); `atelier unseal` turns it off",
+                    switch.by,
+                    if switch.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", switch.reason)
+                    }
+                );
+            }
         }
     }
     s

@@ -174,6 +174,14 @@ fn dispatch(
             crate::docs::watch(out, atelier, who, &projects, poll)?
         }
         Command::Hooks(command) => crate::docs::hooks(out, atelier, who, command)?,
+        Command::Keys(command) => crate::providers::keys(out, atelier, who, command)?,
+        Command::Providers(command) => crate::providers::providers(out, atelier, who, command)?,
+        Command::Routes(command) => crate::providers::routes(out, atelier, who, command)?,
+        Command::Seal { reason } => crate::providers::seal(out, atelier, who, &reason)?,
+        Command::Unseal => crate::providers::unseal(out, atelier, who)?,
+        Command::Plays(command) => crate::plays::plays(out, atelier, who, command)?,
+        Command::Run(args) => crate::plays::run(out, atelier, who, args)?,
+        Command::Runs(command) => crate::plays::runs(out, atelier, who, command)?,
         Command::Init { .. } | Command::Demo => {}
     }
     Ok(())

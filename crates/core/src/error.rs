@@ -224,6 +224,21 @@ pub enum Error {
         /// A sanitized description.
         message: String,
     },
+    /// No OS keychain works, so provider keys cannot be stored or read; there is no plaintext
+    /// fallback.
+    #[error("{reason}; provider keys need it, so providers stay sealed until it works")]
+    KeychainUnavailable {
+        /// What failed.
+        reason: String,
+    },
+    /// The kill switch is on: runs and provider calls are refused until the owner turns it off.
+    #[error("the kill switch is on (pulled by {by}); `atelier unseal` turns it off")]
+    SwitchedOff {
+        /// Who turned it on.
+        by: String,
+        /// When, in ms since the epoch.
+        since: i64,
+    },
 }
 
 /// Who is at fault, for exit codes and UI treatment.
@@ -262,15 +277,19 @@ impl Error {
             Error::ModelMissing { .. } => "MODEL_MISSING",
             Error::Embedding { .. } => "EMBEDDING",
             Error::Vectors { .. } => "VECTORS",
+            Error::KeychainUnavailable { .. } => "KEYCHAIN_UNAVAILABLE",
+            Error::SwitchedOff { .. } => "SWITCHED_OFF",
         }
     }
 
     /// Whose fault it is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NotReady { .. } | Error::VaultBusy { .. } | Error::ModelMissing { .. } => {
-                ErrorKind::Unavailable
-            }
+            Error::NotReady { .. }
+            | Error::VaultBusy { .. }
+            | Error::ModelMissing { .. }
+            | Error::KeychainUnavailable { .. }
+            | Error::SwitchedOff { .. } => ErrorKind::Unavailable,
             Error::Storage { .. }
             | Error::Graph { .. }
             | Error::Io { .. }

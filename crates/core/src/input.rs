@@ -78,6 +78,19 @@ pub fn within(field: &str, value: i64, range: std::ops::RangeInclusive<i64>) -> 
     }
 }
 
+/// A YAML error's line (1-based, 0 when unknown) and its message without the library's
+/// " at line L column C" suffix, which the caller reports as a line of its own.
+pub fn yaml_problem(error: &serde_yaml_ng::Error) -> (usize, String) {
+    let line = error.location().map_or(0, |l| l.line());
+    let message = error.to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    (line, message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

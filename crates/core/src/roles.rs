@@ -422,14 +422,7 @@ fn parse_file(file: &str, text: &str, source: RoleSource) -> Result<Parsed, Role
         return Err(problem(0, "the file contains a NUL byte".to_owned()));
     }
     let raw: RoleFile = serde_yaml_ng::from_str(text).map_err(|e| {
-        let line = e.location().map_or(0, |l| l.line());
-        let message = e.to_string();
-        // The YAML library appends " at line L column C"; the line is already reported.
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
+        let (line, message) = crate::input::yaml_problem(&e);
         problem(line, message)
     })?;
     let stem = file.strip_suffix(".yaml").unwrap_or(file);

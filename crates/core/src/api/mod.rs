@@ -8,6 +8,9 @@ mod access;
 mod catalog;
 mod documents;
 mod projects;
+mod providers;
+mod runs;
+mod switch;
 mod tasks;
 mod watching;
 
@@ -21,6 +24,9 @@ pub use projects::{
     HookAction, HookAdd, HookView, IngestProgress, IngestReport, IngestStage, IngestTimings,
     ProjectAdd, ProjectView, SkippedFiles,
 };
+pub use providers::{KeyView, ProviderAdd, ProviderCheck, ProviderView, Route};
+pub use runs::{Attempt, RunEvent, RunPreview, RunRequest, RunView, StepPreview, StepView};
+pub use switch::SwitchState;
 pub use tasks::{
     NewTask, TaskDependency, TaskDetail, TaskEdit, TaskMove, TaskTransition, TaskTreeNode,
 };
@@ -41,7 +47,7 @@ use crate::vectors::Vectors;
 use rusqlite::{Connection, Transaction};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// How to open a vault.
 #[derive(Debug, Clone)]
@@ -95,6 +101,14 @@ struct OpenVault {
     graph: Mutex<Option<Projection>>,
     vectors: Mutex<Option<Vectors>>,
     embedder: Mutex<Option<Arc<Embedder>>>,
+    /// The keychain after its first round trip, or why it failed (once per process: the
+    /// keyring crate picks its store once).
+    keychain:
+        OnceLock<std::result::Result<crate::secrets::Keychain, crate::secrets::KeychainError>>,
+    /// The kill switch's token: every run and provider call holds a child of it.
+    kill: Mutex<crate::providers::transport::Cancel>,
+    /// Runs going in this process, by id, for `run_cancel`.
+    runs: Mutex<std::collections::HashMap<i64, crate::providers::transport::Cancel>>,
     model_dirs: Vec<PathBuf>,
     roles: RoleSet,
     config: Config,
@@ -134,6 +148,10 @@ pub struct Status {
     pub graph: Option<GraphStatus>,
     /// The vector index.
     pub vectors: Option<VectorStatus>,
+    /// The kill switch, while it is on.
+    pub kill_switch: Option<SwitchState>,
+    /// The OS keychain: `not checked yet`, `available`, or why it is not.
+    pub keychain: Option<String>,
 }
 
 /// How far the vector index is behind SQLite.
@@ -272,7 +290,7 @@ impl Atelier {
             return Err(SealReason::NotInitialized);
         }
         let lock = VaultLock::acquire(dir)?;
-        let conn = store::open(
+        let mut conn = store::open(
             &dir.join(vault::DATABASE),
             options.migrations,
             options.clock.now(),
@@ -289,6 +307,16 @@ impl Atelier {
             }
         })?;
         let schema_version = options.migrations.last().map_or(0, |m| m.version);
+        // A run `running` in the database is not running in this new process: its owner died.
+        runs::mark_interrupted(&mut conn, options.clock.now()).map_err(|e| {
+            SealReason::StorageUnavailable {
+                message: e.to_string(),
+            }
+        })?;
+        let kill = crate::providers::transport::Cancel::default();
+        if matches!(switch::switch_state(&conn), Ok(Some(_))) {
+            kill.cancel();
+        }
         let model_dirs = options
             .model_dirs
             .clone()
@@ -298,6 +326,9 @@ impl Atelier {
             graph: Mutex::new(None),
             vectors: Mutex::new(None),
             embedder: Mutex::new(None),
+            keychain: OnceLock::new(),
+            kill: Mutex::new(kill),
+            runs: Mutex::new(std::collections::HashMap::new()),
             model_dirs,
             roles,
             config,
@@ -330,6 +361,8 @@ impl Atelier {
                     counts: None,
                     graph: None,
                     vectors: None,
+                    kill_switch: None,
+                    keychain: None,
                 };
             }
             Ok(open) => open,
@@ -358,7 +391,13 @@ impl Atelier {
         let unembedded = crate::docs::store::unembedded_count(&db, crate::embed::MODEL_NAME)
             .map_or(-1, |n| i64::try_from(n).unwrap_or(-1));
         let outbox_head = outbox::last_id(&db).unwrap_or(-1);
+        let kill_switch = switch::switch_state(&db).ok().flatten();
         drop(db);
+        let keychain = match open.keychain.get() {
+            None => "not checked yet".to_owned(),
+            Some(Ok(_)) => "available".to_owned(),
+            Some(Err(e)) => e.to_string(),
+        };
         let graph = match graph {
             Ok(through) => GraphStatus {
                 applied_through: Some(through),
@@ -394,6 +433,8 @@ impl Atelier {
             counts: Some(counts),
             graph: Some(graph),
             vectors: Some(vectors),
+            kill_switch,
+            keychain: Some(keychain),
         }
     }
 
@@ -432,6 +473,12 @@ impl Atelier {
         let _ = self.graph_in_sync(open);
         let _ = self.vectors_in_sync(open);
         Ok(out)
+    }
+
+    /// Checks `who` holds `need`, for commands that act outside SQLite before writing.
+    fn authorize(&self, open: &OpenVault, who: &Principal, need: Capability) -> Result<()> {
+        let db = lock(&open.db);
+        authorize_with(&db, &open.roles, who, need, self.clock.now())
     }
 
     /// Runs a read after authorizing `need`.

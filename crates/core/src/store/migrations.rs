@@ -35,6 +35,11 @@ pub const EMBEDDED: &[Migration] = &[
         name: "0002_documents.sql",
         sql: include_str!("../../../../migrations/0002_documents.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_runs.sql",
+        sql: include_str!("../../../../migrations/0003_runs.sql"),
+    },
 ];
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

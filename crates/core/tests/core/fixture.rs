@@ -72,6 +72,17 @@ pub fn dump(vault: &Path) -> String {
         "chunks",
         "embeddings",
         "hook_rules",
+        "vault_meta",
+        "key_refs",
+        "providers",
+        "routes",
+        "runs",
+        "run_steps",
+        "assets",
+        "asset_versions",
+        "asset_reviews",
+        "asset_sources",
+        "kill_switch",
     ] {
         let mut stmt = conn
             .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
@@ -213,5 +224,78 @@ impl ProjectVault {
         self.atelier
             .ingest(&owner(), "novel", &mut |_| {})
             .expect("ingest")
+    }
+}
+
+/// The stand-in for remote LLM providers (`tests/providers/stub.py`): a local HTTP server that
+/// replays the documented wire formats of OpenAI, Anthropic and Gemini, streaming and errors.
+pub struct StubProvider {
+    child: std::process::Child,
+    pub port: u16,
+    pub log: PathBuf,
+    pub replies: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl StubProvider {
+    pub fn start() -> StubProvider {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("requests.jsonl");
+        let replies = dir.path().join("replies.json");
+        std::fs::write(&replies, "{}").expect("replies");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/providers/stub.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(&script)
+            .arg("--log")
+            .arg(&log)
+            .arg("--replies")
+            .arg(&replies)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the provider stub");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut first = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("the stub prints its port");
+        let port = first
+            .trim()
+            .strip_prefix("port ")
+            .and_then(|p| p.parse().ok())
+            .expect("`port N`");
+        StubProvider {
+            child,
+            port,
+            log,
+            replies,
+            _dir: dir,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` plus `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The replies each model gives, in turn.
+    pub fn set_replies(&self, replies: serde_json::Value) {
+        std::fs::write(&self.replies, replies.to_string()).expect("replies");
+    }
+
+    /// Every request the stub received.
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for StubProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

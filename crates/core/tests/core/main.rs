@@ -7,5 +7,7 @@ mod catalog;
 mod docs;
 mod fixture;
 mod graph;
+mod providers;
 mod rng;
+mod runs;
 mod tasks;

@@ -1,0 +1,142 @@
+//! The kill switch: `seal` cancels every running run and provider call at once and refuses new
+//! ones until the owner calls `unseal`. The cancel happens before anything is written, so a
+//! slow disk cannot delay it; the state and its audit event follow in one transaction.
+
+use super::{Atelier, OpenVault, lock};
+use crate::audit::Entry;
+use crate::auth::{Capability, Principal};
+use crate::clock::Millis;
+use crate::error::{Error, Result};
+use crate::providers::transport::Cancel;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+/// The kill switch while it is on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SwitchState {
+    /// Who turned it on.
+    pub by: String,
+    /// Why, in their words.
+    pub reason: String,
+    /// When.
+    pub since: Millis,
+}
+
+/// Longest reason kept.
+const MAX_REASON: usize = 500;
+
+impl Atelier {
+    /// Turns the kill switch on: every run and provider call stops within one poll interval,
+    /// and none starts until [`Atelier::unseal`]. Any principal that may read the vault may
+    /// pull it; only the owner turns it off.
+    pub fn seal(&self, who: &Principal, reason: &str) -> Result<SwitchState> {
+        let open = self.open_vault()?;
+        self.authorize(open, who, Capability::VaultRead)?;
+        lock(&open.kill).cancel();
+        let reason: String = reason.trim().chars().take(MAX_REASON).collect();
+        self.write(who, Capability::VaultRead, |ctx| {
+            if let Some(state) = switch_state(ctx.tx)? {
+                return Ok((
+                    state,
+                    Entry {
+                        action: "switch.on",
+                        target: "kill_switch".to_owned(),
+                        summary: "pulled the kill switch again (it was on)".to_owned(),
+                    },
+                ));
+            }
+            ctx.tx.execute(
+                "INSERT INTO kill_switch (id, principal, reason, sealed_at) VALUES (1, ?1, ?2, ?3)",
+                params![who.as_text(), reason, ctx.now],
+            )?;
+            Ok((
+                SwitchState {
+                    by: who.as_text(),
+                    reason: reason.clone(),
+                    since: ctx.now,
+                },
+                Entry {
+                    action: "switch.on",
+                    target: "kill_switch".to_owned(),
+                    summary: if reason.is_empty() {
+                        "pulled the kill switch".to_owned()
+                    } else {
+                        format!("pulled the kill switch: {reason}")
+                    },
+                },
+            ))
+        })
+    }
+
+    /// Turns the kill switch off. The owner's alone.
+    pub fn unseal(&self, who: &Principal) -> Result<()> {
+        if *who != Principal::Owner {
+            return Err(Error::Denied {
+                principal: who.as_text(),
+                capability: Capability::ManageGrants,
+            });
+        }
+        let open = self.open_vault()?;
+        self.write(who, Capability::ManageGrants, |ctx| {
+            let n = ctx.tx.execute("DELETE FROM kill_switch", [])?;
+            if n == 0 {
+                return Err(Error::invalid("kill_switch", "is not on"));
+            }
+            Ok((
+                (),
+                Entry {
+                    action: "switch.off",
+                    target: "kill_switch".to_owned(),
+                    summary: "turned the kill switch off".to_owned(),
+                },
+            ))
+        })?;
+        *lock(&open.kill) = Cancel::default();
+        Ok(())
+    }
+
+    /// The kill switch, when it is on. Needs `vault_read`.
+    pub fn switch_state(&self, who: &Principal) -> Result<Option<SwitchState>> {
+        self.read(who, Capability::VaultRead, |db, _| switch_state(db))
+    }
+
+    /// `SwitchedOff` while the switch is on.
+    pub(super) fn refuse_when_switched_off(&self, open: &OpenVault) -> Result<()> {
+        match switch_state(&lock(&open.db))? {
+            Some(state) => Err(Error::SwitchedOff {
+                by: state.by,
+                since: state.since,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// A token that the kill switch cancels (already cancelled while it is on).
+    pub(super) fn run_cancel_token(&self) -> Cancel {
+        match self.open_vault() {
+            Ok(open) => lock(&open.kill).child(),
+            Err(_) => {
+                let dead = Cancel::default();
+                dead.cancel();
+                dead
+            }
+        }
+    }
+}
+
+pub(super) fn switch_state(db: &Connection) -> Result<Option<SwitchState>> {
+    Ok(db
+        .query_row(
+            "SELECT principal, reason, sealed_at FROM kill_switch WHERE id = 1",
+            [],
+            |r| {
+                Ok(SwitchState {
+                    by: r.get(0)?,
+                    reason: r.get(1)?,
+                    since: r.get(2)?,
+                })
+            },
+        )
+        .optional()?)
+}
