@@ -278,8 +278,9 @@ impl Atelier {
                     json!({"output": format!("[output of step {need}]")}),
                 );
             }
+            self.step_allowed(open, who, step)?;
             let context = template_context(&params, &outputs);
-            let prepared = self.prepare_step(open, who, step, &context)?;
+            let prepared = self.prepare_step(open, step, &context)?;
             let candidates = self.candidates(open, step, request.model.as_deref())?;
             steps.push(StepPreview {
                 step: step.id.clone(),
@@ -646,8 +647,7 @@ impl Atelier {
             }
             let step = &loaded.play.steps[index];
             let context = template_context(params, &outputs);
-            let prepared =
-                self.prepare_step(open, &Principal::Role(step.role.clone()), step, &context)?;
+            let prepared = self.prepare_step(open, step, &context)?;
             self.step_started(open, run, step, &prepared)?;
             let candidates = self.candidates(open, step, request.model.as_deref())?;
             let answer =
@@ -706,14 +706,10 @@ impl Atelier {
         Ok(())
     }
 
-    /// Sources, shape and task of `step`, read as `reader` (the step's role).
-    fn prepare_step(
-        &self,
-        open: &OpenVault,
-        _reader: &Principal,
-        step: &Step,
-        context: &Value,
-    ) -> Result<PreparedStep> {
+    /// Sources, shape and task of `step`. Reading sources was authorized before the run began
+    /// ([`Atelier::step_allowed`]: the caller and the step's role both hold `vault_read`), so
+    /// the search here runs without a second check.
+    fn prepare_step(&self, open: &OpenVault, step: &Step, context: &Value) -> Result<PreparedStep> {
         let role = open
             .roles
             .get(&step.role)

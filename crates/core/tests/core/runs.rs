@@ -458,3 +458,45 @@ fn a_run_left_running_by_a_crash_is_failed_interrupted_on_the_next_start() {
         1
     );
 }
+
+/// Inside a run a step acts with its role's capabilities intersected with the caller's: a
+/// caller that may run plays but not read the vault cannot have a step read sources for it,
+/// not even in a preview.
+#[test]
+fn a_step_reads_sources_only_if_caller_and_role_both_may() {
+    use atelier_core::api::GrantAdd;
+    use atelier_core::auth::{Capability, Principal};
+    let vault = TempVault::new();
+    let atelier = vault.open();
+    let host = Principal::Mcp("host".to_owned());
+    let grant = |capability| {
+        atelier
+            .grant_add(
+                &owner(),
+                GrantAdd {
+                    principal: host.clone(),
+                    capability,
+                    scope: None,
+                    expires_in: None,
+                },
+            )
+            .expect("grant");
+    };
+    let err = atelier
+        .run_preview(&host, &outline_request(None))
+        .expect_err("no run_plays");
+    assert_eq!(err.code(), "DENIED");
+    grant(Capability::RunPlays);
+    let err = refused(&vault, "DENIED", || {
+        atelier.run_preview(&host, &outline_request(None))
+    });
+    assert!(err.to_string().contains("vault_read"), "{err}");
+    refused(&vault, "DENIED", || {
+        atelier.run_play(&host, &outline_request(Some("stub:x")), &mut |_| {})
+    });
+    grant(Capability::VaultRead);
+    let preview = atelier
+        .run_preview(&host, &outline_request(None))
+        .expect("preview");
+    assert_eq!(preview.steps[0].role, "writer");
+}
