@@ -124,6 +124,9 @@ pub enum Command {
     /// Runs: what was sent, what came back, and the gates.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Assets: banked outputs, their approval, lineage, promotion to canon and export.
+    #[command(subcommand)]
+    Assets(AssetCommand),
     /// The kill switch: stop every run and provider call now, and refuse new ones.
     Seal {
         /// Why, for the audit log.
@@ -254,6 +257,116 @@ pub struct RunArgs {
     /// The task this run is for.
     #[arg(long)]
     pub task: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssetCommand {
+    /// Assets, newest first.
+    Ls {
+        /// Only in this state.
+        #[arg(long, value_enum)]
+        state: Option<AssetStateArg>,
+        /// Only for this task.
+        #[arg(long)]
+        task: Option<i64>,
+        /// Only those derived from or made by this: canon:ID, document:ID, task:ID or run:ID
+        /// (from the lineage graph).
+        #[arg(long, value_name = "KIND:ID")]
+        from: Option<String>,
+    },
+    /// One asset: versions, reviews, sources, and the text of a version.
+    Show {
+        /// Asset id.
+        id: i64,
+        /// Which version (default: the latest).
+        #[arg(long)]
+        version: Option<i64>,
+        /// Print only the text of the version, nothing else.
+        #[arg(long)]
+        content: bool,
+    },
+    /// Bank a passed run's output as a new asset, or as a new version of one.
+    Bank {
+        /// Run id.
+        run: i64,
+        /// Add it as a new version of this asset.
+        #[arg(long)]
+        into: Option<i64>,
+        /// Title of a new asset.
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Send a draft for review.
+    Submit {
+        /// Asset id.
+        id: i64,
+        /// A note for the reviewer.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Approve an asset in review (needs approve_assets; the owner's by default).
+    Approve {
+        /// Asset id.
+        id: i64,
+        /// A note.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Reject an asset in review, saying why.
+    Reject {
+        /// Asset id.
+        id: i64,
+        /// Why (required).
+        #[arg(long)]
+        note: String,
+    },
+    /// Make an approved asset a canon block.
+    Promote {
+        /// Asset id.
+        id: i64,
+        /// A tag for the canon block (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Make it a secondary block instead of canon.
+        #[arg(long)]
+        secondary: bool,
+    },
+    /// Write an approved asset into a project folder (needs file_write for the path).
+    #[command(
+        after_help = "An existing file is never replaced silently: on a terminal you are asked; otherwise pass --overwrite.\n\nExample:\n  atelier assets export 3 --project novel --to notes/mara.md"
+    )]
+    Export {
+        /// Asset id.
+        id: i64,
+        /// The project's name.
+        #[arg(long)]
+        project: String,
+        /// Where, relative to the project folder.
+        #[arg(long = "to", value_name = "PATH")]
+        path: String,
+        /// Replace a file already there without asking.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Where an asset came from (runs, task, canon, documents) and what was built on it.
+    Lineage {
+        /// Asset id.
+        id: i64,
+    },
+}
+
+/// An asset's approval state.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum AssetStateArg {
+    /// Banked, not yet sent for review.
+    Draft,
+    /// Waiting for approval.
+    InReview,
+    /// Approved.
+    Approved,
+    /// Rejected.
+    Rejected,
 }
 
 #[derive(Debug, Subcommand)]

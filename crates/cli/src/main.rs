@@ -1,6 +1,7 @@
 //! `atelier`: every capability of the core from a terminal.
 
 mod args;
+mod assets;
 mod demo;
 mod docs;
 mod plays;

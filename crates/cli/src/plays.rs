@@ -124,6 +124,15 @@ pub fn run(out: &Out, atelier: &Atelier, who: &Principal, args: RunArgs) -> Resu
                     let _ = stdout.flush();
                     let _ = step;
                 }
+                RunEvent::Banked {
+                    asset,
+                    version,
+                    state,
+                    ..
+                } => render::error(&format!(
+                    "banked as asset {asset} version {version} ({}); see it: atelier assets show {asset}",
+                    state.name()
+                )),
                 RunEvent::Finished { .. } => {}
             }
         })

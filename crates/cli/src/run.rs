@@ -182,6 +182,7 @@ fn dispatch(
         Command::Plays(command) => crate::plays::plays(out, atelier, who, command)?,
         Command::Run(args) => crate::plays::run(out, atelier, who, args)?,
         Command::Runs(command) => crate::plays::runs(out, atelier, who, command)?,
+        Command::Assets(command) => crate::assets::assets(out, atelier, who, command)?,
         Command::Init { .. } | Command::Demo => {}
     }
     Ok(())

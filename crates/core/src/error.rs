@@ -239,6 +239,29 @@ pub enum Error {
         /// When, in ms since the epoch.
         since: i64,
     },
+    /// The approval flow does not allow this move, or the asset is not in the state the command
+    /// needs (promote and export need `approved`).
+    #[error("asset {asset} is {state}; `{action}` is not allowed from there (allowed: {allowed})")]
+    AssetState {
+        /// Asset id.
+        asset: i64,
+        /// Its state.
+        state: String,
+        /// What was tried.
+        action: String,
+        /// What is allowed from `state`.
+        allowed: String,
+    },
+    /// A file is already at the export path; nothing was written. Ask, then pass `overwrite`.
+    #[error(
+        "{path} already exists in project {project}; nothing was written (export again with overwrite to replace it)"
+    )]
+    FileExists {
+        /// The project.
+        project: String,
+        /// The project-relative path.
+        path: String,
+    },
 }
 
 /// Who is at fault, for exit codes and UI treatment.
@@ -279,6 +302,8 @@ impl Error {
             Error::Vectors { .. } => "VECTORS",
             Error::KeychainUnavailable { .. } => "KEYCHAIN_UNAVAILABLE",
             Error::SwitchedOff { .. } => "SWITCHED_OFF",
+            Error::AssetState { .. } => "ASSET_STATE",
+            Error::FileExists { .. } => "FILE_EXISTS",
         }
     }
 

@@ -1,13 +1,14 @@
 //! The Kuzu graph: a projection of SQLite's tasks (Task and Role nodes; CHILD_OF, DEPENDS_ON,
 //! ASSIGNED_TO edges) and documents (Document, Project, Tag and Missing nodes; LINKS_TO,
-//! TAGGED, IN_PROJECT edges; a dangling link points at a Missing node named by its target),
-//! fed from the outbox and rebuildable from SQLite alone.
+//! TAGGED, IN_PROJECT edges; a dangling link points at a Missing node named by its target) and
+//! the lineage of banked assets (Asset, Run and Canon nodes; PRODUCED_BY, DERIVED_FROM,
+//! FOR_TASK, PROMOTED_TO edges), fed from the outbox and rebuildable from SQLite alone.
 //!
 //! The projection records how far it applied (`Projection.applied_through`) in the same Kuzu
 //! transaction as the changes, so a crash between the two cannot skip or double-count a change;
 //! and every change carries the full state of its task, so replaying one is harmless.
 
-use crate::outbox::{DocumentSnapshot, GraphChange, LinkSnapshot, TaskSnapshot};
+use crate::outbox::{AssetSnapshot, DocumentSnapshot, GraphChange, LinkSnapshot, TaskSnapshot};
 use kuzu::{Connection, Database, LogicalType, SystemConfig, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 const DB_FILE: &str = "tasks.kuzu";
 
 /// Bumped when the node/edge layout changes; a projection at another version is rebuilt.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Kuzu's default cap on recursive joins. Queries start here because a larger bound costs
 /// several milliseconds per query even when paths are short (measured: 1.5 ms at 30 hops,
@@ -40,6 +41,13 @@ const SCHEMA: &[&str] = &[
     "CREATE REL TABLE IF NOT EXISTS LINKS_TO(FROM Document TO Document, FROM Document TO Missing)",
     "CREATE REL TABLE IF NOT EXISTS TAGGED(FROM Document TO Tag)",
     "CREATE REL TABLE IF NOT EXISTS IN_PROJECT(FROM Document TO Project)",
+    "CREATE NODE TABLE IF NOT EXISTS Asset(id INT64, title STRING, state STRING, PRIMARY KEY(id))",
+    "CREATE NODE TABLE IF NOT EXISTS Run(id INT64, play STRING, PRIMARY KEY(id))",
+    "CREATE NODE TABLE IF NOT EXISTS Canon(id INT64, PRIMARY KEY(id))",
+    "CREATE REL TABLE IF NOT EXISTS PRODUCED_BY(FROM Asset TO Run)",
+    "CREATE REL TABLE IF NOT EXISTS DERIVED_FROM(FROM Asset TO Canon, FROM Asset TO Document)",
+    "CREATE REL TABLE IF NOT EXISTS FOR_TASK(FROM Asset TO Task)",
+    "CREATE REL TABLE IF NOT EXISTS PROMOTED_TO(FROM Asset TO Canon)",
 ];
 
 /// A Kuzu failure, with Kuzu's own message for the log.
@@ -99,12 +107,13 @@ impl Graph {
         Ok(graph)
     }
 
-    /// Deletes whatever is in `dir` and builds a fresh graph from `tasks` and `documents`,
-    /// recording `through` as the last outbox change it reflects.
+    /// Deletes whatever is in `dir` and builds a fresh graph from `tasks`, `documents` and
+    /// `assets`, recording `through` as the last outbox change it reflects.
     pub fn rebuild(
         dir: &Path,
         tasks: &[TaskSnapshot],
         documents: Vec<DocumentSnapshot>,
+        assets: Vec<AssetSnapshot>,
         through: i64,
     ) -> GraphResult<Graph> {
         remove_dir(dir)?;
@@ -112,7 +121,9 @@ impl Graph {
         graph.bulk_load(tasks)?;
         let changes: Vec<(i64, GraphChange)> = documents
             .into_iter()
-            .map(|d| (through, GraphChange::Document(d)))
+            .map(GraphChange::Document)
+            .chain(assets.into_iter().map(GraphChange::Asset))
+            .map(|change| (through, change))
             .collect();
         if changes.is_empty() {
             write_value(&graph.connection()?, "applied_through", through)?;
@@ -142,6 +153,7 @@ impl Graph {
         let result = (|| -> GraphResult<()> {
             let mut tasks = None;
             let mut documents = None;
+            let mut assets = None;
             for (_, change) in changes {
                 match change {
                     GraphChange::Task(task) => {
@@ -155,6 +167,10 @@ impl Graph {
                     GraphChange::DocumentRemoved { id } => {
                         prepared(&mut documents, || DocumentStatements::prepare(&conn))?
                             .remove(&conn, *id)?;
+                    }
+                    GraphChange::Asset(asset) => {
+                        prepared(&mut assets, || AssetStatements::prepare(&conn))?
+                            .apply(&conn, asset)?;
                     }
                 }
             }
@@ -310,6 +326,87 @@ impl Graph {
         Ok((documents, links, dangling))
     }
 
+    /// The lineage of asset `id` as the graph holds it.
+    pub fn lineage(&self, id: i64) -> GraphResult<Lineage> {
+        let conn = self.connection()?;
+        let rows = |query: &str| -> GraphResult<Vec<Vec<Value>>> {
+            let mut stmt = conn.prepare(query)?;
+            Ok(conn
+                .execute(&mut stmt, vec![("id", Value::Int64(id))])?
+                .collect())
+        };
+        let ints = |query: &str| -> GraphResult<Vec<i64>> {
+            Ok(rows(query)?
+                .into_iter()
+                .filter_map(|row| match row.first() {
+                    Some(Value::Int64(v)) => Some(*v),
+                    _ => None,
+                })
+                .collect())
+        };
+        let runs = rows(
+            "MATCH (a:Asset {id: $id})-[:PRODUCED_BY]->(r:Run) RETURN r.id, r.play ORDER BY r.id",
+        )?
+        .into_iter()
+        .filter_map(|row| match row.as_slice() {
+            [Value::Int64(run), Value::String(play)] => Some((*run, play.clone())),
+            _ => None,
+        })
+        .collect();
+        Ok(Lineage {
+            runs,
+            tasks: ints("MATCH (a:Asset {id: $id})-[:FOR_TASK]->(t:Task) RETURN t.id")?,
+            canon: ints(
+                "MATCH (a:Asset {id: $id})-[:DERIVED_FROM]->(c:Canon) RETURN c.id ORDER BY c.id",
+            )?,
+            documents: ints(
+                "MATCH (a:Asset {id: $id})-[:DERIVED_FROM]->(d:Document) RETURN d.id ORDER BY d.id",
+            )?,
+            promoted_to: ints("MATCH (a:Asset {id: $id})-[:PROMOTED_TO]->(c:Canon) RETURN c.id")?
+                .first()
+                .copied(),
+            built_on: ints(
+                "MATCH (a:Asset {id: $id})-[:DERIVED_FROM]->(:Canon)<-[:PROMOTED_TO]-(b:Asset)
+                 RETURN DISTINCT b.id ORDER BY b.id",
+            )?,
+            built_upon_by: ints(
+                "MATCH (a:Asset {id: $id})-[:PROMOTED_TO]->(:Canon)<-[:DERIVED_FROM]-(b:Asset)
+                 RETURN DISTINCT b.id ORDER BY b.id",
+            )?,
+        })
+    }
+
+    /// The assets derived from `source`, or made for it, by id.
+    pub fn assets_from(&self, source: LineageSource) -> GraphResult<Vec<i64>> {
+        let (query, id) = match source {
+            LineageSource::Canon(id) => (
+                "MATCH (a:Asset)-[:DERIVED_FROM]->(:Canon {id: $id}) RETURN DISTINCT a.id ORDER BY a.id",
+                id,
+            ),
+            LineageSource::Document(id) => (
+                "MATCH (a:Asset)-[:DERIVED_FROM]->(:Document {id: $id}) RETURN DISTINCT a.id ORDER BY a.id",
+                id,
+            ),
+            LineageSource::Task(id) => (
+                "MATCH (a:Asset)-[:FOR_TASK]->(:Task {id: $id}) RETURN DISTINCT a.id ORDER BY a.id",
+                id,
+            ),
+            LineageSource::Run(id) => (
+                "MATCH (a:Asset)-[:PRODUCED_BY]->(:Run {id: $id}) RETURN DISTINCT a.id ORDER BY a.id",
+                id,
+            ),
+        };
+        let conn = self.connection()?;
+        let mut stmt = conn.prepare(query)?;
+        Ok(conn
+            .execute(&mut stmt, vec![("id", Value::Int64(id))])?
+            .filter_map(|row| match row.first() {
+                Some(Value::Int64(v)) => Some(*v),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// How many Task nodes and DEPENDS_ON edges there are; for consistency checks.
     pub fn counts(&self) -> GraphResult<(i64, i64)> {
         let conn = self.connection()?;
@@ -338,6 +435,38 @@ pub struct Upstream {
     pub id: i64,
     /// Whether it is completed; one that is not blocks everything downstream.
     pub completed: bool,
+}
+
+/// Where an asset came from, as the graph holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lineage {
+    /// The runs that produced its versions, with their play.
+    pub runs: Vec<(i64, String)>,
+    /// The task it was made for (at most one).
+    pub tasks: Vec<i64>,
+    /// Canon blocks its versions were given.
+    pub canon: Vec<i64>,
+    /// Documents whose passages its versions were given.
+    pub documents: Vec<i64>,
+    /// The canon block it became.
+    pub promoted_to: Option<i64>,
+    /// Assets whose promoted canon it was derived from.
+    pub built_on: Vec<i64>,
+    /// Assets derived from the canon it was promoted to.
+    pub built_upon_by: Vec<i64>,
+}
+
+/// Something assets derive from or are made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineageSource {
+    /// A canon block.
+    Canon(i64),
+    /// A document.
+    Document(i64),
+    /// A task.
+    Task(i64),
+    /// A run.
+    Run(i64),
 }
 
 /// Prepared statements for applying task snapshots, prepared once per batch.
@@ -496,6 +625,92 @@ impl DocumentStatements {
 
     fn remove(&mut self, conn: &Connection<'_>, id: i64) -> GraphResult<()> {
         conn.execute(&mut self.remove, vec![("id", Value::Int64(id))])?;
+        Ok(())
+    }
+}
+
+/// Prepared statements for applying asset snapshots.
+struct AssetStatements {
+    upsert: kuzu::PreparedStatement,
+    clear: kuzu::PreparedStatement,
+    set_run: kuzu::PreparedStatement,
+    set_task: kuzu::PreparedStatement,
+    set_canon: kuzu::PreparedStatement,
+    set_documents: kuzu::PreparedStatement,
+    set_promoted: kuzu::PreparedStatement,
+}
+
+impl AssetStatements {
+    fn prepare(conn: &Connection<'_>) -> GraphResult<Self> {
+        Ok(AssetStatements {
+            upsert: conn
+                .prepare("MERGE (a:Asset {id: $id}) SET a.title = $title, a.state = $state")?,
+            clear: conn.prepare(
+                "MATCH (a:Asset {id: $id})-[r:PRODUCED_BY|DERIVED_FROM|FOR_TASK|PROMOTED_TO]->() DELETE r",
+            )?,
+            set_run: conn.prepare(
+                "MATCH (a:Asset {id: $id}) MERGE (r:Run {id: $run}) SET r.play = $play
+                 CREATE (a)-[:PRODUCED_BY]->(r)",
+            )?,
+            set_task: conn.prepare(
+                "MATCH (a:Asset {id: $id}) MERGE (t:Task {id: $task}) CREATE (a)-[:FOR_TASK]->(t)",
+            )?,
+            set_canon: conn.prepare(
+                "MATCH (a:Asset {id: $id}) UNWIND $targets AS target
+                 MERGE (c:Canon {id: target}) CREATE (a)-[:DERIVED_FROM]->(c)",
+            )?,
+            set_documents: conn.prepare(
+                "MATCH (a:Asset {id: $id}) UNWIND $targets AS target
+                 MERGE (d:Document {id: target}) CREATE (a)-[:DERIVED_FROM]->(d)",
+            )?,
+            set_promoted: conn.prepare(
+                "MATCH (a:Asset {id: $id}) MERGE (c:Canon {id: $canon}) CREATE (a)-[:PROMOTED_TO]->(c)",
+            )?,
+        })
+    }
+
+    fn apply(&mut self, conn: &Connection<'_>, asset: &AssetSnapshot) -> GraphResult<()> {
+        let id = || ("id", Value::Int64(asset.id));
+        conn.execute(
+            &mut self.upsert,
+            vec![
+                id(),
+                ("title", Value::String(asset.title.clone())),
+                ("state", Value::String(asset.state.clone())),
+            ],
+        )?;
+        conn.execute(&mut self.clear, vec![id()])?;
+        for (run, play) in &asset.runs {
+            conn.execute(
+                &mut self.set_run,
+                vec![
+                    id(),
+                    ("run", Value::Int64(*run)),
+                    ("play", Value::String(play.clone())),
+                ],
+            )?;
+        }
+        if let Some(task) = asset.task {
+            conn.execute(&mut self.set_task, vec![id(), ("task", Value::Int64(task))])?;
+        }
+        for (statement, targets) in [
+            (&mut self.set_canon, &asset.canon),
+            (&mut self.set_documents, &asset.documents),
+        ] {
+            if !targets.is_empty() {
+                let targets = targets.iter().map(|t| Value::Int64(*t)).collect();
+                conn.execute(
+                    statement,
+                    vec![id(), ("targets", Value::List(LogicalType::Int64, targets))],
+                )?;
+            }
+        }
+        if let Some(canon) = asset.promoted_to {
+            conn.execute(
+                &mut self.set_promoted,
+                vec![id(), ("canon", Value::Int64(canon))],
+            )?;
+        }
         Ok(())
     }
 }

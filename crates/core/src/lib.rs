@@ -5,8 +5,10 @@
 //! rmcp or clap.
 
 pub mod api;
+pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod beneath;
 pub mod catalog;
 pub mod clock;
 pub mod config;

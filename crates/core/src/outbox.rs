@@ -27,6 +27,8 @@ pub enum GraphChange {
         /// Its id.
         id: i64,
     },
+    /// An asset's node and its lineage edges, as they now are.
+    Asset(AssetSnapshot),
 }
 
 impl Change for GraphChange {
@@ -87,6 +89,27 @@ pub struct TaskSnapshot {
     pub role: Option<String>,
     /// Direct dependencies.
     pub depends_on: Vec<i64>,
+}
+
+/// Everything the graph keeps about one asset: its lineage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetSnapshot {
+    /// Asset id.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// Approval state.
+    pub state: String,
+    /// The task it was made for.
+    pub task: Option<i64>,
+    /// The runs that produced its versions, with their play's name.
+    pub runs: Vec<(i64, String)>,
+    /// The canon blocks its versions were given.
+    pub canon: Vec<i64>,
+    /// The documents whose passages its versions were given.
+    pub documents: Vec<i64>,
+    /// The canon block it was promoted to.
+    pub promoted_to: Option<i64>,
 }
 
 /// Queues a change on `tx`, a connection inside the change's transaction.

@@ -260,7 +260,7 @@ impl Atelier {
     }
 }
 
-fn positive(field: &str, id: i64) -> Result<i64> {
+pub(super) fn positive(field: &str, id: i64) -> Result<i64> {
     if id > 0 {
         Ok(id)
     } else {

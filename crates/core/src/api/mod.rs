@@ -5,6 +5,7 @@
 //! transaction; then the graph projection catches up. Reads authorize `vault_read` first.
 
 mod access;
+mod assets;
 mod catalog;
 mod documents;
 mod projects;
@@ -15,6 +16,11 @@ mod tasks;
 mod watching;
 
 pub use access::{GrantAdd, GrantView, ReindexReport, roles_check};
+pub use assets::{
+    AssetDetail, AssetExport, AssetFilter, AssetLineage, AssetOrigin, AssetReview,
+    AssetReviewRequest, AssetSource, AssetVersion, AssetView, BankRequest, Exported, LineageRun,
+    Promotion,
+};
 pub use catalog::{CanonEdit, CanonFilter, NewCanon, NewShape, ShapeEdit};
 pub use documents::{
     Backlink, DocumentSummary, DocumentView, LinkView, RelatedDocument, RelatedReason,
@@ -475,6 +481,18 @@ impl Atelier {
         Ok(out)
     }
 
+    /// Audits an effect outside SQLite (a file written) that the caller was authorized for
+    /// before it happened, in a transaction of its own.
+    fn record(&self, who: &Principal, entry: &audit::Entry) -> Result<()> {
+        let open = self.open_vault()?;
+        let now = self.clock.now();
+        let mut db = lock(&open.db);
+        let tx = db.transaction()?;
+        audit::append(&tx, who, entry, now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Checks `who` holds `need`, for commands that act outside SQLite before writing.
     fn authorize(&self, open: &OpenVault, who: &Principal, need: Capability) -> Result<()> {
         let db = lock(&open.db);
@@ -651,6 +669,30 @@ fn authorize_with(
     need: Capability,
     now: Millis,
 ) -> Result<()> {
+    authorize_request(conn, roles, who, need, None, now)
+}
+
+/// Checks `who` holds a scoped capability (`file_read`, `file_write`) for a project-relative
+/// `target` path: an unscoped grant covers every path, a scoped one only paths its glob matches.
+fn authorize_target(
+    conn: &Connection,
+    roles: &RoleSet,
+    who: &Principal,
+    need: Capability,
+    target: &str,
+    now: Millis,
+) -> Result<()> {
+    authorize_request(conn, roles, who, need, Some(target), now)
+}
+
+fn authorize_request(
+    conn: &Connection,
+    roles: &RoleSet,
+    who: &Principal,
+    need: Capability,
+    target: Option<&str>,
+    now: Millis,
+) -> Result<()> {
     if *who == Principal::Owner {
         return Ok(());
     }
@@ -659,7 +701,7 @@ fn authorize_with(
         who,
         Request {
             capability: need,
-            target: None,
+            target,
         },
         &grants,
         now,
@@ -693,9 +735,11 @@ impl Projection {
         let tx = db.unchecked_transaction()?;
         let snapshots = crate::tasks::all_snapshots(&tx)?;
         let documents = crate::docs::store::all_snapshots(&tx)?;
+        let assets = crate::assets::all_snapshots(&tx)?;
         let through = outbox::last_id(&tx)?;
         tx.finish()?;
-        let graph = Graph::rebuild(dir, &snapshots, documents, through).map_err(graph_error)?;
+        let graph =
+            Graph::rebuild(dir, &snapshots, documents, assets, through).map_err(graph_error)?;
         Ok(Projection { graph, through })
     }
 

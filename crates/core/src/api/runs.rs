@@ -2,8 +2,10 @@
 //! streamed, checked by its gates, and written to SQLite when it starts and when it ends, so a
 //! crash leaves a record that the next start marks `failed (interrupted)`.
 
+use super::assets::Banked;
 use super::providers::{providers_in, routes_in};
 use super::{Atelier, OpenVault, authorize_with, lock};
+use crate::assets::AssetState;
 use crate::audit::{self, Entry};
 use crate::auth::{Capability, Principal};
 use crate::catalog;
@@ -94,6 +96,17 @@ pub enum RunEvent {
         status: String,
         /// Its gates.
         gates: Vec<GateResult>,
+    },
+    /// The run's output was banked as an asset.
+    Banked {
+        /// Run id.
+        run: i64,
+        /// The asset.
+        asset: i64,
+        /// Its version.
+        version: i64,
+        /// Its approval state.
+        state: AssetState,
     },
     /// The run ended.
     Finished {
@@ -395,11 +408,6 @@ impl Atelier {
             }
             Err(StepFailure::Error(e)) => ("failed", Some("error"), Some(e.to_string())),
         };
-        let asset = if status == "passed" {
-            self.bank_run_output(open, who, run, &loaded)?
-        } else {
-            None
-        };
         self.write(who, Capability::RunPlays, |ctx| {
             ctx.tx.execute(
                 "UPDATE runs SET status = ?2, reason = ?3, message = ?4, finished_at = ?5,
@@ -423,13 +431,30 @@ impl Atelier {
                 },
             ))
         })?;
+        if status == "passed" {
+            match self.bank_passed_run(who, run) {
+                Ok(Banked::Yes(asset, version, state)) => on_event(RunEvent::Banked {
+                    run,
+                    asset,
+                    version,
+                    state,
+                }),
+                Ok(Banked::NotByPolicy) => {}
+                Err(e) => {
+                    // The run passed and its output is kept in the run; say why it is not an
+                    // asset, so it can be banked by hand once that is fixed.
+                    lock(&open.db).execute(
+                        "UPDATE runs SET message = ?2 WHERE id = ?1",
+                        params![run, format!("passed, but not banked: {e}")],
+                    )?;
+                }
+            }
+        }
         on_event(RunEvent::Finished {
             run,
             status: status.to_owned(),
         });
-        let mut view = self.run_view(&lock(&open.db), run)?;
-        view.asset = asset.or(view.asset);
-        Ok(view)
+        self.run_view(&lock(&open.db), run)
     }
 
     /// Cancels a running run of this process. Needs `run_plays`.
@@ -1163,18 +1188,6 @@ impl Atelier {
             ],
         )?;
         Ok(())
-    }
-
-    /// Banks a passing run's last step per the play's approval policy.
-    fn bank_run_output(
-        &self,
-        _open: &OpenVault,
-        _who: &Principal,
-        _run: i64,
-        _loaded: &LoadedPlay,
-    ) -> Result<Option<i64>> {
-        // Banking arrives with the assets module.
-        Ok(None)
     }
 }
 

@@ -156,10 +156,11 @@ pub enum Content {
 
 /// Reads the file at `path` (relative to `root`) as UTF-8 text of at most `max_bytes`.
 pub fn read_text(root: &Path, path: &str, max_bytes: u64) -> Content {
-    let mut file = match open_beneath(root, path) {
+    let mut file = match crate::beneath::open_file(root, path) {
         Ok(file) => file,
         Err(e)
-            if e.raw_os_error() == Some(ELOOP) || e.kind() == std::io::ErrorKind::NotADirectory =>
+            if e.raw_os_error() == Some(crate::beneath::ELOOP)
+                || e.kind() == std::io::ErrorKind::NotADirectory =>
         {
             return Content::Skipped(SkipReason::Symlink);
         }
@@ -248,57 +249,6 @@ fn modified_ms(meta: &std::fs::Metadata) -> i64 {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .and_then(|d| i64::try_from(d.as_millis()).ok())
         .unwrap_or(0)
-}
-
-#[cfg(unix)]
-const ELOOP: i32 = rustix::io::Errno::LOOP.raw_os_error();
-#[cfg(not(unix))]
-const ELOOP: i32 = -1;
-
-/// Opens `path` under `root` one component at a time, refusing symlinks at every step.
-#[cfg(unix)]
-fn open_beneath(root: &Path, path: &str) -> std::io::Result<std::fs::File> {
-    use rustix::fs::{Mode, OFlags, openat};
-    let parts: Vec<&str> = path.split('/').collect();
-    if parts
-        .iter()
-        .any(|p| p.is_empty() || *p == "." || *p == "..")
-    {
-        return Err(std::io::ErrorKind::InvalidInput.into());
-    }
-    let Some((name, dirs)) = parts.split_last() else {
-        return Err(std::io::ErrorKind::InvalidInput.into());
-    };
-    let directory = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mut dir = openat(rustix::fs::CWD, root, directory, Mode::empty())?;
-    for part in dirs {
-        dir = openat(&dir, *part, directory, Mode::empty())?;
-    }
-    let fd = openat(
-        &dir,
-        *name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-        Mode::empty(),
-    )?;
-    let file = std::fs::File::from(fd);
-    if !file.metadata()?.is_file() {
-        return Err(std::io::ErrorKind::InvalidInput.into());
-    }
-    Ok(file)
-}
-
-/// Elsewhere: open, then check that the file really is under the root.
-#[cfg(not(unix))]
-fn open_beneath(root: &Path, path: &str) -> std::io::Result<std::fs::File> {
-    let full = root.join(path);
-    if std::fs::symlink_metadata(&full)?.file_type().is_symlink() {
-        return Err(std::io::ErrorKind::InvalidInput.into());
-    }
-    let real = full.canonicalize()?;
-    if !real.starts_with(root.canonicalize()?) {
-        return Err(std::io::ErrorKind::InvalidInput.into());
-    }
-    std::fs::File::open(real)
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! A temp-vault fixture: a real vault directory on a manual clock, plus direct SQLite access
 //! for tampering and for proving that refused commands changed nothing.
 
-use atelier_core::api::{NewTask, TaskTransition};
+use atelier_core::api::{NewTask, ProviderAdd, RunRequest, TaskTransition};
 use atelier_core::auth::Principal;
 use atelier_core::clock::{Clock, ManualClock};
+use atelier_core::providers::WireFormat;
 use atelier_core::tasks::{TaskAction, TaskState};
 use atelier_core::{Atelier, Error, OpenOptions};
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -279,12 +281,12 @@ impl StubProvider {
     }
 
     /// The replies each model gives, in turn.
-    pub fn set_replies(&self, replies: serde_json::Value) {
+    pub fn set_replies(&self, replies: Value) {
         std::fs::write(&self.replies, replies.to_string()).expect("replies");
     }
 
     /// Every request the stub received.
-    pub fn requests(&self) -> Vec<serde_json::Value> {
+    pub fn requests(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -297,5 +299,41 @@ impl Drop for StubProvider {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A keyless OpenAI-format provider named `stub` at the stub server.
+pub fn add_stub(atelier: &Atelier, stub: &StubProvider) {
+    atelier
+        .provider_add(
+            &owner(),
+            ProviderAdd {
+                name: "stub".to_owned(),
+                format: WireFormat::OpenAi,
+                base_url: stub.url("/v1"),
+                key_ref: None,
+            },
+        )
+        .expect("add the stub provider");
+}
+
+pub fn params(pairs: &[(&str, &str)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+        .collect()
+}
+
+pub const GOOD_OUTLINE: &str = "## Goal\nMara reaches the lamp room.\n\n## Conflict\nThe storm cuts the power.\n\n## Beats\n1. She climbs.\n2. The glass breaks.\n3. She lights the oil lamp.\n\n## Outcome\nThe trawler turns from the rocks.";
+
+pub fn outline_request(model: Option<&str>) -> RunRequest {
+    RunRequest {
+        play: "scene_outline".to_owned(),
+        params: params(&[
+            ("scene", "Mara keeps the light through the storm"),
+            ("point_of_view", "Mara"),
+        ]),
+        model: model.map(str::to_owned),
+        task: None,
     }
 }

@@ -1,5 +1,6 @@
 //! The core's integration tests, on real SQLite files and a real Kuzu database in temp vaults.
 
+mod assets;
 mod audit;
 mod authorize;
 mod boot;

@@ -3,49 +3,14 @@
 //! The keychain tests need a Secret Service: `scripts/test.sh` runs the tests under
 //! `dbus-run-session` with an unlocked gnome-keyring.
 
-use crate::fixture::{StubProvider, TempVault, owner, refused};
-use atelier_core::Atelier;
+use crate::fixture::{
+    GOOD_OUTLINE, StubProvider, TempVault, add_stub, outline_request, owner, params, refused,
+};
 use atelier_core::api::{ProviderAdd, Route, RunEvent, RunRequest};
 use atelier_core::providers::WireFormat;
 use atelier_core::secrets::Secret;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 use std::time::{Duration, Instant};
-
-/// A keyless OpenAI-format provider named `stub` at the stub server.
-fn add_stub(atelier: &Atelier, stub: &StubProvider) {
-    atelier
-        .provider_add(
-            &owner(),
-            ProviderAdd {
-                name: "stub".to_owned(),
-                format: WireFormat::OpenAi,
-                base_url: stub.url("/v1"),
-                key_ref: None,
-            },
-        )
-        .expect("add the stub provider");
-}
-
-fn params(pairs: &[(&str, &str)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
-        .collect()
-}
-
-const GOOD_OUTLINE: &str = "## Goal\nMara reaches the lamp room.\n\n## Conflict\nThe storm cuts the power.\n\n## Beats\n1. She climbs.\n2. The glass breaks.\n3. She lights the oil lamp.\n\n## Outcome\nThe trawler turns from the rocks.";
-
-fn outline_request(model: Option<&str>) -> RunRequest {
-    RunRequest {
-        play: "scene_outline".to_owned(),
-        params: params(&[
-            ("scene", "Mara keeps the light through the storm"),
-            ("point_of_view", "Mara"),
-        ]),
-        model: model.map(str::to_owned),
-        task: None,
-    }
-}
 
 /// Secret canary, the keychain half (TESTING.md recipe 5): a key set through the real
 /// keychain reaches the provider (positive control: the stub saw it) and is in no listing,
