@@ -1,5 +1,6 @@
 //! Keys, providers and runs from the command line: no keychain means no provider use, with the
-//! reason; a run streams the stub's answer and `runs show` reports it.
+//! reason; a run streams the stub's answer and `runs show` reports it; a planted key reaches the
+//! provider and nothing else.
 
 use crate::Cli;
 use std::io::BufRead;
@@ -14,11 +15,18 @@ struct Stub {
 
 impl Stub {
     fn start(replies: &Path) -> Stub {
+        Stub::start_logging(replies, None)
+    }
+
+    /// A stub that also writes every request it gets (headers included) to `log`.
+    fn start_logging(replies: &Path, log: Option<&Path>) -> Stub {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("providers/stub.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg("--replies")
-            .arg(replies)
+        let mut command = Command::new("python3");
+        command.arg(script).arg("--replies").arg(replies);
+        if let Some(log) = log {
+            command.arg("--log").arg(log);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 runs the stub");
@@ -141,4 +149,236 @@ fn a_run_streams_from_the_provider_and_runs_show_reports_it() {
         ],
     );
     assert!(failed.contains("✗ required_sections"), "{failed}");
+}
+
+/// Secret canary (TESTING.md recipe 5), through the real binary and the real keychain: a
+/// planted key is sent to the stub in all three wire formats (positive control: the stub's log
+/// has it), then every command that touches keys, providers, runs and assets, in text and JSON,
+/// with errors (a provider that echoes the key back in its 400), and every file of the vault
+/// (database, WAL, graph, vectors, blobs) are searched for it: raw, base64, hex, URL-encoded and
+/// every 12-character piece.
+#[test]
+fn a_planted_key_reaches_the_provider_and_no_output_or_vault_file() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let nonce = format!(
+        "{:x}{:x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let canary = format!("sk-canary-{nonce}-Zq9");
+    let replies = cli.dir().join("replies.json");
+    let log = cli.dir().join("requests.jsonl");
+    let outline = "## Goal\nReach the lamp.\n\n## Conflict\nThe storm.\n\n## Beats\n1. Climb.\n2. Light.\n\n## Outcome\nThe ship turns.";
+    std::fs::write(
+        &replies,
+        serde_json::json!({"scene": [outline]}).to_string(),
+    )
+    .expect("replies");
+    let stub = Stub::start_logging(&replies, Some(&log));
+    let base = format!("http://127.0.0.1:{}", stub.port);
+    let mut seen = String::new();
+    let mut run = |args: &[&str], env_key: bool| {
+        for json in [false, true] {
+            let mut command = Command::new(&cli.bin);
+            command.arg("--vault").arg(&cli.vault);
+            if json {
+                command.arg("--json");
+            }
+            command.args(args).env_remove("ATELIER_HOME");
+            if env_key {
+                command.env("ATELIER_CANARY", &canary);
+            }
+            let out = command.output().expect("run atelier");
+            seen.push_str(&String::from_utf8_lossy(&out.stdout));
+            seen.push_str(&String::from_utf8_lossy(&out.stderr));
+            if env_key {
+                break;
+            }
+        }
+    };
+    run(
+        &["keys", "set", "canary", "--from-env", "ATELIER_CANARY"],
+        true,
+    );
+    for (name, format, url) in [
+        ("k-openai", "openai", format!("{base}/v1")),
+        ("k-anthropic", "anthropic", base.clone()),
+        ("k-gemini", "gemini", base.clone()),
+    ] {
+        run(
+            &[
+                "providers",
+                "add",
+                name,
+                "--format",
+                format,
+                "--base-url",
+                &url,
+                "--key",
+                "canary",
+            ],
+            false,
+        );
+        run(&["providers", "test", name], false);
+    }
+    run(&["keys", "ls"], false);
+    run(&["keys", "test", "canary"], false);
+    run(&["providers", "ls"], false);
+    run(
+        &["routes", "set", "llm.creator", "k-anthropic:scene"],
+        false,
+    );
+    run(&["routes", "ls"], false);
+    let play = [
+        "run",
+        "scene_outline",
+        "-p",
+        "scene=Mara",
+        "-p",
+        "point_of_view=Mara",
+    ];
+    for model in [
+        "k-anthropic:scene",
+        "k-openai:scene",
+        "k-gemini:scene",
+        "k-openai:leaky-400",
+        "k-anthropic:leaky-400",
+        "k-gemini:leaky-400",
+        "k-openai:malformed",
+        "k-openai:fail-500",
+    ] {
+        let mut args = play.to_vec();
+        args.extend(["--model", model]);
+        run(&args, false);
+    }
+    let mut dry = play.to_vec();
+    dry.push("--dry-run");
+    run(&dry, false);
+    run(&["runs", "ls"], false);
+    for id in 1..=16 {
+        run(&["runs", "show", &id.to_string()], false);
+    }
+    run(&["assets", "ls"], false);
+    run(&["assets", "show", "1"], false);
+    run(&["assets", "approve", "1"], false);
+    run(&["assets", "lineage", "1"], false);
+    run(&["status"], false);
+    run(&["audit", "tail", "-n", "200"], false);
+    run(&["seal", "--reason", "canary"], false);
+    run(&["unseal"], false);
+    run(&["keys", "rm", "canary"], false);
+
+    // Positive control: the stub got the key, in every format.
+    let requests = std::fs::read_to_string(&log).expect("stub log");
+    for header in ["authorization", "x-api-key", "x-goog-api-key"] {
+        assert!(
+            requests
+                .lines()
+                .any(|l| l.contains(header) && l.contains(&canary)),
+            "the stub never received the key in {header}; this test would prove nothing"
+        );
+    }
+    assert!(seen.contains("passed"), "the runs ran: {seen}");
+    // Second control: the provider did echo the key in its error, and it was scrubbed.
+    assert!(seen.contains("[key]"), "no echoed key was scrubbed: {seen}");
+    assert!(
+        seen.contains("refused the key") || seen.contains("401"),
+        "{seen}"
+    );
+
+    let forms = leaked_forms(&canary);
+    for (form, value) in &forms {
+        assert!(
+            !seen.contains(value.as_str()),
+            "command output holds the key ({form}: {value})"
+        );
+    }
+    for file in files_under(&cli.vault) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        for (form, value) in &forms {
+            assert!(
+                !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+                "{} holds the key ({form}: {value})",
+                file.display()
+            );
+        }
+    }
+}
+
+/// The forms a leaked key could take: raw, base64, hex, URL-encoded, and every 12-character
+/// piece of it.
+fn leaked_forms(key: &str) -> Vec<(&'static str, String)> {
+    let mut forms = vec![
+        ("raw", key.to_owned()),
+        ("base64", base64(key.as_bytes())),
+        ("hex", key.bytes().map(|b| format!("{b:02x}")).collect()),
+        ("HEX", key.bytes().map(|b| format!("{b:02X}")).collect()),
+        (
+            "url",
+            key.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect(),
+        ),
+    ];
+    // Base64 of the key shifted by one and two bytes, so any alignment inside a larger blob
+    // is caught; the trailing partial group is dropped as it depends on what follows.
+    for shift in 1..3 {
+        let mut padded = vec![b'x'; shift];
+        padded.extend_from_slice(key.as_bytes());
+        let encoded = base64(&padded);
+        let skip = (shift * 4).div_ceil(3);
+        let keep = (encoded.trim_end_matches('=').len() / 4) * 4;
+        forms.push(("base64 shifted", encoded[skip..keep].to_owned()));
+    }
+    let chars: Vec<char> = key.chars().collect();
+    for start in 0..=chars.len().saturating_sub(12) {
+        forms.push((
+            "12-character piece",
+            chars[start..start + 12].iter().collect(),
+        ));
+    }
+    forms
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => out.extend(files_under(&path)),
+            Ok(t) if t.is_file() => out.push(path),
+            _ => {}
+        }
+    }
+    out
 }

@@ -10,6 +10,8 @@ It prints `port N` on its first line of stdout, then serves on 127.0.0.1:N until
 What a request gets is chosen by its model name:
     anything else   200, a stream of the reply (from --replies, else "Hello from the stub.")
     fail-401        401 with the provider's error body
+    leaky-400       400 whose message repeats the key it was sent (some providers echo part of
+                    it), so tests can check that Atelier never passes it on
     fail-429        429 with Retry-After: 1
     fail-500        500
     flaky-429       429 (Retry-After: 1) on the first request for that model, then a stream
@@ -182,6 +184,9 @@ class Handler(BaseHTTPRequestHandler):
         nth = count(model)
         if model == "fail-401":
             return self.send_json(401, error_body(fmt, 401, "invalid x-api-key"))
+        if model == "leaky-400":
+            return self.send_json(400, error_body(
+                fmt, 400, f"The key {self.key()} has no access to this model"))
         if model == "fail-429" or (model == "flaky-429" and nth == 1):
             return self.send_json(429, error_body(fmt, 429, "Rate limit reached"),
                                   [("retry-after", "1")])

@@ -8,6 +8,7 @@ mod catalog;
 mod docs;
 mod fixture;
 mod graph;
+mod prompts;
 mod providers;
 mod rng;
 mod runs;

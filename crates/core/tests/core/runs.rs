@@ -465,3 +465,51 @@ fn a_step_reads_sources_only_if_caller_and_role_both_may() {
         .expect("preview");
     assert_eq!(preview.steps[0].role, "writer");
 }
+
+/// Opt-in live test: with `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` or `GEMINI_API_KEY` in the
+/// environment, one play runs against that real provider through the real keychain. Without
+/// one it says it was skipped (CI has no key and no network beyond package registries).
+/// `ATELIER_LIVE_MODEL` picks the model (default: a small one of that provider).
+#[test]
+#[allow(clippy::print_stdout)] // the skip is reported, so a green run does not hide it
+fn live_provider_runs_a_play_when_a_key_is_in_the_environment() {
+    let found = [
+        ("OPENAI_API_KEY", "openai", "gpt-4o-mini"),
+        ("ANTHROPIC_API_KEY", "anthropic", "claude-haiku-4-5"),
+        ("GEMINI_API_KEY", "gemini", "gemini-2.5-flash"),
+    ]
+    .into_iter()
+    .find_map(|(var, provider, model)| {
+        std::env::var(var)
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .map(|key| (var, provider, model, key))
+    });
+    let Some((var, provider, default_model, key)) = found else {
+        println!(
+            "live provider test skipped: set OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY to run it"
+        );
+        return;
+    };
+    let model = std::env::var("ATELIER_LIVE_MODEL").unwrap_or_else(|_| default_model.to_owned());
+    println!("live provider test: {provider}:{model} with the key from ${var}");
+    let vault = TempVault::new();
+    let atelier = vault.open();
+    atelier
+        .key_set(&owner(), provider, Secret::new(key.trim().to_owned()))
+        .expect("the keychain stores the key");
+    let run = atelier
+        .run_play(
+            &owner(),
+            &outline_request(Some(&format!("{provider}:{model}"))),
+            &mut |_| {},
+        )
+        .expect("run");
+    // A real model may miss a gate; what must hold is that the provider answered.
+    assert_ne!(run.reason.as_deref(), Some("provider"), "{run:#?}");
+    assert!(run.output_tokens > 0, "{run:#?}");
+    println!(
+        "live run {}: {} ({} tokens in, {} out)",
+        run.id, run.status, run.input_tokens, run.output_tokens
+    );
+}
