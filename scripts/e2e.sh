@@ -20,9 +20,21 @@ echo "== e2e: the release app through WebDriver" >&2
 "$cli" --vault "$work/vault" init >/dev/null
 # The fixture project, with its symlinks kept (one points at its neighbour outside it).
 cp -a crates/core/tests/fixtures/novel crates/core/tests/fixtures/outside "$work/"
+# The provider stand-in (tests/providers/stub.py) the desktop runs a play against.
+printf '%s' '{"scene": ["## Goal\nMara reaches the lamp room.\n\n## Conflict\nThe storm cuts the power.\n\n## Beats\n1. She climbs.\n2. The glass breaks.\n3. She lights the oil lamp.\n\n## Outcome\nThe trawler turns from the rocks."]}' \
+  >"$work/replies.json"
+python3 tests/providers/stub.py --replies "$work/replies.json" >"$work/stub.out" &
+headless_pids+=("$!")
+stub_port=""
+for _ in $(seq 100); do
+  stub_port=$(sed -n 's/^port //p' "$work/stub.out")
+  [ -n "$stub_port" ] && break
+  sleep 0.1
+done
+[ -n "$stub_port" ] || { echo "the provider stub did not start" >&2; exit 1; }
 start_tauri_driver 4444
 ATELIER_E2E_APP="$app" ATELIER_E2E_CLI="$cli" ATELIER_E2E_VAULT="$work/vault" ATELIER_E2E_OUT="$out" \
-  ATELIER_E2E_PROJECT="$work/novel" \
+  ATELIER_E2E_PROJECT="$work/novel" ATELIER_E2E_STUB="http://127.0.0.1:$stub_port/v1" \
   ATELIER_E2E_DRIVER="http://127.0.0.1:4444" node tests/desktop/workbench.e2e.mjs \
   || { echo "tauri-driver said:" >&2; tail -n 40 "$work/tauri-driver.log" >&2; exit 1; }
 

@@ -47,7 +47,7 @@ fn internal(message: String) -> CommandError {
 
 /// Runs `command` as the owner on a blocking thread, for calls that may take a while (the
 /// core's calls are synchronous; the async runtime's threads must stay free).
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     vault: &AppVault,
     command: impl FnOnce(&Atelier, &Principal) -> atelier_core::Result<T> + Send + 'static,
 ) -> atelier_core::Result<T> {

@@ -16,3 +16,15 @@ pub struct IngestProgressed {
     /// The progress.
     pub progress: atelier_core::api::IngestProgress,
 }
+
+/// What a run is doing, sent while it runs: started, each step's model, streamed text, retries,
+/// gate results, banking, the end.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct RunProgressed {
+    /// The run's event.
+    pub event: atelier_core::api::RunEvent,
+}
+
+/// Assets changed (banked, reviewed, promoted) or runs ended: refetch the runs and assets.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct AssetsChanged {}

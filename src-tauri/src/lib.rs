@@ -5,11 +5,12 @@ mod commands;
 mod docs;
 mod error;
 mod events;
+mod runs;
 mod vault;
 mod windows;
 
 pub use error::CommandError;
-pub use events::{IngestProgressed, ProjectsChanged, TasksChanged};
+pub use events::{AssetsChanged, IngestProgressed, ProjectsChanged, RunProgressed, TasksChanged};
 pub use vault::AppVault;
 
 use std::path::PathBuf;
@@ -62,11 +63,39 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             docs::hook_add,
             docs::hook_list,
             docs::hook_remove,
+            runs::plays_list,
+            runs::run_preview,
+            runs::run_play,
+            runs::run_cancel,
+            runs::runs_list,
+            runs::run_show,
+            runs::assets_list,
+            runs::asset_show,
+            runs::asset_bank,
+            runs::asset_review,
+            runs::asset_promote,
+            runs::asset_export,
+            runs::asset_lineage,
+            runs::assets_from,
+            runs::keys_list,
+            runs::key_set,
+            runs::key_remove,
+            runs::key_test,
+            runs::providers_list,
+            runs::provider_add,
+            runs::provider_remove,
+            runs::provider_test,
+            runs::routes_list,
+            runs::route_set,
+            runs::seal,
+            runs::unseal,
         ])
         .events(collect_events![
             TasksChanged,
             ProjectsChanged,
-            IngestProgressed
+            IngestProgressed,
+            RunProgressed,
+            AssetsChanged
         ])
         // Ids are SQLite row ids and times are milliseconds since the epoch: both stay far
         // below 2^53, so a JavaScript number holds them exactly.

@@ -2,10 +2,12 @@
 // WebKitWebDriver): create two tasks, see a rename in one window reach a second, add a
 // dependency, see the refusal when starting too early, run both through their states; add the
 // fixture project, ingest it, search it as you type and open a document with its links and
-// backlinks; save screenshots; then, with the app gone, read the same vault with the CLI.
+// backlinks; add the provider stub, preview and run a play (streamed, gated, banked), approve the
+// asset and export it into the project, pull the kill switch; save screenshots; then, with the
+// app gone, read the same vault with the CLI.
 // Run by scripts/e2e.sh, which sets the env.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Session, sleep, windowPng } from "./webdriver.mjs";
 
@@ -14,6 +16,7 @@ const cli = need("ATELIER_E2E_CLI");
 const vault = need("ATELIER_E2E_VAULT");
 const out = need("ATELIER_E2E_OUT");
 const project = need("ATELIER_E2E_PROJECT");
+const stub = need("ATELIER_E2E_STUB");
 const driver = process.env.ATELIER_E2E_DRIVER ?? "http://127.0.0.1:4444";
 
 function need(name) {
@@ -122,6 +125,46 @@ try {
   writeFileSync(join(out, "document.png"), windowPng("Atelier"));
   await (await session.find("#document-close")).click();
 
+  step("providers & keys: the built-in providers are listed; add the provider stub");
+  await (await session.find("#tab-settings")).click();
+  await session.waitForText('table[aria-label="Providers"]', (t) => t.includes("anthropic"));
+  await (await session.find("#provider-name")).type("stub");
+  await (await session.find("#provider-base-url")).type(stub);
+  await (await session.find("#provider-add")).click();
+  await session.waitForText('table[aria-label="Providers"]', (t) => t.includes(stub));
+
+  step("the play bench previews the ASSET prompt with token counts, then runs it streaming");
+  await (await session.find("#tab-bench")).click();
+  await (await session.find('#bench-play option[value="scene_outline"]')).click();
+  await (await session.find("#param-scene")).type("Mara keeps the light through the storm");
+  await (await session.find("#param-point_of_view")).type("Mara");
+  await (await session.find("#bench-model")).type("stub:scene");
+  await session.waitForText('article[aria-label="Prompt of step outline"]', (t) => /~\d+ tokens/.test(t) && t.includes("Task"));
+  writeFileSync(join(out, "bench-preview.png"), windowPng("Atelier"));
+  await (await session.find("#bench-run")).click();
+  await session.waitForText('article[aria-label="Output of step outline"]', (t) => t.includes("She lights the oil lamp."), 60000);
+  await session.waitForText('article[aria-label="Output of step outline"] ul.gates', (t) => t.includes("✓ required_sections"));
+  await session.waitForText("#bench-banked", (t) => t.includes("Banked as asset 1"));
+  writeFileSync(join(out, "bench-run.png"), windowPng("Atelier"));
+
+  step("the banked asset is approved and exported into the project");
+  await (await session.find("#bench-open-asset")).click();
+  await session.waitForText("#asset-title", (t) => t.includes("in review"));
+  await (await session.find("#asset-approve")).click();
+  await session.waitForText("#asset-title", (t) => t.includes("approved"));
+  await (await session.find("#export-path")).type("notes/storm.md");
+  await (await session.find("#export-submit")).click();
+  await session.waitForText("#export-done", (t) => t.startsWith("Wrote novel/notes/storm.md"));
+  const exported = readFileSync(join(project, "notes/storm.md"), "utf8");
+  if (!exported.includes("She lights the oil lamp.")) throw new Error(`exported file holds: ${exported}`);
+  writeFileSync(join(out, "asset.png"), windowPng("Atelier"));
+
+  step("the kill switch stops runs until it is turned off");
+  await (await session.find("#seal")).click();
+  await session.waitForText('.kill-switch [role="status"]', (t) => t.includes("Runs stopped by owner"));
+  await (await session.find("#unseal")).click();
+  await session.find("#seal");
+
   // Last, because without a window manager the second window covers the first in screenshots.
   step("a second window shows what the first one changes, through the task event");
   const first = await session.currentWindow();
@@ -185,5 +228,8 @@ const outline = await showTask(1);
 if (outline.state !== "completed" || outline.title !== "Outline chapter one (v2)") {
   throw new Error(`tasks show 1 says ${JSON.stringify(outline)}`);
 }
+const asset = JSON.parse(execFileSync(cli, ["--vault", vault, "--json", "assets", "show", "1"], { encoding: "utf8" }));
+if (asset.asset.state !== "approved") throw new Error(`asset 1 is ${asset.asset.state}`);
+step(`assets show 1: ${asset.asset.state}, ${asset.reviews.length} reviews`);
 step(`tasks show 2: state ${draft.state}, depends_on ${JSON.stringify(draft.depends_on)}; task 1: "${outline.title}"`);
 step("passed");

@@ -2,23 +2,32 @@
 // document opened from search or another document replaces the view until closed.
 import { useEffect, useState } from "react";
 import { attempt, commands, type Status } from "./api";
+import { AssetsView } from "./views/AssetsView";
 import { AuditView } from "./views/AuditView";
 import { CatalogView } from "./views/CatalogView";
 import { DocumentView } from "./views/DocumentView";
+import { KillSwitch } from "./views/KillSwitch";
+import { PlayBench } from "./views/PlayBench";
 import { ProjectsView } from "./views/ProjectsView";
 import { SearchView } from "./views/SearchView";
 import { RolesView } from "./views/RolesView";
+import { RunsView } from "./views/RunsView";
+import { SettingsView } from "./views/SettingsView";
 import { TasksView } from "./views/TasksView";
 import { VaultGate } from "./views/VaultGate";
 import { ThemeSwitch } from "./views/ThemeSwitch";
 
 const VIEWS = [
   { id: "tasks", label: "Tasks" },
+  { id: "bench", label: "Run a play" },
+  { id: "runs", label: "Runs" },
+  { id: "assets", label: "Assets" },
   { id: "projects", label: "Projects" },
   { id: "search", label: "Search" },
   { id: "roles", label: "Roles" },
   { id: "catalog", label: "Canon & shapes" },
   { id: "audit", label: "Audit" },
+  { id: "settings", label: "Providers & keys" },
 ] as const;
 type ViewId = (typeof VIEWS)[number]["id"];
 
@@ -47,6 +56,11 @@ function Workbench({ vault }: { vault: string }) {
   const [view, setView] = useState<ViewId>("tasks");
   const [document, setDocument] = useState<number | null>(null);
   const [problem, setProblem] = useState("");
+  const [asset, setAsset] = useState<number | null>(null);
+  const openAsset = (id: number) => {
+    setAsset(id);
+    setView("assets");
+  };
 
   return (
     <div className="workbench">
@@ -75,6 +89,7 @@ function Workbench({ vault }: { vault: string }) {
         <button id="new-window" onClick={() => void attempt(() => commands.windowOpen(), setProblem)}>
           New window
         </button>
+        <KillSwitch />
         <ThemeSwitch />
         {problem && <p role="alert" className="error">{problem}</p>}
       </header>
@@ -96,6 +111,10 @@ function Workbench({ vault }: { vault: string }) {
         {document === null && view === "roles" && <RolesView />}
         {document === null && view === "catalog" && <CatalogView />}
         {document === null && view === "audit" && <AuditView />}
+        {document === null && view === "bench" && <PlayBench onOpenAsset={openAsset} />}
+        {document === null && view === "runs" && <RunsView onOpenAsset={openAsset} />}
+        {document === null && view === "assets" && <AssetsView key={asset ?? 0} initial={asset} />}
+        {document === null && view === "settings" && <SettingsView />}
       </main>
     </div>
   );

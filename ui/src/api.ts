@@ -54,3 +54,29 @@ export async function attempt<T>(
   }
   return null;
 }
+
+export type Play = B.Play_Serialize;
+export type Parameter = B.Parameter_Serialize;
+export type RunPreview = B.RunPreview;
+export type StepPreview = B.StepPreview;
+export type RunEvent = B.RunEvent_Serialize;
+export type RunView = B.RunView_Serialize;
+export type StepView = B.StepView_Serialize;
+export type GateResult = B.GateResult;
+export type AssetView = B.AssetView_Serialize;
+export type AssetDetail = B.AssetDetail_Serialize;
+export type AssetLineage = B.AssetLineage_Serialize;
+export type AssetState = B.AssetState;
+export type ReviewAction = B.ReviewAction;
+export type KeyView = B.KeyView_Serialize;
+export type ProviderView = B.ProviderView_Serialize;
+export type ProviderCheck = B.ProviderCheck_Serialize;
+export type WireFormat = B.WireFormat;
+export type Route = B.Route;
+export type SwitchState = B.SwitchState;
+export type Value = B.Value;
+
+/** The error code of a failed answer, for the few refusals a view answers differently. */
+export function codeOf<T>(answer: Answer<T>): string | null {
+  return answer.status === "error" ? answer.error.error.code : null;
+}

@@ -77,22 +77,422 @@ export const commands = {
 	hookList: (project: string | null) => typedError<HookView_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("hook_list", { project })),
 	/**  Removes a hook rule. */
 	hookRemove: (id: number) => typedError<HookView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("hook_remove", { id })),
+	/**  Every play, shipped and the vault's. */
+	playsList: () => typedError<Play_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("plays_list")),
+	/**  Each step's prompt exactly as it would be sent, with token counts and what was cut. */
+	runPreview: (request: RunRequest_Deserialize) => typedError<RunPreview, CommandError_Serialize>(__TAURI_INVOKE("run_preview", { request })),
+	/**  Runs a play, streaming its progress as [`RunProgressed`] events. */
+	runPlay: (request: RunRequest_Deserialize) => typedError<RunView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("run_play", { request })),
+	/**  Cancels a running run. */
+	runCancel: (run: number) => typedError<null, CommandError_Serialize>(__TAURI_INVOKE("run_cancel", { run })),
+	/**  Runs, newest first. */
+	runsList: (limit: number) => typedError<RunView_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("runs_list", { limit })),
+	/**  One run with its steps. */
+	runShow: (run: number) => typedError<RunView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("run_show", { run })),
+	/**  Assets, newest first. */
+	assetsList: (filter: AssetFilter_Deserialize) => typedError<AssetView_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("assets_list", { filter })),
+	/**  One asset with its history and the text of a version. */
+	assetShow: (asset: number, version: number | null) => typedError<AssetDetail_Serialize, CommandError_Serialize>(__TAURI_INVOKE("asset_show", { asset, version })),
+	/**  Banks a passed run as an asset or a new version of one. */
+	assetBank: (request: BankRequest_Deserialize) => typedError<AssetView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("asset_bank", { request })),
+	/**  Submits, approves or rejects an asset. */
+	assetReview: (request: AssetReviewRequest_Deserialize) => typedError<AssetView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("asset_review", { request })),
+	/**  Makes an approved asset a canon block. */
+	assetPromote: (promotion: Promotion_Deserialize) => typedError<CanonBlock, CommandError_Serialize>(__TAURI_INVOKE("asset_promote", { promotion })),
+	/**  Writes an approved asset into a project folder; `FILE_EXISTS` unless `overwrite`. */
+	assetExport: (request: AssetExport_Deserialize) => typedError<Exported, CommandError_Serialize>(__TAURI_INVOKE("asset_export", { request })),
+	/**  Where an asset came from and what came of it. */
+	assetLineage: (asset: number) => typedError<AssetLineage_Serialize, CommandError_Serialize>(__TAURI_INVOKE("asset_lineage", { asset })),
+	/**  The assets derived from a canon block or document, or made for a task or by a run. */
+	assetsFrom: (origin: AssetOrigin) => typedError<AssetView_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("assets_from", { origin })),
+	/**  Key references (never the keys). */
+	keysList: () => typedError<KeyView_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("keys_list")),
+	/**  Stores a key in the OS keychain. Write-only: the answer names the key, never holds it. */
+	keySet: (name: string, key: string) => typedError<KeyView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("key_set", { name, key })),
+	/**  Deletes a key from the keychain. */
+	keyRemove: (name: string) => typedError<null, CommandError_Serialize>(__TAURI_INVOKE("key_remove", { name })),
+	/**  Checks a key against the providers that read it. */
+	keyTest: (name: string) => typedError<ProviderCheck_Serialize, CommandError_Serialize>(__TAURI_INVOKE("key_test", { name })),
+	/**  Providers, built-in and added. */
+	providersList: () => typedError<ProviderView_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("providers_list")),
+	/**  Adds or replaces a provider. */
+	providerAdd: (add: ProviderAdd_Deserialize) => typedError<ProviderView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("provider_add", { add })),
+	/**  Removes an added provider. */
+	providerRemove: (name: string) => typedError<null, CommandError_Serialize>(__TAURI_INVOKE("provider_remove", { name })),
+	/**  Checks that a provider answers with its key. */
+	providerTest: (name: string) => typedError<ProviderCheck_Serialize, CommandError_Serialize>(__TAURI_INVOKE("provider_test", { name })),
+	/**  The routing table by task class. */
+	routesList: () => typedError<Route[], CommandError_Serialize>(__TAURI_INVOKE("routes_list")),
+	/**  Sets a task class's ordered models. */
+	routeSet: (route: Route) => typedError<Route, CommandError_Serialize>(__TAURI_INVOKE("route_set", { route })),
+	/**  The kill switch: cancels every run now and refuses new ones. */
+	seal: (reason: string) => typedError<SwitchState, CommandError_Serialize>(__TAURI_INVOKE("seal", { reason })),
+	/**  Turns the kill switch off. */
+	unseal: () => typedError<null, CommandError_Serialize>(__TAURI_INVOKE("unseal")),
 };
 
 /** Events */
 export const events = {
+	assetsChanged: makeEvent<AssetsChanged, AssetsChanged>("assets-changed"),
 	ingestProgressed: makeEvent<IngestProgressed, IngestProgressed>("ingest-progressed"),
 	projectsChanged: makeEvent<ProjectsChanged, ProjectsChanged>("projects-changed"),
+	runProgressed: makeEvent<RunProgressed_Serialize, RunProgressed_Deserialize>("run-progressed"),
 	tasksChanged: makeEvent<TasksChanged, TasksChanged>("tasks-changed"),
 };
 
 /* Types */
+/**  What happens to a passing run's final output. */
+export type Approval = 
+/**  Banked as an asset in review: someone with `approve_assets` approves or rejects it. */
+"review" | 
+/**  Banked as a draft its author submits for review. */
+"draft" | 
+/**  Not banked; a person banks it from the run if they want it. */
+"manual";
+
+/**  The prompt of one step. */
+export type Assembled = {
+	/**  The system message: Assistant and Expectations. */
+	system: string,
+	/**  The user message: Sources, Structured output and Task. */
+	prompt: string,
+	/**  The five sections with their token estimates. */
+	sections: Section[],
+	/**  Sources included, in citation order. */
+	sources: CitedSource[],
+	/**  Sources cut to fit the budget. */
+	cut: CutSource[],
+	/**  The Sources budget. */
+	budget_tokens: number,
+	/**  Estimated tokens of the whole prompt. */
+	total_tokens: number,
+};
+
+/**  An asset with its history and the content of one version. */
+export type AssetDetail = AssetDetail_Serialize | AssetDetail_Deserialize;
+
+/**  An asset with its history and the content of one version. */
+export type AssetDetail_Deserialize = {
+	/**  The asset. */
+	asset: AssetView_Deserialize,
+	/**  Every version, oldest first. */
+	versions: AssetVersion_Deserialize[],
+	/**  Every approval move, oldest first. */
+	reviews: AssetReview[],
+	/**  What its versions were derived from. */
+	sources: AssetSource[],
+	/**  The version shown. */
+	shown_version: number,
+	/**  That version's text. */
+	content: string,
+};
+
+/**  An asset with its history and the content of one version. */
+export type AssetDetail_Serialize = {
+	/**  The asset. */
+	asset: AssetView_Serialize,
+	/**  Every version, oldest first. */
+	versions: AssetVersion_Serialize[],
+	/**  Every approval move, oldest first. */
+	reviews: AssetReview[],
+	/**  What its versions were derived from. */
+	sources: AssetSource[],
+	/**  The version shown. */
+	shown_version: number,
+	/**  That version's text. */
+	content: string,
+};
+
+/**  Writing an approved asset into a project folder. */
+export type AssetExport = AssetExport_Serialize | AssetExport_Deserialize;
+
+/**  Writing an approved asset into a project folder. */
+export type AssetExport_Deserialize = {
+	/**  The asset. */
+	asset: number,
+	/**  The project's name. */
+	project: string,
+	/**  Where in it, relative to its folder, `/`-separated. */
+	path: string,
+	/**  Replace a file already there. Without it, an existing file is an error and untouched. */
+	overwrite?: boolean,
+};
+
+/**  Writing an approved asset into a project folder. */
+export type AssetExport_Serialize = {
+	/**  The asset. */
+	asset: number,
+	/**  The project's name. */
+	project: string,
+	/**  Where in it, relative to its folder, `/`-separated. */
+	path: string,
+	/**  Replace a file already there. Without it, an existing file is an error and untouched. */
+	overwrite: boolean,
+};
+
+/**  Which assets to list. */
+export type AssetFilter = AssetFilter_Serialize | AssetFilter_Deserialize;
+
+/**  Which assets to list. */
+export type AssetFilter_Deserialize = {
+	/**  Only in this state. */
+	state?: AssetState | null,
+	/**  Only for this task. */
+	task?: number | null,
+};
+
+/**  Which assets to list. */
+export type AssetFilter_Serialize = {
+	/**  Only in this state. */
+	state: AssetState | null,
+	/**  Only for this task. */
+	task: number | null,
+};
+
+/**  Where an asset came from and what came of it, from the graph. */
+export type AssetLineage = AssetLineage_Serialize | AssetLineage_Deserialize;
+
+/**  Where an asset came from and what came of it, from the graph. */
+export type AssetLineage_Deserialize = {
+	/**  The asset. */
+	asset: number,
+	/**  The runs that produced its versions. */
+	runs: LineageRun[],
+	/**  The task it was made for. */
+	task?: number | null,
+	/**  Canon blocks its versions were given. */
+	canon: number[],
+	/**  Documents whose passages its versions were given. */
+	documents: number[],
+	/**  The canon block it became. */
+	promoted_to?: number | null,
+	/**  Assets whose promoted canon it was derived from. */
+	built_on: number[],
+	/**  Assets derived from the canon it became. */
+	built_upon_by: number[],
+};
+
+/**  Where an asset came from and what came of it, from the graph. */
+export type AssetLineage_Serialize = {
+	/**  The asset. */
+	asset: number,
+	/**  The runs that produced its versions. */
+	runs: LineageRun[],
+	/**  The task it was made for. */
+	task: number | null,
+	/**  Canon blocks its versions were given. */
+	canon: number[],
+	/**  Documents whose passages its versions were given. */
+	documents: number[],
+	/**  The canon block it became. */
+	promoted_to: number | null,
+	/**  Assets whose promoted canon it was derived from. */
+	built_on: number[],
+	/**  Assets derived from the canon it became. */
+	built_upon_by: number[],
+};
+
+/**  Something assets derive from or are made for. */
+export type AssetOrigin = 
+/**  A canon block. */
+{ kind: "canon"; id: number } | 
+/**  A document. */
+{ kind: "document"; id: number } | 
+/**  A task. */
+{ kind: "task"; id: number } | 
+/**  A run. */
+{ kind: "run"; id: number };
+
+/**  One move in an asset's approval. */
+export type AssetReview = {
+	/**  The version it concerned. */
+	version: number,
+	/**  From. */
+	from: string,
+	/**  To. */
+	to: string,
+	/**  Who moved it. */
+	principal: string,
+	/**  Why. */
+	note: string,
+	/**  When. */
+	created_at: number,
+};
+
+/**  A move in the approval flow. */
+export type AssetReviewRequest = AssetReviewRequest_Serialize | AssetReviewRequest_Deserialize;
+
+/**  A move in the approval flow. */
+export type AssetReviewRequest_Deserialize = {
+	/**  The asset. */
+	asset: number,
+	/**  Submit, approve or reject. */
+	action: ReviewAction,
+	/**  Why; a rejection needs one. */
+	note?: string,
+};
+
+/**  A move in the approval flow. */
+export type AssetReviewRequest_Serialize = {
+	/**  The asset. */
+	asset: number,
+	/**  Submit, approve or reject. */
+	action: ReviewAction,
+	/**  Why; a rejection needs one. */
+	note: string,
+};
+
+/**  A source a version was given. */
+export type AssetSource = {
+	/**  The version. */
+	version: number,
+	/**  `canon`, `document` or `chunk`. */
+	kind: string,
+	/**  Its id. */
+	id: number,
+};
+
+/**  Where an asset is in its approval. */
+export type AssetState = 
+/**  Banked; its author has not asked for review yet. */
+"draft" | 
+/**  Waiting for someone with `approve_assets`. */
+"in_review" | 
+/**  Approved: it may become canon or be exported. */
+"approved" | 
+/**  Rejected, with a note; a new version goes back to review. */
+"rejected";
+
+/**  One version of an asset. */
+export type AssetVersion = AssetVersion_Serialize | AssetVersion_Deserialize;
+
+/**  One version of an asset. */
+export type AssetVersion_Deserialize = {
+	/**  1, 2, … */
+	version: number,
+	/**  SHA-256 of its bytes: its blob's name. */
+	blob: string,
+	/**  Bytes. */
+	size: number,
+	/**  The run that produced it. */
+	run?: number | null,
+	/**  The step whose output it is. */
+	step?: string | null,
+	/**  When it was banked. */
+	created_at: number,
+};
+
+/**  One version of an asset. */
+export type AssetVersion_Serialize = {
+	/**  1, 2, … */
+	version: number,
+	/**  SHA-256 of its bytes: its blob's name. */
+	blob: string,
+	/**  Bytes. */
+	size: number,
+	/**  The run that produced it. */
+	run: number | null,
+	/**  The step whose output it is. */
+	step: string | null,
+	/**  When it was banked. */
+	created_at: number,
+};
+
+/**  An asset as listed. */
+export type AssetView = AssetView_Serialize | AssetView_Deserialize;
+
+/**  An asset as listed. */
+export type AssetView_Deserialize = {
+	/**  Id. */
+	id: number,
+	/**  Title. */
+	title: string,
+	/**  What its bytes are. */
+	media_type: MediaType,
+	/**  Where it is in its approval. */
+	state: AssetState,
+	/**  The task it was made for. */
+	task?: number | null,
+	/**  The canon block it was promoted to. */
+	canon?: number | null,
+	/**  Its latest version. */
+	version: number,
+	/**  When it was banked. */
+	created_at: number,
+	/**  When it last changed. */
+	updated_at: number,
+};
+
+/**  An asset as listed. */
+export type AssetView_Serialize = {
+	/**  Id. */
+	id: number,
+	/**  Title. */
+	title: string,
+	/**  What its bytes are. */
+	media_type: MediaType,
+	/**  Where it is in its approval. */
+	state: AssetState,
+	/**  The task it was made for. */
+	task: number | null,
+	/**  The canon block it was promoted to. */
+	canon: number | null,
+	/**  Its latest version. */
+	version: number,
+	/**  When it was banked. */
+	created_at: number,
+	/**  When it last changed. */
+	updated_at: number,
+};
+
+/**  Assets changed (banked, reviewed, promoted) or runs ended: refetch the runs and assets. */
+export type AssetsChanged = Record<string, never>;
+
+/**  One provider call of a step. */
+export type Attempt = {
+	/**  `provider:model`. */
+	model: string,
+	/**  `ok`, or the error's message. */
+	outcome: string,
+};
+
 /**  A document linking to another. */
 export type Backlink = {
 	/**  The linking document. */
 	source: DocumentSummary,
 	/**  Line of the link in it. */
 	line: number,
+};
+
+/**  A passed run to bank. */
+export type BankRequest = BankRequest_Serialize | BankRequest_Deserialize;
+
+/**  A passed run to bank. */
+export type BankRequest_Deserialize = {
+	/**  The run; it must have passed. */
+	run: number,
+	/**  Bank as a new version of this asset instead of a new asset. */
+	into?: number | null,
+	/**  A title for a new asset (default: the play's title and its first parameter). */
+	title?: string | null,
+};
+
+/**  A passed run to bank. */
+export type BankRequest_Serialize = {
+	/**  The run; it must have passed. */
+	run: number,
+	/**  Bank as a new version of this asset instead of a new asset. */
+	into: number | null,
+	/**  A title for a new asset (default: the play's title and its first parameter). */
+	title: string | null,
+};
+
+/**  A model to try, and why. */
+export type Candidate = {
+	/**  The model. */
+	model: ModelRef,
+	/**  Why it is tried. */
+	origin: Origin,
 };
 
 /**  A curated knowledge block. */
@@ -192,6 +592,16 @@ export type Capability =
 /**  Read the audit log. */
 "read_audit";
 
+/**  A source that made it into the prompt, with its citation id. */
+export type CitedSource = {
+	/**  `S1`, `S2`, … */
+	citation: string,
+	/**  The source. */
+	source: SourceCandidate,
+	/**  Its estimated tokens. */
+	tokens: number,
+};
+
 /**  A command's failure as the UI receives it. */
 export type CommandError = CommandError_Serialize | CommandError_Deserialize;
 
@@ -215,6 +625,13 @@ export type CommandError_Serialize = {
 	message: string,
 };
 
+/**  A count, literal or a template over the parameters. */
+export type Count = 
+/**  A number. */
+number | 
+/**  A template rendering to a number. */
+string;
+
 /**  Row counts for `status`. */
 export type Counts = {
 	/**  Tasks. */
@@ -237,6 +654,16 @@ export type Counts = {
 	documents: number,
 	/**  Passages. */
 	chunks: number,
+};
+
+/**  A source left out because the budget was spent. */
+export type CutSource = {
+	/**  Its title. */
+	title: string,
+	/**  What it points at. */
+	reference: string,
+	/**  Its estimated tokens. */
+	tokens: number,
 };
 
 /**  What a file holds, by its extension. */
@@ -463,6 +890,27 @@ export type Error_Deserialize =
 	by: string,
 	/**  When, in ms since the epoch. */
 	since: number,
+} } | 
+/**
+ *  The approval flow does not allow this move, or the asset is not in the state the command
+ *  needs (promote and export need `approved`).
+ */
+{ code: "ASSET_STATE"; details: {
+	/**  Asset id. */
+	asset: number,
+	/**  Its state. */
+	state: string,
+	/**  What was tried. */
+	action: string,
+	/**  What is allowed from `state`. */
+	allowed: string,
+} } | 
+/**  A file is already at the export path; nothing was written. Ask, then pass `overwrite`. */
+{ code: "FILE_EXISTS"; details: {
+	/**  The project. */
+	project: string,
+	/**  The project-relative path. */
+	path: string,
 } };
 
 /**  Every way a core command can fail. */
@@ -601,6 +1049,27 @@ export type Error_Serialize =
 	by: string,
 	/**  When, in ms since the epoch. */
 	since: number,
+} } | 
+/**
+ *  The approval flow does not allow this move, or the asset is not in the state the command
+ *  needs (promote and export need `approved`).
+ */
+{ code: "ASSET_STATE"; details: {
+	/**  Asset id. */
+	asset: number,
+	/**  Its state. */
+	state: string,
+	/**  What was tried. */
+	action: string,
+	/**  What is allowed from `state`. */
+	allowed: string,
+} } | 
+/**  A file is already at the export path; nothing was written. Ask, then pass `overwrite`. */
+{ code: "FILE_EXISTS"; details: {
+	/**  The project. */
+	project: string,
+	/**  The project-relative path. */
+	path: string,
 } };
 
 /**  One stored event. */
@@ -621,6 +1090,54 @@ export type Event = {
 	prev_hash: string,
 	/**  This event's hash. */
 	hash: string,
+};
+
+/**
+ *  A gate on a step's output. Numbers may be templates over the parameters
+ *  (`max_words: "{{ length }}"`).
+ */
+export type Expectation = 
+/**  At most this many words. */
+({ max_words: Count }) & { forbidden?: never; json_schema?: never; min_words?: never; must_cite_sources?: never; regex?: never; required_sections?: never; rubric?: never } | 
+/**  At least this many words. */
+({ min_words: Count }) & { forbidden?: never; json_schema?: never; max_words?: never; must_cite_sources?: never; regex?: never; required_sections?: never; rubric?: never } | 
+/**  These Markdown headings, in any order. */
+({ required_sections: string[] }) & { forbidden?: never; json_schema?: never; max_words?: never; min_words?: never; must_cite_sources?: never; regex?: never; rubric?: never } | 
+/**  The output is JSON valid against this schema (`shape`: the step's JSON shape). */
+({ json_schema: Value }) & { forbidden?: never; max_words?: never; min_words?: never; must_cite_sources?: never; regex?: never; required_sections?: never; rubric?: never } | 
+/**  The output matches this regular expression. */
+({ regex: string }) & { forbidden?: never; json_schema?: never; max_words?: never; min_words?: never; must_cite_sources?: never; required_sections?: never; rubric?: never } | 
+/**  None of these phrases appears (case-insensitive). */
+({ forbidden: string[] }) & { json_schema?: never; max_words?: never; min_words?: never; must_cite_sources?: never; regex?: never; required_sections?: never; rubric?: never } | 
+/**  The output cites at least one source as `[S1]`, and only sources it was given. */
+({ must_cite_sources: boolean }) & { forbidden?: never; json_schema?: never; max_words?: never; min_words?: never; regex?: never; required_sections?: never; rubric?: never } | 
+/**  A judge role reads the output against this rubric and returns a verdict. */
+({ rubric: string }) & { forbidden?: never; json_schema?: never; max_words?: never; min_words?: never; must_cite_sources?: never; regex?: never; required_sections?: never };
+
+/**  What an export wrote. */
+export type Exported = {
+	/**  The asset. */
+	asset: number,
+	/**  The version written. */
+	version: number,
+	/**  The project. */
+	project: string,
+	/**  The project-relative path. */
+	path: string,
+	/**  Bytes written. */
+	bytes: number,
+	/**  Whether a file was replaced. */
+	replaced: boolean,
+};
+
+/**  The outcome of one expectation. */
+export type GateResult = {
+	/**  The expectation, as written (`max_words 600`). */
+	expectation: string,
+	/**  Whether the output meets it. */
+	passed: boolean,
+	/**  What was found (`612 words`), or why it failed. */
+	detail: string,
 };
 
 /**  How far the graph is behind SQLite. */
@@ -837,6 +1354,49 @@ export type InitReport = {
 	written: string[],
 };
 
+/**  A key reference (never the key). */
+export type KeyView = KeyView_Serialize | KeyView_Deserialize;
+
+/**  A key reference (never the key). */
+export type KeyView_Deserialize = {
+	/**  The reference's name. */
+	name: string,
+	/**  When it was first set. */
+	created_at: number,
+	/**  When it was last set. */
+	updated_at: number,
+	/**  When it was last tested. */
+	tested_at?: number | null,
+	/**  Whether the provider accepted it then. */
+	test_passed?: boolean | null,
+	/**  The providers that read it. */
+	used_by: string[],
+};
+
+/**  A key reference (never the key). */
+export type KeyView_Serialize = {
+	/**  The reference's name. */
+	name: string,
+	/**  When it was first set. */
+	created_at: number,
+	/**  When it was last set. */
+	updated_at: number,
+	/**  When it was last tested. */
+	tested_at: number | null,
+	/**  Whether the provider accepted it then. */
+	test_passed: boolean | null,
+	/**  The providers that read it. */
+	used_by: string[],
+};
+
+/**  A run in a lineage. */
+export type LineageRun = {
+	/**  Run id. */
+	run: number,
+	/**  Its play. */
+	play: string,
+};
+
 /**  A link as written, and where it leads. */
 export type LinkView = LinkView_Serialize | LinkView_Deserialize;
 
@@ -870,6 +1430,24 @@ export type LinkView_Serialize = {
 	line: number,
 	/**  The document it resolves to; `None` while it dangles. */
 	resolved: DocumentSummary | null,
+};
+
+/**  What an asset's bytes are. */
+export type MediaType = 
+/**  `text/markdown` */
+"text/markdown" | 
+/**  `application/json` */
+"application/json";
+
+/**
+ *  `provider:model`, split at the first colon (Ollama models have colons of their own:
+ *  `ollama:llama3.1:8b`).
+ */
+export type ModelRef = {
+	/**  The provider's name. */
+	provider: string,
+	/**  The model's name at that provider. */
+	model: string,
 };
 
 /**  A canon block to create. */
@@ -965,6 +1543,77 @@ export type NewTask_Serialize = {
 	depends_on: number[],
 };
 
+/**  Why a candidate is in the list. */
+export type Origin = 
+/**  Named by the step, or by `--model`. */
+"explicit" | 
+/**  The role's preferred model. */
+"role_preferred" | 
+/**  One of the role's fallbacks. */
+"role_fallback" | 
+/**  The routing table's entry for the task class. */
+"route" | 
+/**  A local Ollama that answered. */
+"local";
+
+/**  A parameter a person fills in. */
+export type Parameter = Parameter_Serialize | Parameter_Deserialize;
+
+/**  A parameter's type. */
+export type ParameterKind = 
+/**  One line of text. */
+"string" | 
+/**  Several lines of text. */
+"text" | 
+/**  A whole number. */
+"integer" | 
+/**  A number. */
+"number" | 
+/**  Yes or no. */
+"boolean" | 
+/**  One of `options`. */
+"choice";
+
+/**  A parameter a person fills in. */
+export type Parameter_Deserialize = {
+	/**  The name templates use. */
+	name: string,
+	/**  Its type. */
+	type: ParameterKind,
+	/**  What to enter. */
+	description?: string,
+	/**  Whether it must be given (parameters with a default never need to be). */
+	required?: boolean,
+	/**  The value when none is given. */
+	default?: Value | null,
+	/**  The allowed values of a `choice`. */
+	options?: string[],
+	/**  Bounds of a number. */
+	minimum?: number | null,
+	/**  Bounds of a number. */
+	maximum?: number | null,
+};
+
+/**  A parameter a person fills in. */
+export type Parameter_Serialize = {
+	/**  The name templates use. */
+	name: string,
+	/**  Its type. */
+	type: ParameterKind,
+	/**  What to enter. */
+	description: string,
+	/**  Whether it must be given (parameters with a default never need to be). */
+	required: boolean,
+	/**  The value when none is given. */
+	default: Value | null,
+	/**  The allowed values of a `choice`. */
+	options?: string[],
+	/**  Bounds of a number. */
+	minimum?: number | null,
+	/**  Bounds of a number. */
+	maximum?: number | null,
+};
+
 /**  Where a passage is: its document and its place in it. */
 export type PassageSource = {
 	/**  The passage's id. */
@@ -983,6 +1632,49 @@ export type PassageSource = {
 	heading: string,
 	/**  First and last line of the passage in the file. */
 	lines: [number, number],
+};
+
+/**  A parsed, checked play. */
+export type Play = Play_Serialize | Play_Deserialize;
+
+/**  A parsed, checked play. */
+export type Play_Deserialize = {
+	/**  Its name (`character_bible`), equal to its file name. */
+	name: string,
+	/**  A title for people. */
+	title: string,
+	/**  What it makes. */
+	description: string,
+	/**  `writing`, `game_design`, `podcasting`, … (free text, for grouping). */
+	domain: string,
+	/**  Its parameters, in file order. */
+	parameters: Parameter_Deserialize[],
+	/**  Its steps, in file order (a valid topological order is computed at run time). */
+	steps: Step_Deserialize[],
+	/**  What happens to a passing run's output. */
+	approval: Approval,
+	/**  The SHA-256 of the file's text: the version a run pins. */
+	version: string,
+};
+
+/**  A parsed, checked play. */
+export type Play_Serialize = {
+	/**  Its name (`character_bible`), equal to its file name. */
+	name: string,
+	/**  A title for people. */
+	title: string,
+	/**  What it makes. */
+	description: string,
+	/**  `writing`, `game_design`, `podcasting`, … (free text, for grouping). */
+	domain: string,
+	/**  Its parameters, in file order. */
+	parameters: Parameter_Serialize[],
+	/**  Its steps, in file order (a valid topological order is computed at run time). */
+	steps: Step_Serialize[],
+	/**  What happens to a passing run's output. */
+	approval: Approval,
+	/**  The SHA-256 of the file's text: the version a run pins. */
+	version: string,
 };
 
 /**  A folder to add as a project. */
@@ -1046,6 +1738,208 @@ export type ProjectView_Serialize = {
 /**  Projects changed (added, removed, watched, ingested): refetch the project list. */
 export type ProjectsChanged = Record<string, never>;
 
+/**  Making an approved asset canon. */
+export type Promotion = Promotion_Serialize | Promotion_Deserialize;
+
+/**  Making an approved asset canon. */
+export type Promotion_Deserialize = {
+	/**  The asset. */
+	asset: number,
+	/**  Tags for the canon block. */
+	tags?: string[],
+	/**  Canon (default) or secondary. */
+	tier?: Tier | null,
+};
+
+/**  Making an approved asset canon. */
+export type Promotion_Serialize = {
+	/**  The asset. */
+	asset: number,
+	/**  Tags for the canon block. */
+	tags: string[],
+	/**  Canon (default) or secondary. */
+	tier: Tier | null,
+};
+
+/**  A provider to add or replace. */
+export type ProviderAdd = ProviderAdd_Serialize | ProviderAdd_Deserialize;
+
+/**  A provider to add or replace. */
+export type ProviderAdd_Deserialize = {
+	/**  Its name: lowercase letters, digits, `-` and `_`. */
+	name: string,
+	/**  Its wire format. */
+	format: WireFormat,
+	/**  Its base URL. */
+	base_url: string,
+	/**  The key reference it reads; none for a local server without keys. */
+	key_ref?: string | null,
+};
+
+/**  A provider to add or replace. */
+export type ProviderAdd_Serialize = {
+	/**  Its name: lowercase letters, digits, `-` and `_`. */
+	name: string,
+	/**  Its wire format. */
+	format: WireFormat,
+	/**  Its base URL. */
+	base_url: string,
+	/**  The key reference it reads; none for a local server without keys. */
+	key_ref: string | null,
+};
+
+/**  The outcome of testing a provider (and its key) with an authenticated read. */
+export type ProviderCheck = ProviderCheck_Serialize | ProviderCheck_Deserialize;
+
+/**  The outcome of testing a provider (and its key) with an authenticated read. */
+export type ProviderCheck_Deserialize = {
+	/**  The provider tested. */
+	provider: string,
+	/**  Whether it answered and accepted the key. */
+	passed: boolean,
+	/**  How many models it lists, when it answered. */
+	models?: number | null,
+	/**  Why not, when it did not. */
+	error?: ProviderError_Deserialize | null,
+	/**  How long it took. */
+	latency_ms: number,
+};
+
+/**  The outcome of testing a provider (and its key) with an authenticated read. */
+export type ProviderCheck_Serialize = {
+	/**  The provider tested. */
+	provider: string,
+	/**  Whether it answered and accepted the key. */
+	passed: boolean,
+	/**  How many models it lists, when it answered. */
+	models: number | null,
+	/**  Why not, when it did not. */
+	error: ProviderError_Serialize | null,
+	/**  How long it took. */
+	latency_ms: number,
+};
+
+/**
+ *  How a provider call failed. None of these carries a key: messages come from the provider's
+ *  error body with the key removed (see [`transport`]).
+ */
+export type ProviderError = ProviderError_Serialize | ProviderError_Deserialize;
+
+/**
+ *  How a provider call failed. None of these carries a key: messages come from the provider's
+ *  error body with the key removed (see [`transport`]).
+ */
+export type ProviderError_Deserialize = 
+/**  The key was refused (401/403). */
+{ kind: "unauthorized"; 
+/**  HTTP status. */
+status: number } | 
+/**  Too many requests (429). */
+{ kind: "rate_limited"; 
+/**  The wait the provider asked for. */
+retry_after_ms?: number | null; 
+/**  The provider's message. */
+message: string } | 
+/**  The provider failed (5xx, or an overload reported inside the stream, status 0). */
+{ kind: "server"; 
+/**  HTTP status, 0 when reported inside a stream. */
+status: number; 
+/**  The provider's message. */
+message: string } | 
+/**  The provider refused the request itself (4xx other than auth and rate limits). */
+{ kind: "rejected"; 
+/**  HTTP status, 0 when reported inside a stream. */
+status: number; 
+/**  The provider's message. */
+message: string } | 
+/**  The response is not the documented format. */
+{ kind: "malformed"; 
+/**  What was wrong. */
+detail: string } | 
+/**  No answer, or no progress, within the time limit. */
+{ kind: "timeout" } | 
+/**  The connection could not be made. */
+{ kind: "unreachable"; 
+/**  The failure class. */
+detail: string } | 
+/**  The call was cancelled (a run cancelled, or the kill switch). */
+{ kind: "cancelled" };
+
+/**
+ *  How a provider call failed. None of these carries a key: messages come from the provider's
+ *  error body with the key removed (see [`transport`]).
+ */
+export type ProviderError_Serialize = 
+/**  The key was refused (401/403). */
+{ kind: "unauthorized"; 
+/**  HTTP status. */
+status: number } | 
+/**  Too many requests (429). */
+{ kind: "rate_limited"; 
+/**  The wait the provider asked for. */
+retry_after_ms: number | null; 
+/**  The provider's message. */
+message: string } | 
+/**  The provider failed (5xx, or an overload reported inside the stream, status 0). */
+{ kind: "server"; 
+/**  HTTP status, 0 when reported inside a stream. */
+status: number; 
+/**  The provider's message. */
+message: string } | 
+/**  The provider refused the request itself (4xx other than auth and rate limits). */
+{ kind: "rejected"; 
+/**  HTTP status, 0 when reported inside a stream. */
+status: number; 
+/**  The provider's message. */
+message: string } | 
+/**  The response is not the documented format. */
+{ kind: "malformed"; 
+/**  What was wrong. */
+detail: string } | 
+/**  No answer, or no progress, within the time limit. */
+{ kind: "timeout" } | 
+/**  The connection could not be made. */
+{ kind: "unreachable"; 
+/**  The failure class. */
+detail: string } | 
+/**  The call was cancelled (a run cancelled, or the kill switch). */
+{ kind: "cancelled" };
+
+/**  A provider: built in, added, or a built-in replaced. */
+export type ProviderView = ProviderView_Serialize | ProviderView_Deserialize;
+
+/**  A provider: built in, added, or a built-in replaced. */
+export type ProviderView_Deserialize = {
+	/**  Its name, the `provider` of `provider:model`. */
+	name: string,
+	/**  Its wire format. */
+	format: WireFormat,
+	/**  Its base URL. */
+	base_url: string,
+	/**  The key reference it reads, if any. */
+	key_ref?: string | null,
+	/**  Whether a key is set under that reference. */
+	key_set: boolean,
+	/**  Built in (and not replaced). */
+	builtin: boolean,
+};
+
+/**  A provider: built in, added, or a built-in replaced. */
+export type ProviderView_Serialize = {
+	/**  Its name, the `provider` of `provider:model`. */
+	name: string,
+	/**  Its wire format. */
+	format: WireFormat,
+	/**  Its base URL. */
+	base_url: string,
+	/**  The key reference it reads, if any. */
+	key_ref: string | null,
+	/**  Whether a key is set under that reference. */
+	key_set: boolean,
+	/**  Built in (and not replaced). */
+	builtin: boolean,
+};
+
 /**  A related document and why. */
 export type RelatedDocument = {
 	/**  The document. */
@@ -1076,6 +1970,15 @@ tags: string[] };
  *  `name` or `name: value`.
  */
 export type Restriction = string;
+
+/**  A move in the approval flow. */
+export type ReviewAction = 
+/**  draft → in_review. Needs `bank_assets`. */
+"submit" | 
+/**  in_review → approved. Needs `approve_assets`. */
+"approve" | 
+/**  in_review → rejected. Needs `approve_assets`. */
+"reject";
 
 /**  A role with inheritance resolved. */
 export type Role = Role_Serialize | Role_Deserialize;
@@ -1153,6 +2056,281 @@ export type Role_Serialize = {
 	source: RoleSource,
 	/**  File it was read from. */
 	file: string,
+};
+
+/**  A task class's ordered models. */
+export type Route = {
+	/**  `llm.planner`, `llm.creator`, `llm.judge`, … */
+	task_class: string,
+	/**  `provider:model`, tried in order. */
+	models: string[],
+};
+
+/**  What a run tells while it works. */
+export type RunEvent = RunEvent_Serialize | RunEvent_Deserialize;
+
+/**  What a run tells while it works. */
+export type RunEvent_Deserialize = 
+/**  The run exists. */
+{ event: "started"; 
+/**  Run id. */
+run: number } | 
+/**  A step began with a model. */
+{ event: "step_started"; 
+/**  Run id. */
+run: number; 
+/**  Step id. */
+step: string; 
+/**  `provider:model`. */
+model: string } | 
+/**  Generated text. */
+{ event: "text"; 
+/**  Run id. */
+run: number; 
+/**  Step id. */
+step: string; 
+/**  The new text. */
+text: string } | 
+/**  A call failed and will be tried again, or the next model will be. */
+{ event: "retry"; 
+/**  Run id. */
+run: number; 
+/**  Step id. */
+step: string; 
+/**  The model that failed. */
+model: string; 
+/**  Why. */
+error: ProviderError_Deserialize; 
+/**  How long before the next try, in ms (0 when falling back to another model). */
+wait_ms: number } | 
+/**  A step ended. */
+{ event: "step_finished"; 
+/**  Run id. */
+run: number; 
+/**  Step id. */
+step: string; 
+/**  `passed` or `failed`. */
+status: string; 
+/**  Its gates. */
+gates: GateResult[] } | 
+/**  The run's output was banked as an asset. */
+{ event: "banked"; 
+/**  Run id. */
+run: number; 
+/**  The asset. */
+asset: number; 
+/**  Its version. */
+version: number; 
+/**  Its approval state. */
+state: AssetState } | 
+/**  The run ended. */
+{ event: "finished"; 
+/**  Run id. */
+run: number; 
+/**  Its final status. */
+status: string };
+
+/**  What a run tells while it works. */
+export type RunEvent_Serialize = 
+/**  The run exists. */
+{ event: "started"; 
+/**  Run id. */
+run: number } | 
+/**  A step began with a model. */
+{ event: "step_started"; 
+/**  Run id. */
+run: number; 
+/**  Step id. */
+step: string; 
+/**  `provider:model`. */
+model: string } | 
+/**  Generated text. */
+{ event: "text"; 
+/**  Run id. */
+run: number; 
+/**  Step id. */
+step: string; 
+/**  The new text. */
+text: string } | 
+/**  A call failed and will be tried again, or the next model will be. */
+{ event: "retry"; 
+/**  Run id. */
+run: number; 
+/**  Step id. */
+step: string; 
+/**  The model that failed. */
+model: string; 
+/**  Why. */
+error: ProviderError_Serialize; 
+/**  How long before the next try, in ms (0 when falling back to another model). */
+wait_ms: number } | 
+/**  A step ended. */
+{ event: "step_finished"; 
+/**  Run id. */
+run: number; 
+/**  Step id. */
+step: string; 
+/**  `passed` or `failed`. */
+status: string; 
+/**  Its gates. */
+gates: GateResult[] } | 
+/**  The run's output was banked as an asset. */
+{ event: "banked"; 
+/**  Run id. */
+run: number; 
+/**  The asset. */
+asset: number; 
+/**  Its version. */
+version: number; 
+/**  Its approval state. */
+state: AssetState } | 
+/**  The run ended. */
+{ event: "finished"; 
+/**  Run id. */
+run: number; 
+/**  Its final status. */
+status: string };
+
+/**  What a dry run shows: each step's prompt exactly as it would be sent, and its models. */
+export type RunPreview = {
+	/**  Play name. */
+	play: string,
+	/**  Its version. */
+	play_version: string,
+	/**  Each step in run order. */
+	steps: StepPreview[],
+};
+
+/**
+ *  What a run is doing, sent while it runs: started, each step's model, streamed text, retries,
+ *  gate results, banking, the end.
+ */
+export type RunProgressed = RunProgressed_Serialize | RunProgressed_Deserialize;
+
+/**
+ *  What a run is doing, sent while it runs: started, each step's model, streamed text, retries,
+ *  gate results, banking, the end.
+ */
+export type RunProgressed_Deserialize = {
+	/**  The run's event. */
+	event: RunEvent_Deserialize,
+};
+
+/**
+ *  What a run is doing, sent while it runs: started, each step's model, streamed text, retries,
+ *  gate results, banking, the end.
+ */
+export type RunProgressed_Serialize = {
+	/**  The run's event. */
+	event: RunEvent_Serialize,
+};
+
+/**  A play to run. */
+export type RunRequest = RunRequest_Serialize | RunRequest_Deserialize;
+
+/**  A play to run. */
+export type RunRequest_Deserialize = {
+	/**  The play's name. */
+	play: string,
+	/**  Its parameters. */
+	params?: { [key in string]: Value },
+	/**  A `provider:model` for every step, overriding routing. */
+	model?: string | null,
+	/**  The task the run is for. */
+	task?: number | null,
+};
+
+/**  A play to run. */
+export type RunRequest_Serialize = {
+	/**  The play's name. */
+	play: string,
+	/**  Its parameters. */
+	params: { [key in string]: Value },
+	/**  A `provider:model` for every step, overriding routing. */
+	model: string | null,
+	/**  The task the run is for. */
+	task: number | null,
+};
+
+/**  A run as stored. */
+export type RunView = RunView_Serialize | RunView_Deserialize;
+
+/**  A run as stored. */
+export type RunView_Deserialize = {
+	/**  Id. */
+	id: number,
+	/**  Play name. */
+	play: string,
+	/**  The play's version (SHA-256 of its text). */
+	play_version: string,
+	/**  The parameters. */
+	params: Value,
+	/**  Who ran it. */
+	principal: string,
+	/**  `pending`, `running`, `passed`, `failed`, `cancelled`. */
+	status: string,
+	/**
+	 *  Why it failed or was cancelled: `gates`, `provider`, `interrupted`, `cancelled`,
+	 *  `switched_off`, `error`.
+	 */
+	reason?: string | null,
+	/**  In words. */
+	message?: string | null,
+	/**  Tokens and cost over all steps. */
+	input_tokens: number,
+	/**  Tokens and cost over all steps. */
+	output_tokens: number,
+	/**  Millionths of a dollar; steps on unpriced models add nothing. */
+	cost_micros: number,
+	/**  The task it was for. */
+	task?: number | null,
+	/**  When. */
+	created_at: number,
+	/**  When it ended. */
+	finished_at?: number | null,
+	/**  Its steps in the order they ran. */
+	steps: StepView_Deserialize[],
+	/**  The asset its output was banked as. */
+	asset?: number | null,
+};
+
+/**  A run as stored. */
+export type RunView_Serialize = {
+	/**  Id. */
+	id: number,
+	/**  Play name. */
+	play: string,
+	/**  The play's version (SHA-256 of its text). */
+	play_version: string,
+	/**  The parameters. */
+	params: Value,
+	/**  Who ran it. */
+	principal: string,
+	/**  `pending`, `running`, `passed`, `failed`, `cancelled`. */
+	status: string,
+	/**
+	 *  Why it failed or was cancelled: `gates`, `provider`, `interrupted`, `cancelled`,
+	 *  `switched_off`, `error`.
+	 */
+	reason: string | null,
+	/**  In words. */
+	message: string | null,
+	/**  Tokens and cost over all steps. */
+	input_tokens: number,
+	/**  Tokens and cost over all steps. */
+	output_tokens: number,
+	/**  Millionths of a dollar; steps on unpriced models add nothing. */
+	cost_micros: number,
+	/**  The task it was for. */
+	task: number | null,
+	/**  When. */
+	created_at: number,
+	/**  When it ended. */
+	finished_at: number | null,
+	/**  Its steps in the order they ran. */
+	steps: StepView_Serialize[],
+	/**  The asset its output was banked as. */
+	asset: number | null,
 };
 
 /**  Why the core is sealed. `status` reports it; every other command answers `NotReady` with it. */
@@ -1328,6 +2506,16 @@ export type SearchRequest_Serialize = {
 	limit: number | null,
 };
 
+/**  One of the five sections, as sent. */
+export type Section = {
+	/**  `Assistant`, `Sources`, `Structured output`, `Expectations`, `Task`. */
+	name: string,
+	/**  The section's text. */
+	text: string,
+	/**  Its estimated tokens. */
+	tokens: number,
+};
+
 /**  An output template. */
 export type Shape = {
 	/**  Id. */
@@ -1382,6 +2570,19 @@ export type ShapeKind =
 /**  A JSON Schema document. */
 "json_schema";
 
+/**  A step's output shape: a shape of the vault's catalog by name, or one written inline. */
+export type ShapeRef = 
+/**  A catalog shape's name. */
+string | 
+/**  An inline Markdown template whose headings are required sections. */
+({ 
+/**  The template. */
+markdown: string }) & { json_schema?: never } | 
+/**  An inline JSON Schema. */
+({ 
+/**  The schema. */
+json_schema: Value }) & { markdown?: never };
+
 /**  Why a file was not read. */
 export type SkipReason = 
 /**  Over the configured size cap. */
@@ -1413,6 +2614,56 @@ export type SnippetPart = {
 	text: string,
 	/**  Whether it is a matched term. */
 	highlight: boolean,
+};
+
+/**  A source offered to a step, before the budget decides. */
+export type SourceCandidate = {
+	/**  Canon block or passage. */
+	kind: SourceKind,
+	/**  A title for people (the block's title, or `path › heading`). */
+	title: string,
+	/**  What it points at (`canon:12`, `chunk:345`), for lineage. */
+	reference: string,
+	/**  Its text. */
+	text: string,
+};
+
+/**  What a source is. */
+export type SourceKind = 
+/**  A curated canon block. */
+"canon" | 
+/**  A passage found by search. */
+"passage";
+
+/**  What a step reads. */
+export type Sources = Sources_Serialize | Sources_Deserialize;
+
+/**  What a step reads. */
+export type Sources_Deserialize = {
+	/**  Canon blocks carrying any of these tags. */
+	canon_tags?: string[],
+	/**  Passages found by hybrid search for this query template. */
+	search?: string | null,
+	/**  Only passages of this project (a template; empty means every project). */
+	project?: string | null,
+	/**  How many passages search may bring. */
+	passages?: number,
+	/**  The most tokens the Sources section may take; what does not fit is cut and reported. */
+	budget_tokens?: number,
+};
+
+/**  What a step reads. */
+export type Sources_Serialize = {
+	/**  Canon blocks carrying any of these tags. */
+	canon_tags?: string[],
+	/**  Passages found by hybrid search for this query template. */
+	search?: string,
+	/**  Only passages of this project (a template; empty means every project). */
+	project?: string,
+	/**  How many passages search may bring. */
+	passages: number,
+	/**  The most tokens the Sources section may take; what does not fit is cut and reported. */
+	budget_tokens: number,
 };
 
 /**  The state of the vault, answered even when sealed. */
@@ -1464,6 +2715,140 @@ export type Status_Serialize = {
 	kill_switch: SwitchState | null,
 	/**  The OS keychain: `not checked yet`, `available`, or why it is not. */
 	keychain: string | null,
+};
+
+/**  One model call of a play. */
+export type Step = Step_Serialize | Step_Deserialize;
+
+/**  One step of a preview. */
+export type StepPreview = {
+	/**  Step id. */
+	step: string,
+	/**  Its role. */
+	role: string,
+	/**  The models it would try, in order. */
+	candidates: Candidate[],
+	/**  The assembled prompt (steps that read earlier outputs show a placeholder there). */
+	assembled: Assembled,
+};
+
+/**  One step of a run. */
+export type StepView = StepView_Serialize | StepView_Deserialize;
+
+/**  One step of a run. */
+export type StepView_Deserialize = {
+	/**  Step id. */
+	step: string,
+	/**  `running`, `passed`, `failed`, `cancelled`, `skipped`. */
+	status: string,
+	/**  The role that acted. */
+	role: string,
+	/**  The model that answered. */
+	model?: string | null,
+	/**  The system message sent. */
+	system_prompt?: string | null,
+	/**  The user message sent. */
+	prompt?: string | null,
+	/**  The output. */
+	output?: string | null,
+	/**  Gate results. */
+	gates: GateResult[],
+	/**  The typed error that ended it, as JSON. */
+	error?: Value | null,
+	/**  Each call tried: model and outcome. */
+	attempts: Attempt[],
+	/**  Tokens. */
+	input_tokens: number,
+	/**  Tokens. */
+	output_tokens: number,
+	/**  Millionths of a dollar. */
+	cost_micros: number,
+	/**  Time from the first call to the answer. */
+	latency_ms?: number | null,
+};
+
+/**  One step of a run. */
+export type StepView_Serialize = {
+	/**  Step id. */
+	step: string,
+	/**  `running`, `passed`, `failed`, `cancelled`, `skipped`. */
+	status: string,
+	/**  The role that acted. */
+	role: string,
+	/**  The model that answered. */
+	model: string | null,
+	/**  The system message sent. */
+	system_prompt: string | null,
+	/**  The user message sent. */
+	prompt: string | null,
+	/**  The output. */
+	output: string | null,
+	/**  Gate results. */
+	gates: GateResult[],
+	/**  The typed error that ended it, as JSON. */
+	error: Value | null,
+	/**  Each call tried: model and outcome. */
+	attempts: Attempt[],
+	/**  Tokens. */
+	input_tokens: number,
+	/**  Tokens. */
+	output_tokens: number,
+	/**  Millionths of a dollar. */
+	cost_micros: number,
+	/**  Time from the first call to the answer. */
+	latency_ms: number | null,
+};
+
+/**  One model call of a play. */
+export type Step_Deserialize = {
+	/**  Its id, used by `needs` and in templates as `steps.<id>.output`. */
+	id: string,
+	/**  The role that acts (the Assistant). */
+	role: string,
+	/**  Steps whose output this one reads. */
+	needs?: string[],
+	/**  The routing class when no model is named. */
+	task_class?: string,
+	/**  A `provider:model` that overrides routing. */
+	model?: string | null,
+	/**  What the step reads (the Sources). */
+	sources?: Sources_Deserialize,
+	/**  The output's form (the Structured output). */
+	shape?: ShapeRef | null,
+	/**  The gates its output must pass (the Expectations). */
+	expectations?: Expectation[],
+	/**  The template of the request (the Task). */
+	task: string,
+	/**  Upper bound on generated tokens. */
+	max_tokens?: number,
+	/**  Sampling temperature. */
+	temperature?: number | null,
+};
+
+/**  One model call of a play. */
+export type Step_Serialize = {
+	/**  Its id, used by `needs` and in templates as `steps.<id>.output`. */
+	id: string,
+	/**  The role that acts (the Assistant). */
+	role: string,
+	/**  Steps whose output this one reads. */
+	needs?: string[],
+	/**  The routing class when no model is named. */
+	task_class: string,
+	/**  A `provider:model` that overrides routing. */
+	model?: string,
+	/**  What the step reads (the Sources). */
+	sources: Sources_Serialize,
+	/**  The output's form (the Structured output). */
+	shape?: ShapeRef,
+	/**  The gates its output must pass (the Expectations). */
+	expectations?: Expectation[],
+	/**  The template of the request (the Task). */
+	task: string,
+	/**  Upper bound on generated tokens. */
+	max_tokens: number,
+	/**  Sampling temperature. */
+	temperature?: number | null,
 };
 
 /**  The kill switch while it is on. */
@@ -1728,6 +3113,8 @@ export type Tier =
 /**  Supporting material. */
 "secondary";
 
+export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
+
 /**  How far the vector index is behind SQLite. */
 export type VectorStatus = VectorStatus_Serialize | VectorStatus_Deserialize;
 
@@ -1777,6 +3164,18 @@ export type Verification_Serialize = {
 	/**  What is wrong there. */
 	problem: string | null,
 };
+
+/**  How a provider speaks. */
+export type WireFormat = 
+/**
+ *  OpenAI chat completions (`/chat/completions`), also spoken by Ollama, LM Studio,
+ *  llama.cpp's server, vLLM and OpenRouter.
+ */
+"openai" | 
+/**  Anthropic Messages (`/v1/messages`). */
+"anthropic" | 
+/**  Google Gemini `generateContent` (`:streamGenerateContent?alt=sse`). */
+"gemini";
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

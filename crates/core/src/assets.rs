@@ -217,17 +217,7 @@ pub fn snapshot(conn: &Connection, id: i64) -> rusqlite::Result<Option<AssetSnap
 
 /// Every asset's lineage, for a rebuild.
 pub fn all_snapshots(conn: &Connection) -> rusqlite::Result<Vec<AssetSnapshot>> {
-    let ids = conn
-        .prepare("SELECT id FROM assets ORDER BY id")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(snapshot) = snapshot(conn, id)? {
-            out.push(snapshot);
-        }
-    }
-    Ok(out)
+    outbox::all_snapshots(conn, "SELECT id FROM assets ORDER BY id", snapshot)
 }
 
 /// Queues asset `id`'s lineage for the graph, in the caller's transaction.

@@ -294,23 +294,17 @@ impl Graph {
     /// The documents `id` links to and the documents linking to it, by id.
     pub fn links_of(&self, id: i64) -> GraphResult<(Vec<i64>, Vec<i64>)> {
         let conn = self.connection()?;
-        let ids = |query: &str| -> GraphResult<Vec<i64>> {
-            let mut stmt = conn.prepare(query)?;
-            let result = conn.execute(&mut stmt, vec![("id", Value::Int64(id))])?;
-            Ok(result
-                .filter_map(|row| match row.first() {
-                    Some(Value::Int64(v)) => Some(*v),
-                    _ => None,
-                })
-                .collect())
-        };
-        let out = ids(
+        let out = ids_of(
+            &conn,
             "MATCH (d:Document {id: $id})-[:LINKS_TO]->(t:Document) WHERE t.id <> $id
              RETURN DISTINCT t.id ORDER BY t.id",
+            id,
         )?;
-        let back = ids(
+        let back = ids_of(
+            &conn,
             "MATCH (s:Document)-[:LINKS_TO]->(d:Document {id: $id}) WHERE s.id <> $id
              RETURN DISTINCT s.id ORDER BY s.id",
+            id,
         )?;
         Ok((out, back))
     }
@@ -329,30 +323,17 @@ impl Graph {
     /// The lineage of asset `id` as the graph holds it.
     pub fn lineage(&self, id: i64) -> GraphResult<Lineage> {
         let conn = self.connection()?;
-        let rows = |query: &str| -> GraphResult<Vec<Vec<Value>>> {
-            let mut stmt = conn.prepare(query)?;
-            Ok(conn
-                .execute(&mut stmt, vec![("id", Value::Int64(id))])?
-                .collect())
-        };
-        let ints = |query: &str| -> GraphResult<Vec<i64>> {
-            Ok(rows(query)?
-                .into_iter()
-                .filter_map(|row| match row.first() {
-                    Some(Value::Int64(v)) => Some(*v),
-                    _ => None,
-                })
-                .collect())
-        };
-        let runs = rows(
+        let ints = |query: &str| ids_of(&conn, query, id);
+        let mut stmt = conn.prepare(
             "MATCH (a:Asset {id: $id})-[:PRODUCED_BY]->(r:Run) RETURN r.id, r.play ORDER BY r.id",
-        )?
-        .into_iter()
-        .filter_map(|row| match row.as_slice() {
-            [Value::Int64(run), Value::String(play)] => Some((*run, play.clone())),
-            _ => None,
-        })
-        .collect();
+        )?;
+        let runs = conn
+            .execute(&mut stmt, vec![("id", Value::Int64(id))])?
+            .filter_map(|row| match row.as_slice() {
+                [Value::Int64(run), Value::String(play)] => Some((*run, play.clone())),
+                _ => None,
+            })
+            .collect();
         Ok(Lineage {
             runs,
             tasks: ints("MATCH (a:Asset {id: $id})-[:FOR_TASK]->(t:Task) RETURN t.id")?,
@@ -396,15 +377,7 @@ impl Graph {
                 id,
             ),
         };
-        let conn = self.connection()?;
-        let mut stmt = conn.prepare(query)?;
-        Ok(conn
-            .execute(&mut stmt, vec![("id", Value::Int64(id))])?
-            .filter_map(|row| match row.first() {
-                Some(Value::Int64(v)) => Some(*v),
-                _ => None,
-            })
-            .collect())
+        ids_of(&self.connection()?, query, id)
     }
 
     /// How many Task nodes and DEPENDS_ON edges there are; for consistency checks.
@@ -414,6 +387,18 @@ impl Graph {
         let deps = first_int(conn.query("MATCH ()-[r:DEPENDS_ON]->() RETURN COUNT(r)")?);
         Ok((tasks, deps))
     }
+}
+
+/// The first column of `query`'s rows as ids, with `$id` bound to `id`.
+fn ids_of(conn: &Connection<'_>, query: &str, id: i64) -> GraphResult<Vec<i64>> {
+    let mut stmt = conn.prepare(query)?;
+    Ok(conn
+        .execute(&mut stmt, vec![("id", Value::Int64(id))])?
+        .filter_map(|row| match row.first() {
+            Some(Value::Int64(v)) => Some(*v),
+            _ => None,
+        })
+        .collect())
 }
 
 /// Statements are prepared once per batch, and only for the kinds of change in it.

@@ -112,6 +112,26 @@ pub struct AssetSnapshot {
     pub promoted_to: Option<i64>,
 }
 
+/// The snapshot of every id `ids_query` lists, in its order, for a rebuild; ids whose `one`
+/// finds nothing are skipped.
+pub fn all_snapshots<T>(
+    conn: &Connection,
+    ids_query: &str,
+    one: impl Fn(&Connection, i64) -> rusqlite::Result<Option<T>>,
+) -> rusqlite::Result<Vec<T>> {
+    let ids = conn
+        .prepare(ids_query)?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(snapshot) = one(conn, id)? {
+            out.push(snapshot);
+        }
+    }
+    Ok(out)
+}
+
 /// Queues a change on `tx`, a connection inside the change's transaction.
 pub fn push<C: Change>(tx: &Connection, change: &C, at: Millis) -> rusqlite::Result<()> {
     let payload = serde_json::to_string(change)

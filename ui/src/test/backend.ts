@@ -15,6 +15,11 @@ export const backend = (() => {
     "auditTail", "auditVerify",
     "projectAdd", "projectList", "projectRemove", "projectWatch", "projectPickFolder", "ingest",
     "search", "documentShow", "documentOpen", "related", "hookAdd", "hookList", "hookRemove",
+    "playsList", "runPreview", "runPlay", "runCancel", "runsList", "runShow",
+    "assetsList", "assetShow", "assetBank", "assetReview", "assetPromote", "assetExport",
+    "assetLineage", "assetsFrom", "keysList", "keySet", "keyRemove", "keyTest",
+    "providersList", "providerAdd", "providerRemove", "providerTest", "routesList", "routeSet",
+    "seal", "unseal",
   ] as const;
   const commands = Object.fromEntries(names.map((n) => [n, vi.fn()])) as Record<
     (typeof names)[number],
@@ -40,6 +45,8 @@ export const backend = (() => {
       tasksChanged: event("tasksChanged"),
       projectsChanged: event("projectsChanged"),
       ingestProgressed: event("ingestProgressed"),
+      runProgressed: event("runProgressed"),
+      assetsChanged: event("assetsChanged"),
     },
   };
 })();

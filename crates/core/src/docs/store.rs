@@ -318,17 +318,7 @@ pub fn snapshot(conn: &Connection, id: i64) -> rusqlite::Result<Option<DocumentS
 
 /// Every document's snapshot, for a rebuild.
 pub fn all_snapshots(conn: &Connection) -> rusqlite::Result<Vec<DocumentSnapshot>> {
-    let ids = conn
-        .prepare("SELECT id FROM documents ORDER BY id")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(snapshot) = snapshot(conn, id)? {
-            out.push(snapshot);
-        }
-    }
-    Ok(out)
+    crate::outbox::all_snapshots(conn, "SELECT id FROM documents ORDER BY id", snapshot)
 }
 
 /// Up to `limit` passage texts with no vector from `model` yet, by text hash.

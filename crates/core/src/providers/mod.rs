@@ -21,6 +21,8 @@ use std::time::Duration;
 pub enum WireFormat {
     /// OpenAI chat completions (`/chat/completions`), also spoken by Ollama, LM Studio,
     /// llama.cpp's server, vLLM and OpenRouter.
+    // Spelled as everywhere else (files, CLI, database), not `open_ai`.
+    #[serde(rename = "openai")]
     OpenAi,
     /// Anthropic Messages (`/v1/messages`).
     Anthropic,
