@@ -513,3 +513,164 @@ fn live_provider_runs_a_play_when_a_key_is_in_the_environment() {
         run.id, run.status, run.input_tokens, run.output_tokens
     );
 }
+
+const FACTS: &str = "## Established\nMara Quell keeps the Gull Rock light [S1].\n\n## Contradictions\nNone found.\n\n## Open questions\nHer age.";
+const BIBLE: &str = "# Mara Quell\n## Appearance\nTall, salt-grey coat.\n## Voice\n\"Count the steps. Then count them again.\"\n## Wants\nThe light to stay lit.\n## Fears\nThe dark between flashes.\n## Relationships\nAlone on the rock.\n## History\nKeeper for ten years.";
+
+/// Rubrics are judged by the `reviewer` role (routed by `llm.judge`) with a JSON verdict: a
+/// pass lets the run pass, a fail or an answer that is not a verdict fails it, with the reasons.
+#[test]
+fn a_rubric_is_judged_by_the_reviewer_and_its_verdict_gates_the_run() {
+    use atelier_core::api::NewCanon;
+    let vault = TempVault::new();
+    let atelier = vault.open();
+    let stub = StubProvider::start();
+    add_stub(&atelier, &stub);
+    atelier
+        .canon_create(
+            &owner(),
+            NewCanon {
+                title: "Mara Quell".to_owned(),
+                body: "Mara Quell keeps the Gull Rock light.".to_owned(),
+                tags: vec!["characters".to_owned()],
+                tier: atelier_core::catalog::Tier::Canon,
+            },
+        )
+        .expect("canon");
+    atelier
+        .route_set(
+            &owner(),
+            Route {
+                task_class: "llm.judge".to_owned(),
+                models: vec!["stub:judge".to_owned()],
+            },
+        )
+        .expect("route");
+    stub.set_replies(json!({
+        "bible": [FACTS, BIBLE, FACTS, BIBLE, FACTS, BIBLE],
+        "judge": [
+            r#"{"pass": true, "score": 8, "reasons": "Agrees with the facts."}"#,
+            r#"{"pass": false, "score": 3, "reasons": "The voice is described, not shown."}"#,
+            "Looks fine to me!"
+        ]
+    }));
+    let request = RunRequest {
+        play: "character_bible".to_owned(),
+        params: params(&[("character", "Mara Quell")]),
+        model: Some("stub:bible".to_owned()),
+        task: None,
+    };
+    let rubric_of = |run: &atelier_core::api::RunView| {
+        run.steps
+            .iter()
+            .find(|s| s.step == "bible")
+            .and_then(|s| {
+                s.gates
+                    .iter()
+                    .find(|g| g.expectation.starts_with("rubric:"))
+            })
+            .cloned()
+            .expect("the rubric gate")
+    };
+    let passed = atelier
+        .run_play(&owner(), &request, &mut |_| {})
+        .expect("run");
+    assert_eq!(passed.status, "passed", "{passed:#?}");
+    assert_eq!(rubric_of(&passed).detail, "Agrees with the facts.");
+    let judged = stub
+        .requests()
+        .into_iter()
+        .find(|r| r["body"]["model"] == "judge")
+        .expect("the judge was asked");
+    assert!(
+        judged["body"]["messages"][0]["content"]
+            .as_str()
+            .is_some_and(|s| s.contains("`reviewer` role")),
+        "the reviewer role judges: {judged}"
+    );
+    assert!(
+        judged["body"]["messages"][1]["content"]
+            .as_str()
+            .is_some_and(|s| s.contains("Count the steps")),
+        "the judge sees the output"
+    );
+
+    let failed = atelier
+        .run_play(&owner(), &request, &mut |_| {})
+        .expect("run");
+    assert_eq!(
+        (failed.status.as_str(), failed.reason.as_deref()),
+        ("failed", Some("gates"))
+    );
+    let gate = rubric_of(&failed);
+    assert!(!gate.passed);
+    assert_eq!(gate.detail, "The voice is described, not shown.");
+
+    let garbled = atelier
+        .run_play(&owner(), &request, &mut |_| {})
+        .expect("run");
+    assert_eq!(garbled.status, "failed");
+    assert_eq!(
+        rubric_of(&garbled).detail,
+        "the judge's verdict is not the expected JSON"
+    );
+}
+
+/// Secret canary, the core half for events and records: the key reaches the stub, a provider
+/// error that echoes it is scrubbed, and no run event, run record or error carries it.
+#[test]
+fn run_events_records_and_errors_never_carry_the_key() {
+    let vault = TempVault::new();
+    let atelier = vault.open();
+    let stub = StubProvider::start();
+    stub.set_replies(json!({"scene": [GOOD_OUTLINE]}));
+    let canary = format!("sk-canary-events-{}", std::process::id());
+    atelier
+        .key_set(&owner(), "canary", Secret::new(canary.clone()))
+        .expect("key");
+    atelier
+        .provider_add(
+            &owner(),
+            ProviderAdd {
+                name: "keyed".to_owned(),
+                format: WireFormat::OpenAi,
+                base_url: stub.url("/v1"),
+                key_ref: Some("canary".to_owned()),
+            },
+        )
+        .expect("provider");
+    let mut seen = String::new();
+    for model in ["keyed:scene", "keyed:leaky-400", "keyed:fail-401"] {
+        let answer = atelier.run_play(&owner(), &outline_request(Some(model)), &mut |e| {
+            seen.push_str(&serde_json::to_string(&e).expect("event json"));
+        });
+        match answer {
+            Ok(run) => seen.push_str(&serde_json::to_string(&run).expect("run json")),
+            Err(e) => seen.push_str(&format!("{e} {e:?}")),
+        }
+    }
+    seen.push_str(
+        &serde_json::to_string(&atelier.runs_list(&owner(), 10).expect("runs")).expect("json"),
+    );
+    seen.push_str(
+        &serde_json::to_string(&atelier.audit_tail(&owner(), 100).expect("audit")).expect("json"),
+    );
+    assert!(
+        stub.requests()
+            .iter()
+            .any(|r| r["headers"]["authorization"] == format!("Bearer {canary}")),
+        "positive control: the stub saw the key"
+    );
+    assert!(
+        seen.contains("[key]"),
+        "the echoed key was scrubbed: {seen}"
+    );
+    assert!(
+        !seen.contains(&canary),
+        "a run event or record holds the key"
+    );
+    assert!(
+        !seen.contains(&canary[..12]) && !seen.contains(&canary[canary.len() - 12..]),
+        "a piece of the key leaked"
+    );
+}
