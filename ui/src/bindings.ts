@@ -141,6 +141,57 @@ export const events = {
 };
 
 /* Types */
+/**  A one-step request put together by hand. */
+export type AdhocRequest = AdhocRequest_Serialize | AdhocRequest_Deserialize;
+
+/**  A one-step request put together by hand. */
+export type AdhocRequest_Deserialize = {
+	/**  The role that acts (the Assistant). */
+	role: string,
+	/**  Canon blocks with any of these tags (the Sources). */
+	canon_tags?: string[],
+	/**  Passages found by hybrid search for this query (the Sources). */
+	search?: string | null,
+	/**  Only passages of this project. */
+	project?: string | null,
+	/**  How many passages search may bring (default 8). */
+	passages?: number | null,
+	/**  The most tokens the Sources may take (default 2000). */
+	budget_tokens?: number | null,
+	/**  The output's form: a catalog shape's name, inline Markdown or a JSON Schema. */
+	shape?: ShapeRef | null,
+	/**  The gates the output must pass. */
+	expectations?: Expectation[],
+	/**  What to do (the Task), sent as written: braces are not template syntax here. */
+	task: string,
+	/**  The routing class when no model is named (default `llm.creator`). */
+	task_class?: string | null,
+};
+
+/**  A one-step request put together by hand. */
+export type AdhocRequest_Serialize = {
+	/**  The role that acts (the Assistant). */
+	role: string,
+	/**  Canon blocks with any of these tags (the Sources). */
+	canon_tags: string[],
+	/**  Passages found by hybrid search for this query (the Sources). */
+	search: string | null,
+	/**  Only passages of this project. */
+	project: string | null,
+	/**  How many passages search may bring (default 8). */
+	passages: number | null,
+	/**  The most tokens the Sources may take (default 2000). */
+	budget_tokens: number | null,
+	/**  The output's form: a catalog shape's name, inline Markdown or a JSON Schema. */
+	shape: ShapeRef | null,
+	/**  The gates the output must pass. */
+	expectations: Expectation[],
+	/**  What to do (the Task), sent as written: braces are not template syntax here. */
+	task: string,
+	/**  The routing class when no model is named (default `llm.creator`). */
+	task_class: string | null,
+};
+
 /**  What happens to a passing run's final output. */
 export type Approval = 
 /**  Banked as an asset in review: someone with `approve_assets` approves or rejects it. */
@@ -2230,8 +2281,13 @@ export type RunRequest = RunRequest_Serialize | RunRequest_Deserialize;
 
 /**  A play to run. */
 export type RunRequest_Deserialize = {
-	/**  The play's name. */
-	play: string,
+	/**  The play's name (ignored for an ad-hoc request). */
+	play?: string,
+	/**
+	 *  Instead of a play: one step whose role, sources, shape, expectations and task are
+	 *  chosen here.
+	 */
+	adhoc?: AdhocRequest_Deserialize | null,
 	/**  Its parameters. */
 	params?: { [key in string]: Value },
 	/**  A `provider:model` for every step, overriding routing. */
@@ -2242,8 +2298,13 @@ export type RunRequest_Deserialize = {
 
 /**  A play to run. */
 export type RunRequest_Serialize = {
-	/**  The play's name. */
+	/**  The play's name (ignored for an ad-hoc request). */
 	play: string,
+	/**
+	 *  Instead of a play: one step whose role, sources, shape, expectations and task are
+	 *  chosen here.
+	 */
+	adhoc: AdhocRequest_Serialize | null,
 	/**  Its parameters. */
 	params: { [key in string]: Value },
 	/**  A `provider:model` for every step, overriding routing. */

@@ -73,6 +73,7 @@ pub fn run(out: &Out, atelier: &Atelier, who: &Principal, args: RunArgs) -> Resu
         params: parse_params(&args.params).map_err(fail)?,
         model: args.model,
         task: args.task,
+        adhoc: None,
     };
     if args.dry_run {
         let preview = atelier.run_preview(who, &request).map_err(fail)?;

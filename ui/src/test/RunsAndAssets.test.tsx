@@ -81,6 +81,7 @@ describe("PlayBench", () => {
     await waitFor(() =>
       expect(commands.runPreview).toHaveBeenLastCalledWith({
         play: "scene_outline",
+        adhoc: null,
         params: { scene: "The storm", beats: 6 },
         model: null,
         task: null,
@@ -122,6 +123,63 @@ describe("PlayBench", () => {
   });
 });
 
+describe("PlayBench, each part chosen by hand", () => {
+  beforeEach(() => {
+    resetBackend();
+    commands.playsList.mockImplementation(() => ok([play]));
+    commands.runPreview.mockImplementation(() => ok(preview));
+    commands.roleList.mockImplementation(() =>
+      ok([
+        { name: "writer", display_name: "Writer" },
+        { name: "researcher", display_name: "Researcher" },
+      ]),
+    );
+    commands.canonList.mockImplementation(() =>
+      ok([{ id: 1, title: "Gull Rock", body: "", tags: ["world", "places"], tier: "canon", created_at: 0, updated_at: 0 }]),
+    );
+    commands.shapeList.mockImplementation(() => ok([]));
+    commands.projectList.mockImplementation(() => ok([{ name: "novel" }]));
+  });
+
+  it("sends the chosen role, sources, shape, expectations and task as an ad-hoc request", async () => {
+    render(<PlayBench />);
+    await userEvent.click(await screen.findByLabelText("Choose each part"));
+    await userEvent.selectOptions(await screen.findByLabelText(/Assistant \(role\)/), "researcher");
+    await userEvent.click(await screen.findByRole("checkbox", { name: "world" }));
+    await userEvent.type(screen.getByLabelText(/Passages matching/), "the storm");
+    await userEvent.selectOptions(screen.getByLabelText(/In project/), "novel");
+    await userEvent.selectOptions(screen.getByLabelText(/Structured output/), "inline");
+    await userEvent.type(screen.getByRole("textbox", { name: "Markdown template" }), "## Facts");
+    await userEvent.click(screen.getByRole("button", { name: "Add expectation" }));
+    const row = screen.getByRole("group", { name: "Expectation 1" });
+    await userEvent.clear(within(row).getByLabelText("Value"));
+    await userEvent.type(within(row).getByLabelText("Value"), "300");
+    await userEvent.type(screen.getByLabelText(/^Task/), "List what is known of the lamp.");
+    await waitFor(() =>
+      expect(commands.runPreview).toHaveBeenLastCalledWith({
+        play: "",
+        adhoc: {
+          role: "researcher",
+          canon_tags: ["world"],
+          search: "the storm",
+          project: "novel",
+          passages: null,
+          budget_tokens: 2000,
+          shape: { markdown: "## Facts" },
+          expectations: [{ max_words: 300 }],
+          task: "List what is known of the lamp.",
+          task_class: null,
+        },
+        params: {},
+        model: null,
+        task: null,
+      }),
+    );
+    expect(await screen.findByRole("article", { name: "Prompt of step outline" })).toHaveTextContent("~252 tokens");
+    // Many keystrokes: userEvent types one at a time, which is slow on a loaded machine.
+  }, 30000);
+});
+
 describe("AssetsView", () => {
   beforeEach(() => {
     resetBackend();
@@ -142,6 +200,7 @@ describe("AssetsView", () => {
     render(<AssetsView initial={3} />);
     const form = await screen.findByRole("form", { name: "Export to a project" });
     expect(await screen.findByRole("list", { name: "Lineage" })).toHaveTextContent("Made by run 7 (scene_outline)");
+    await within(form).findByRole("option", { name: "novel" });
     await userEvent.type(within(form).getByLabelText(/Path in the project/), "notes/a.md");
     await userEvent.click(within(form).getByRole("button", { name: "Export" }));
     const ask = await within(form).findByRole("alertdialog", { name: "Replace the file?" });

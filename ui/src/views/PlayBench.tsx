@@ -15,6 +15,7 @@ import {
   type Value,
 } from "../api";
 import { useLoaded } from "../useLoaded";
+import { AdhocForm, EMPTY_ADHOC, adhocRequest, type AdhocDraft } from "./AdhocForm";
 
 const listPlays = () => commands.playsList();
 
@@ -97,6 +98,8 @@ export function PlayBench({ onOpenAsset }: { onOpenAsset?: (asset: number) => vo
   const play = plays.find((p) => p.name === name) ?? plays[0];
   const [values, setValues] = useState<Record<string, string>>({});
   const [model, setModel] = useState("");
+  const [mode, setMode] = useState<"play" | "adhoc">("play");
+  const [adhoc, setAdhoc] = useState<AdhocDraft>(EMPTY_ADHOC);
   const [preview, setPreview] = useState<RunPreview | null>(null);
   const [previewProblem, setPreviewProblem] = useState("");
   const [live, setLive] = useState<Live>(NO_LIVE);
@@ -110,10 +113,13 @@ export function PlayBench({ onOpenAsset }: { onOpenAsset?: (asset: number) => vo
     setPreview(null);
   }, [play]);
 
-  const request = useMemo(
-    () => (play ? { play: play.name, params: typed(play, values), model: model.trim() || null, task: null } : null),
-    [play, values, model],
-  );
+  const request = useMemo(() => {
+    const chosen = model.trim() || null;
+    if (mode === "adhoc") {
+      return adhoc.task.trim() ? { play: "", adhoc: adhocRequest(adhoc), params: {}, model: chosen, task: null } : null;
+    }
+    return play ? { play: play.name, adhoc: null, params: typed(play, values), model: chosen, task: null } : null;
+  }, [mode, adhoc, play, values, model]);
 
   // The preview follows the form, a moment after the last keystroke.
   useEffect(() => {
@@ -152,7 +158,16 @@ export function PlayBench({ onOpenAsset }: { onOpenAsset?: (asset: number) => vo
       <section aria-labelledby="bench-config">
         <h2 id="bench-config">Run a play</h2>
         {listProblem && <p role="alert" className="error">{listProblem}</p>}
-        <label>
+        <div role="radiogroup" aria-label="What to run" className="chips">
+          <label>
+            <input type="radio" name="bench-mode" checked={mode === "play"} onChange={() => setMode("play")} /> A play
+          </label>
+          <label>
+            <input id="bench-adhoc" type="radio" name="bench-mode" checked={mode === "adhoc"} onChange={() => setMode("adhoc")} />{" "}
+            Choose each part
+          </label>
+        </div>
+        <label hidden={mode === "adhoc"}>
           Play{" "}
           <select id="bench-play" value={play?.name ?? ""} onChange={(e) => setName(e.target.value)}>
             {plays.map((p) => (
@@ -162,8 +177,8 @@ export function PlayBench({ onOpenAsset }: { onOpenAsset?: (asset: number) => vo
             ))}
           </select>
         </label>
-        {play && <p className="hint">{play.description}</p>}
-        {play && (
+        {play && mode === "play" && <p className="hint">{play.description}</p>}
+        {(play || mode === "adhoc") && (
           <form
             aria-label="Parameters"
             className="editor"
@@ -172,7 +187,9 @@ export function PlayBench({ onOpenAsset }: { onOpenAsset?: (asset: number) => vo
               void run();
             }}
           >
-            {play.parameters.map((p) => (
+            {mode === "adhoc" && <AdhocForm draft={adhoc} onChange={setAdhoc} />}
+            {mode === "play" &&
+              play?.parameters.map((p) => (
               <ParameterField
                 key={p.name}
                 parameter={p}
@@ -197,7 +214,7 @@ export function PlayBench({ onOpenAsset }: { onOpenAsset?: (asset: number) => vo
             {runProblem && <p role="alert" className="error">{runProblem}</p>}
           </form>
         )}
-        {play && <StepsOfPlay play={play} />}
+        {play && mode === "play" && <StepsOfPlay play={play} />}
       </section>
       <section aria-labelledby="bench-preview" className="preview">
         <h2 id="bench-preview">What will be sent</h2>

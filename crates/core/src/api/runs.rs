@@ -12,6 +12,7 @@ use crate::catalog;
 use crate::clock::Millis;
 use crate::docs::search::{SearchFilter, SearchMode};
 use crate::error::{Error, Result};
+use crate::plays::adhoc::{self, AdhocRequest};
 use crate::plays::assemble::{
     self, Assembled, AssemblyInput, ResolvedShape, SourceCandidate, SourceKind,
 };
@@ -32,8 +33,13 @@ use std::time::Instant;
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
-    /// The play's name.
+    /// The play's name (ignored for an ad-hoc request).
+    #[serde(default)]
     pub play: String,
+    /// Instead of a play: one step whose role, sources, shape, expectations and task are
+    /// chosen here.
+    #[serde(default)]
+    pub adhoc: Option<AdhocRequest>,
     /// Its parameters.
     #[serde(default)]
     pub params: Map<String, Value>,
@@ -266,6 +272,14 @@ impl Atelier {
         })
     }
 
+    /// The play a request names, or the one-step play its ad-hoc parts make.
+    fn requested_play(&self, request: &RunRequest) -> Result<LoadedPlay> {
+        match &request.adhoc {
+            Some(parts) => adhoc::play(parts).map_err(|p| Error::invalid("adhoc", p.message)),
+            None => self.play(&request.play),
+        }
+    }
+
     fn play(&self, name: &str) -> Result<LoadedPlay> {
         self.plays()?
             .get(name)
@@ -277,7 +291,7 @@ impl Atelier {
     pub fn run_preview(&self, who: &Principal, request: &RunRequest) -> Result<RunPreview> {
         let open = self.open_vault()?;
         self.authorize(open, who, Capability::RunPlays)?;
-        let loaded = self.play(&request.play)?;
+        let loaded = self.requested_play(request)?;
         let params = bind_params(&loaded.play, &request.params)?;
         let order =
             spec::order(&loaded.play.steps).map_err(|c| Error::invalid("play", c.join(" → ")))?;
@@ -320,7 +334,7 @@ impl Atelier {
         let open = self.open_vault()?;
         self.authorize(open, who, Capability::RunPlays)?;
         self.refuse_when_switched_off(open)?;
-        let loaded = self.play(&request.play)?;
+        let loaded = self.requested_play(request)?;
         let params = bind_params(&loaded.play, &request.params)?;
         let order =
             spec::order(&loaded.play.steps).map_err(|c| Error::invalid("play", c.join(" → ")))?;

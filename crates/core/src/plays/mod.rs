@@ -5,6 +5,7 @@
 //! Shipped plays are embedded in the binary; a file of the same name in the vault's `plays/`
 //! replaces one, any other name adds one.
 
+pub mod adhoc;
 pub mod assemble;
 pub mod gates;
 pub mod spec;
@@ -43,6 +44,8 @@ pub enum PlaySource {
     Shipped,
     /// The vault's `plays/` directory.
     Vault,
+    /// Put together in the workbench for one run.
+    Adhoc,
 }
 
 /// A play, its source and its text (a run pins the text).
@@ -105,7 +108,7 @@ impl PlaySet {
         let mut plays = BTreeMap::new();
         for (file, text, source) in files {
             let shown = match source {
-                PlaySource::Shipped => file.clone(),
+                PlaySource::Shipped | PlaySource::Adhoc => file.clone(),
                 PlaySource::Vault => format!("plays/{file}"),
             };
             match spec::parse(&shown, &text) {

@@ -382,6 +382,12 @@ pub fn parse(file: &str, text: &str) -> Result<Play, PlayProblem> {
                 ),
             ));
         }
+        if step.task.trim().is_empty() {
+            return Err(problem(
+                at,
+                format!("step `{}`: the task is empty", step.id),
+            ));
+        }
         let mut templates = vec![("task", step.task.as_str())];
         if let Some(q) = &step.sources.search {
             templates.push(("sources.search", q));

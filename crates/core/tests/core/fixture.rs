@@ -335,5 +335,6 @@ pub fn outline_request(model: Option<&str>) -> RunRequest {
         ]),
         model: model.map(str::to_owned),
         task: None,
+        adhoc: None,
     }
 }

@@ -116,6 +116,7 @@ fn the_shipped_plays_assemble_the_prompts_in_their_snapshots() {
                     params,
                     model: Some("stub:any".to_owned()),
                     task: None,
+                    adhoc: None,
                 },
             )
             .expect("preview");

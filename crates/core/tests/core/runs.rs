@@ -141,6 +141,7 @@ fn bad_key_and_provider_inputs_are_refused_and_change_nothing() {
                 params: Map::new(),
                 model: None,
                 task: None,
+                adhoc: None,
             },
             &mut |_| {},
         )
@@ -153,6 +154,7 @@ fn bad_key_and_provider_inputs_are_refused_and_change_nothing() {
                 params: Map::new(),
                 model: None,
                 task: None,
+                adhoc: None,
             },
             &mut |_| {},
         )
@@ -299,6 +301,7 @@ fn failing_gates_fail_the_run_and_skip_the_steps_after() {
         params: params(&[("character", "Mara")]),
         model: Some("stub:facts".to_owned()),
         task: None,
+        adhoc: None,
     };
     let run = atelier
         .run_play(&owner(), &request, &mut |_| {})
@@ -559,6 +562,7 @@ fn a_rubric_is_judged_by_the_reviewer_and_its_verdict_gates_the_run() {
         params: params(&[("character", "Mara Quell")]),
         model: Some("stub:bible".to_owned()),
         task: None,
+        adhoc: None,
     };
     let rubric_of = |run: &atelier_core::api::RunView| {
         run.steps
@@ -673,4 +677,94 @@ fn run_events_records_and_errors_never_carry_the_key() {
         !seen.contains(&canary[..12]) && !seen.contains(&canary[canary.len() - 12..]),
         "a piece of the key leaked"
     );
+}
+
+/// An ad-hoc request (role, sources, shape, expectations and task chosen by hand) runs like a
+/// one-step play: previewed, streamed, gated, pinned and banked for review; bad parts are
+/// refused before anything is written.
+#[test]
+fn an_adhoc_request_runs_like_a_one_step_play() {
+    use atelier_core::api::NewCanon;
+    use atelier_core::plays::adhoc::AdhocRequest;
+    use atelier_core::plays::spec::{Count, Expectation, ShapeRef};
+    let vault = TempVault::new();
+    let atelier = vault.open();
+    let stub = StubProvider::start();
+    stub.set_replies(json!({"scene": [GOOD_OUTLINE]}));
+    add_stub(&atelier, &stub);
+    atelier
+        .canon_create(
+            &owner(),
+            NewCanon {
+                title: "Gull Rock".to_owned(),
+                body: "The lamp room is reached by 112 steps.".to_owned(),
+                tags: vec!["world".to_owned()],
+                tier: atelier_core::catalog::Tier::Canon,
+            },
+        )
+        .expect("canon");
+    let parts = AdhocRequest {
+        role: "writer".to_owned(),
+        canon_tags: vec!["world".to_owned()],
+        search: None,
+        project: None,
+        passages: None,
+        budget_tokens: Some(500),
+        shape: Some(ShapeRef::Markdown {
+            markdown: "## Goal\n## Conflict\n## Beats\n## Outcome\n".to_owned(),
+        }),
+        expectations: vec![
+            Expectation::RequiredSections(vec!["Goal".to_owned(), "Outcome".to_owned()]),
+            Expectation::MaxWords(Count::Literal(200)),
+        ],
+        task: "Outline the storm scene; keep {{ this }} literal.".to_owned(),
+        task_class: None,
+    };
+    let request = |parts: AdhocRequest| RunRequest {
+        play: String::new(),
+        adhoc: Some(parts),
+        params: Map::new(),
+        model: Some("stub:scene".to_owned()),
+        task: None,
+    };
+    let preview = atelier
+        .run_preview(&owner(), &request(parts.clone()))
+        .expect("preview");
+    let assembled = &preview.steps[0].assembled;
+    assert_eq!(preview.play, "adhoc");
+    assert!(
+        assembled.prompt.contains("Gull Rock"),
+        "{}",
+        assembled.prompt
+    );
+    assert!(assembled.prompt.contains("keep {{ this }} literal."));
+    assert!(assembled.system.contains("`writer` role"));
+    let run = atelier
+        .run_play(&owner(), &request(parts.clone()), &mut |_| {})
+        .expect("run");
+    assert_eq!(run.status, "passed", "{run:#?}");
+    assert_eq!(run.steps[0].gates.len(), 2);
+    let asset = atelier
+        .asset_show(&owner(), run.asset.expect("banked"), None)
+        .expect("asset");
+    assert_eq!(
+        asset.asset.title,
+        "Ad-hoc: Outline the storm scene; keep {{ this }} literal. (run 1)"
+    );
+
+    let mut empty = parts.clone();
+    empty.task = " ".to_owned();
+    refused(&vault, "INVALID_INPUT", || {
+        atelier.run_play(&owner(), &request(empty), &mut |_| {})
+    });
+    let mut bad_regex = parts.clone();
+    bad_regex.expectations = vec![Expectation::Regex("(".to_owned())];
+    refused(&vault, "INVALID_INPUT", || {
+        atelier.run_play(&owner(), &request(bad_regex), &mut |_| {})
+    });
+    let mut nobody = parts;
+    nobody.role = "nobody".to_owned();
+    refused(&vault, "NOT_FOUND", || {
+        atelier.run_play(&owner(), &request(nobody), &mut |_| {})
+    });
 }
