@@ -13,5 +13,8 @@ export default defineConfig({
     environment: "jsdom",
     globals: true,
     setupFiles: ["./src/test/setup.ts"],
+    // Tests type one keystroke at a time; on a two-core machine busy compiling, the default 5 s
+    // was measured too short for the longest forms (the tests wait on what they see, never sleep).
+    testTimeout: 30_000,
   },
 });

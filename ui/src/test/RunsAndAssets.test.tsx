@@ -176,8 +176,7 @@ describe("PlayBench, each part chosen by hand", () => {
       }),
     );
     expect(await screen.findByRole("article", { name: "Prompt of step outline" })).toHaveTextContent("~252 tokens");
-    // Many keystrokes: userEvent types one at a time, which is slow on a loaded machine.
-  }, 30000);
+  });
 });
 
 describe("AssetsView", () => {
