@@ -3,13 +3,13 @@
 //! and export into a project folder.
 
 use crate::fixture::{
-    GOOD_OUTLINE, ProjectVault, StubProvider, TempVault, add_stub, outline_request, owner, refused,
-    task,
+    GOOD_OUTLINE, ProjectVault, StubProvider, TempVault, add_stub, canon, outline_request, owner,
+    refused, task,
 };
 use atelier_core::Atelier;
 use atelier_core::api::{
-    AssetExport, AssetOrigin, AssetReviewRequest, BankRequest, GrantAdd, NewCanon, Promotion,
-    RunEvent, RunRequest, RunView,
+    AssetExport, AssetOrigin, AssetReviewRequest, BankRequest, GrantAdd, Promotion, RunEvent,
+    RunRequest, RunView,
 };
 use atelier_core::assets::{AssetState, MediaType, ReviewAction, blob_hash, blob_path};
 use atelier_core::auth::{Capability, Principal};
@@ -330,18 +330,13 @@ fn lineage_follows_runs_sources_tasks_and_promotions() {
     let stub = StubProvider::start();
     stub.set_replies(json!({"scene": [GOOD_OUTLINE, format!("{GOOD_OUTLINE}\n\nAgain.")]}));
     add_stub(atelier, &stub);
-    let world = atelier
-        .canon_create(
-            &owner(),
-            NewCanon {
-                title: "The lighthouse".to_owned(),
-                body: "The lighthouse on Gull Rock has a lamp room reached by 112 steps."
-                    .to_owned(),
-                tags: vec!["world".to_owned()],
-                tier: atelier_core::catalog::Tier::Canon,
-            },
-        )
-        .expect("canon");
+    let world = canon(
+        atelier,
+        "The lighthouse",
+        "The lighthouse on Gull Rock has a lamp room reached by 112 steps.",
+        &["world"],
+        atelier_core::catalog::Tier::Canon,
+    );
     let scene_task = task(atelier, "Outline the storm scene", None, &[]);
     let mut request = outline_request(Some("stub:scene"));
     request.task = Some(scene_task);

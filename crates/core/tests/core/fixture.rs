@@ -338,3 +338,24 @@ pub fn outline_request(model: Option<&str>) -> RunRequest {
         adhoc: None,
     }
 }
+
+/// Creates a canon block as the owner and returns it.
+pub fn canon(
+    atelier: &Atelier,
+    title: &str,
+    body: &str,
+    tags: &[&str],
+    tier: atelier_core::catalog::Tier,
+) -> atelier_core::catalog::CanonBlock {
+    atelier
+        .canon_create(
+            &owner(),
+            atelier_core::api::NewCanon {
+                title: title.to_owned(),
+                body: body.to_owned(),
+                tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                tier,
+            },
+        )
+        .expect("canon")
+}

@@ -3,25 +3,11 @@
 //! cut. Assembly is deterministic, so any change to a role, a play, a template or the assembler
 //! shows up here as a diff. `ATELIER_UPDATE_SNAPSHOTS=1` rewrites them after a deliberate change.
 
-use crate::fixture::{TempVault, owner, params};
-use atelier_core::api::{NewCanon, RunPreview, RunRequest};
+use crate::fixture::{TempVault, canon, owner, params};
+use atelier_core::api::{RunPreview, RunRequest};
 use atelier_core::catalog::Tier;
 use std::fmt::Write as _;
 use std::path::Path;
-
-fn canon(vault: &atelier_core::Atelier, title: &str, body: &str, tags: &[&str], tier: Tier) {
-    vault
-        .canon_create(
-            &owner(),
-            NewCanon {
-                title: title.to_owned(),
-                body: body.to_owned(),
-                tags: tags.iter().map(|t| (*t).to_owned()).collect(),
-                tier,
-            },
-        )
-        .expect("canon");
-}
 
 fn render(preview: &RunPreview) -> String {
     let mut s = format!("# {} ({})\n", preview.play, preview.play_version);

@@ -4,7 +4,7 @@
 //! `dbus-run-session` with an unlocked gnome-keyring.
 
 use crate::fixture::{
-    GOOD_OUTLINE, StubProvider, TempVault, add_stub, outline_request, owner, params, refused,
+    GOOD_OUTLINE, StubProvider, TempVault, add_stub, canon, outline_request, owner, params, refused,
 };
 use atelier_core::api::{ProviderAdd, Route, RunEvent, RunRequest};
 use atelier_core::providers::WireFormat;
@@ -524,22 +524,17 @@ const BIBLE: &str = "# Mara Quell\n## Appearance\nTall, salt-grey coat.\n## Voic
 /// pass lets the run pass, a fail or an answer that is not a verdict fails it, with the reasons.
 #[test]
 fn a_rubric_is_judged_by_the_reviewer_and_its_verdict_gates_the_run() {
-    use atelier_core::api::NewCanon;
     let vault = TempVault::new();
     let atelier = vault.open();
     let stub = StubProvider::start();
     add_stub(&atelier, &stub);
-    atelier
-        .canon_create(
-            &owner(),
-            NewCanon {
-                title: "Mara Quell".to_owned(),
-                body: "Mara Quell keeps the Gull Rock light.".to_owned(),
-                tags: vec!["characters".to_owned()],
-                tier: atelier_core::catalog::Tier::Canon,
-            },
-        )
-        .expect("canon");
+    canon(
+        &atelier,
+        "Mara Quell",
+        "Mara Quell keeps the Gull Rock light.",
+        &["characters"],
+        atelier_core::catalog::Tier::Canon,
+    );
     atelier
         .route_set(
             &owner(),
@@ -684,7 +679,6 @@ fn run_events_records_and_errors_never_carry_the_key() {
 /// refused before anything is written.
 #[test]
 fn an_adhoc_request_runs_like_a_one_step_play() {
-    use atelier_core::api::NewCanon;
     use atelier_core::plays::adhoc::AdhocRequest;
     use atelier_core::plays::spec::{Count, Expectation, ShapeRef};
     let vault = TempVault::new();
@@ -692,17 +686,13 @@ fn an_adhoc_request_runs_like_a_one_step_play() {
     let stub = StubProvider::start();
     stub.set_replies(json!({"scene": [GOOD_OUTLINE]}));
     add_stub(&atelier, &stub);
-    atelier
-        .canon_create(
-            &owner(),
-            NewCanon {
-                title: "Gull Rock".to_owned(),
-                body: "The lamp room is reached by 112 steps.".to_owned(),
-                tags: vec!["world".to_owned()],
-                tier: atelier_core::catalog::Tier::Canon,
-            },
-        )
-        .expect("canon");
+    canon(
+        &atelier,
+        "Gull Rock",
+        "The lamp room is reached by 112 steps.",
+        &["world"],
+        atelier_core::catalog::Tier::Canon,
+    );
     let parts = AdhocRequest {
         role: "writer".to_owned(),
         canon_tags: vec!["world".to_owned()],
