@@ -151,6 +151,144 @@ fn a_run_streams_from_the_provider_and_runs_show_reports_it() {
     assert!(failed.contains("✗ required_sections"), "{failed}");
 }
 
+/// Assets from the command line: a passed run is banked for review, approved, traced and
+/// exported into a project; exporting over the file again is refused (exit 2, `FILE_EXISTS`,
+/// the file kept) unless `--overwrite`, and a path out of the project is refused.
+#[test]
+fn a_banked_run_is_approved_traced_and_exported_from_the_command_line() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let project = cli.dir().join("novel");
+    std::fs::create_dir_all(&project).expect("project dir");
+    cli.ok(&[
+        "projects",
+        "add",
+        &project.display().to_string(),
+        "--name",
+        "novel",
+    ]);
+    let replies = cli.dir().join("replies.json");
+    let outline = "## Goal\nReach the lamp.\n\n## Conflict\nThe storm.\n\n## Beats\n1. Climb.\n2. Light.\n\n## Outcome\nThe ship turns.";
+    std::fs::write(
+        &replies,
+        serde_json::json!({"scene": [outline]}).to_string(),
+    )
+    .expect("replies");
+    let stub = Stub::start(&replies);
+    cli.ok(&[
+        "providers",
+        "add",
+        "stub",
+        "--format",
+        "openai",
+        "--base-url",
+        &format!("http://127.0.0.1:{}/v1", stub.port),
+    ]);
+    let run = Command::new(&cli.bin)
+        .arg("--vault")
+        .arg(&cli.vault)
+        .args([
+            "run",
+            "scene_outline",
+            "-p",
+            "scene=Mara keeps the light",
+            "-p",
+            "point_of_view=Mara",
+            "--model",
+            "stub:scene",
+        ])
+        .output()
+        .expect("run");
+    assert!(run.status.success());
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        said.contains("banked as asset 1 version 1 (in_review)"),
+        "{said}"
+    );
+    let listed = cli.json(&["assets", "ls", "--state", "in_review"]);
+    assert_eq!(listed[0]["id"], 1);
+    assert_eq!(
+        cli.error_code(
+            2,
+            &[
+                "assets",
+                "export",
+                "1",
+                "--project",
+                "novel",
+                "--to",
+                "x.md"
+            ]
+        ),
+        "ASSET_STATE"
+    );
+    let approved = cli.json(&["assets", "approve", "1", "--note", "good"]);
+    assert_eq!(approved["state"], "approved");
+    let lineage = cli.json(&["assets", "lineage", "1"]);
+    assert_eq!(lineage["runs"][0]["play"], "scene_outline");
+    assert_eq!(
+        cli.ok(&["assets", "show", "1", "--content"]).trim_end(),
+        outline
+    );
+    let target = project.join("notes/storm.md");
+    let written = cli.json(&[
+        "assets",
+        "export",
+        "1",
+        "--project",
+        "novel",
+        "--to",
+        "notes/storm.md",
+    ]);
+    assert_eq!(written["replaced"], false);
+    std::fs::write(&target, "mine").expect("edit");
+    // Not a terminal: no question is asked, the file is kept.
+    assert_eq!(
+        cli.error_code(
+            2,
+            &[
+                "assets",
+                "export",
+                "1",
+                "--project",
+                "novel",
+                "--to",
+                "notes/storm.md"
+            ]
+        ),
+        "FILE_EXISTS"
+    );
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), "mine");
+    let replaced = cli.json(&[
+        "assets",
+        "export",
+        "1",
+        "--project",
+        "novel",
+        "--to",
+        "notes/storm.md",
+        "--overwrite",
+    ]);
+    assert_eq!(replaced["replaced"], true);
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), outline);
+    assert_eq!(
+        cli.error_code(
+            2,
+            &[
+                "assets",
+                "export",
+                "1",
+                "--project",
+                "novel",
+                "--to",
+                "../out.md"
+            ]
+        ),
+        "INVALID_INPUT"
+    );
+    assert!(!cli.dir().join("out.md").exists());
+}
+
 /// Secret canary (TESTING.md recipe 5), through the real binary and the real keychain: a
 /// planted key is sent to the stub in all three wire formats (positive control: the stub's log
 /// has it), then every command that touches keys, providers, runs and assets, in text and JSON,
