@@ -422,10 +422,6 @@ fn a_planted_key_reaches_the_provider_and_no_output_or_vault_file() {
     assert!(seen.contains("passed"), "the runs ran: {seen}");
     // Second control: the provider did echo the key in its error, and it was scrubbed.
     assert!(seen.contains("[key]"), "no echoed key was scrubbed: {seen}");
-    assert!(
-        seen.contains("refused the key") || seen.contains("401"),
-        "{seen}"
-    );
 
     let forms = leaked_forms(&canary);
     for (form, value) in &forms {
