@@ -4,7 +4,7 @@
 
 use crate::Cli;
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// The provider stub (`tests/providers/stub.py`), killed when dropped.
@@ -14,12 +14,9 @@ struct Stub {
 }
 
 impl Stub {
-    fn start(replies: &Path) -> Stub {
-        Stub::start_logging(replies, None)
-    }
-
-    /// A stub that also writes every request it gets (headers included) to `log`.
-    fn start_logging(replies: &Path, log: Option<&Path>) -> Stub {
+    /// A stub answering from `replies`; with `log`, it also writes every request it gets
+    /// (headers included) there.
+    fn start(replies: &Path, log: Option<&Path>) -> Stub {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("providers/stub.py");
         let mut command = Command::new("python3");
         command.arg(script).arg("--replies").arg(replies);
@@ -48,6 +45,34 @@ impl Drop for Stub {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A scene outline that passes `scene_outline`'s gates.
+const OUTLINE: &str = "## Goal\nReach the lamp.\n\n## Conflict\nThe storm.\n\n## Beats\n1. Climb.\n2. Light.\n\n## Outcome\nThe ship turns.";
+
+/// The stub answering the model `scene` with [`OUTLINE`], and its replies file (rewrite it to
+/// change the answer); with `log`, it also logs every request there.
+fn outline_stub(cli: &Cli, log: Option<&Path>) -> (Stub, PathBuf) {
+    let replies = cli.dir().join("replies.json");
+    std::fs::write(
+        &replies,
+        serde_json::json!({"scene": [OUTLINE]}).to_string(),
+    )
+    .expect("replies");
+    (Stub::start(&replies, log), replies)
+}
+
+/// Adds the stub as the keyless OpenAI-format provider `stub`.
+fn add_stub_provider(cli: &Cli, stub: &Stub) {
+    cli.ok(&[
+        "providers",
+        "add",
+        "stub",
+        "--format",
+        "openai",
+        "--base-url",
+        &format!("http://127.0.0.1:{}/v1", stub.port),
+    ]);
 }
 
 /// Without a reachable keychain (no session bus) the key commands say why and store nothing,
@@ -92,23 +117,8 @@ fn without_a_keychain_keys_are_refused_with_the_reason_and_nothing_is_stored() {
 fn a_run_streams_from_the_provider_and_runs_show_reports_it() {
     let cli = Cli::new();
     cli.ok(&["init"]);
-    let replies = cli.dir().join("replies.json");
-    let outline = "## Goal\nReach the lamp.\n\n## Conflict\nThe storm.\n\n## Beats\n1. Climb.\n2. Light.\n\n## Outcome\nThe ship turns.";
-    std::fs::write(
-        &replies,
-        serde_json::json!({"scene": [outline]}).to_string(),
-    )
-    .expect("replies");
-    let stub = Stub::start(&replies);
-    cli.ok(&[
-        "providers",
-        "add",
-        "stub",
-        "--format",
-        "openai",
-        "--base-url",
-        &format!("http://127.0.0.1:{}/v1", stub.port),
-    ]);
+    let (stub, replies) = outline_stub(&cli, None);
+    add_stub_provider(&cli, &stub);
     let out = cli.ok(&[
         "run",
         "scene_outline",
@@ -128,7 +138,7 @@ fn a_run_streams_from_the_provider_and_runs_show_reports_it() {
     assert!(out.contains("Run 1 passed"), "{out}");
     let run = cli.json(&["runs", "show", "1"]);
     assert_eq!(run["status"], "passed");
-    assert_eq!(run["steps"][0]["output"], outline);
+    assert_eq!(run["steps"][0]["output"], OUTLINE);
     // A run that fails its gates exits 4, like other failed checks.
     std::fs::write(
         &replies,
@@ -167,23 +177,8 @@ fn a_banked_run_is_approved_traced_and_exported_from_the_command_line() {
         "--name",
         "novel",
     ]);
-    let replies = cli.dir().join("replies.json");
-    let outline = "## Goal\nReach the lamp.\n\n## Conflict\nThe storm.\n\n## Beats\n1. Climb.\n2. Light.\n\n## Outcome\nThe ship turns.";
-    std::fs::write(
-        &replies,
-        serde_json::json!({"scene": [outline]}).to_string(),
-    )
-    .expect("replies");
-    let stub = Stub::start(&replies);
-    cli.ok(&[
-        "providers",
-        "add",
-        "stub",
-        "--format",
-        "openai",
-        "--base-url",
-        &format!("http://127.0.0.1:{}/v1", stub.port),
-    ]);
+    let (stub, _) = outline_stub(&cli, None);
+    add_stub_provider(&cli, &stub);
     let run = Command::new(&cli.bin)
         .arg("--vault")
         .arg(&cli.vault)
@@ -228,7 +223,7 @@ fn a_banked_run_is_approved_traced_and_exported_from_the_command_line() {
     assert_eq!(lineage["runs"][0]["play"], "scene_outline");
     assert_eq!(
         cli.ok(&["assets", "show", "1", "--content"]).trim_end(),
-        outline
+        OUTLINE
     );
     let target = project.join("notes/storm.md");
     let written = cli.json(&[
@@ -270,7 +265,7 @@ fn a_banked_run_is_approved_traced_and_exported_from_the_command_line() {
         "--overwrite",
     ]);
     assert_eq!(replaced["replaced"], true);
-    assert_eq!(std::fs::read_to_string(&target).expect("read"), outline);
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), OUTLINE);
     assert_eq!(
         cli.error_code(
             2,
@@ -307,15 +302,8 @@ fn a_planted_key_reaches_the_provider_and_no_output_or_vault_file() {
             .map_or(0, |d| d.as_nanos())
     );
     let canary = format!("sk-canary-{nonce}-Zq9");
-    let replies = cli.dir().join("replies.json");
     let log = cli.dir().join("requests.jsonl");
-    let outline = "## Goal\nReach the lamp.\n\n## Conflict\nThe storm.\n\n## Beats\n1. Climb.\n2. Light.\n\n## Outcome\nThe ship turns.";
-    std::fs::write(
-        &replies,
-        serde_json::json!({"scene": [outline]}).to_string(),
-    )
-    .expect("replies");
-    let stub = Stub::start_logging(&replies, Some(&log));
+    let (stub, _) = outline_stub(&cli, Some(&log));
     let base = format!("http://127.0.0.1:{}", stub.port);
     let mut seen = String::new();
     let mut run = |args: &[&str], env_key: bool| {
@@ -504,7 +492,7 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
         let path = entry.path();
