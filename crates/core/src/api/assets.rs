@@ -647,7 +647,7 @@ impl Atelier {
                 )
                 .optional()?
                 .ok_or_else(|| Error::not_found("project", &export.project))?;
-            (view.clone(), latest_blob(&db, export.asset)?, root)
+            (view, latest_blob(&db, export.asset)?, root)
         };
         if view.state != AssetState::Approved {
             return Err(state_error(&view, "export", &["approve first"]));
