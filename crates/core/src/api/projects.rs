@@ -8,6 +8,7 @@
 use super::{Atelier, OpenVault, authorize_with, lock};
 use crate::audit::{self, Entry};
 use crate::auth::{Capability, Principal};
+use crate::clock::{Clock, SystemClock};
 use crate::docs::store::{self, Known, Prepared};
 use crate::docs::walk::{self, Content, SkipReason};
 use crate::embed;
@@ -360,7 +361,8 @@ impl Atelier {
 
         tell(IngestStage::Scan, 0, 0);
         let started = Instant::now();
-        let walked = walk::walk(&root, max_bytes);
+        // The wall clock, not the injected one: it is compared with the file system's stamps.
+        let walked = walk::walk(&root, max_bytes, SystemClock.now());
         report.timings.scan = elapsed_ms(started);
         let mut skipped = walked.skipped;
         let known = store::known(&lock(&open.db), project)?;
@@ -394,7 +396,7 @@ impl Atelier {
             if let Some(k) = previous
                 && k.hash == store::content_hash(text.as_bytes())
             {
-                touched.push((k.id, found.modified_at));
+                touched.push((k.id, found.recorded_at));
                 report.unchanged += 1;
                 continue;
             }
@@ -402,7 +404,7 @@ impl Atelier {
                 &found.path,
                 &text,
                 found.size,
-                found.modified_at,
+                found.recorded_at,
                 embedder.as_ref(),
             );
             report.timings.read += elapsed_ms(started);

@@ -24,6 +24,19 @@ const BINARY_EXTENSIONS: &[&str] = &[
     "jar", "wasm", "sqlite", "db", "kuzu",
 ];
 
+/// How close to the walk a modification time may be and still vouch for the content.
+///
+/// File systems stamp times from a coarse clock (a few ms on Linux, 2 s on FAT), so a file
+/// saved, ingested and saved again with the same size inside one tick keeps its size and
+/// time: a later walk comparing the two would miss the edit. A time this close to the walk
+/// is recorded as [`UNSETTLED`], and the next walk compares the content instead (the "racy
+/// clean" rule git uses for its index).
+pub const RACY_WINDOW_MS: i64 = 2_000;
+
+/// Stored instead of a modification time too recent to vouch for the content; it equals no
+/// real time, so the next walk reads and hashes the file.
+pub const UNSETTLED: i64 = -1;
+
 /// A file the walk found worth reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
@@ -33,6 +46,9 @@ pub struct Found {
     pub size: u64,
     /// Modification time, ms since the epoch.
     pub modified_at: i64,
+    /// The modification time to record: [`Found::modified_at`], or [`UNSETTLED`] when it
+    /// fell within [`RACY_WINDOW_MS`] of the walk (or after it).
+    pub recorded_at: i64,
 }
 
 /// Why a file was not read.
@@ -80,8 +96,9 @@ impl Walked {
     }
 }
 
-/// Walks `root`, keeping files of at most `max_bytes`.
-pub fn walk(root: &Path, max_bytes: u64) -> Walked {
+/// Walks `root`, keeping files of at most `max_bytes`. `started_at` is the wall-clock time
+/// of the walk in ms, the clock file systems stamp modification times from.
+pub fn walk(root: &Path, max_bytes: u64, started_at: i64) -> Walked {
     let mut walked = Walked::default();
     let mut builder = ignore::WalkBuilder::new(root);
     builder
@@ -136,10 +153,12 @@ pub fn walk(root: &Path, max_bytes: u64) -> Walked {
             walked.skip(SkipReason::TooLarge, path);
             continue;
         }
+        let modified_at = modified_ms(&meta);
         walked.files.push(Found {
             path,
             size: meta.len(),
-            modified_at: modified_ms(&meta),
+            modified_at,
+            recorded_at: recordable(modified_at, started_at),
         });
     }
     walked
@@ -243,6 +262,15 @@ fn error_path(error: &ignore::Error) -> Option<&Path> {
     }
 }
 
+/// `modified_at` if it is old enough, at `started_at`, to vouch for the content.
+fn recordable(modified_at: i64, started_at: i64) -> i64 {
+    if modified_at < started_at.saturating_sub(RACY_WINDOW_MS) {
+        modified_at
+    } else {
+        UNSETTLED
+    }
+}
+
 fn modified_ms(meta: &std::fs::Metadata) -> i64 {
     meta.modified()
         .ok()
@@ -254,6 +282,23 @@ fn modified_ms(meta: &std::fs::Metadata) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_times_well_before_the_walk_are_recorded() {
+        let walk_at = 1_700_000_000_000;
+        assert_eq!(recordable(walk_at - 60_000, walk_at), walk_at - 60_000);
+        assert_eq!(
+            recordable(walk_at - RACY_WINDOW_MS - 1, walk_at),
+            walk_at - RACY_WINDOW_MS - 1
+        );
+        assert_eq!(recordable(walk_at - RACY_WINDOW_MS, walk_at), UNSETTLED);
+        assert_eq!(recordable(walk_at - 3, walk_at), UNSETTLED);
+        assert_eq!(
+            recordable(walk_at + 5_000, walk_at),
+            UNSETTLED,
+            "a clock ahead"
+        );
+    }
 
     #[test]
     fn kinds_by_extension() {

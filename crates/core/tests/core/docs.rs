@@ -250,7 +250,7 @@ fn reingest_is_incremental_and_renames_and_deletions_leave_nothing_stale() {
             .collect()
     };
     let before = chunk_ids(&pv, "Places/Lighthouse.md");
-    // Nothing changed: nothing is read, written or embedded.
+    // Nothing changed: nothing is written or embedded.
     let again = pv.ingest();
     assert_eq!(
         (
@@ -269,12 +269,23 @@ fn reingest_is_incremental_and_renames_and_deletions_leave_nothing_stale() {
     std::fs::write(&lighthouse, &text).expect("rewrite");
     let touched = pv.ingest();
     assert_eq!((touched.changed, touched.chunks_written), (0, 0));
-    // An edited file: only its changed passage is new; the others keep their ids.
+    // An edited file: only its changed passage is new; the others keep their ids. The edit
+    // keeps the size, and its modification time is put back to the one the vault recorded, as
+    // a file system with a coarse clock does for two saves inside one tick: the file was
+    // written just before it was ingested, so the vault compares its content, not its time.
+    let stamped = std::fs::metadata(&lighthouse)
+        .and_then(|m| m.modified())
+        .expect("mtime");
     std::fs::write(
         &lighthouse,
         text.replace("ninety-one steps", "ninety-two steps"),
     )
     .expect("edit");
+    std::fs::File::options()
+        .write(true)
+        .open(&lighthouse)
+        .and_then(|f| f.set_modified(stamped))
+        .expect("restore mtime");
     let edited = pv.ingest();
     assert_eq!(edited.changed, 1);
     assert_eq!(
