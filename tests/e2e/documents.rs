@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// A project of `notes` Markdown notes, several passages each, with links between them.
-fn write_project(root: &Path, notes: usize) {
+pub(crate) fn write_project(root: &Path, notes: usize) {
     for i in 0..notes {
         let dir = root.join(format!("part-{}", i / 20));
         std::fs::create_dir_all(&dir).expect("mkdir");

@@ -330,4 +330,5 @@ fn reindex_and_demo_work_on_a_fresh_vault() {
 }
 
 mod documents;
+mod mcp;
 mod runs;

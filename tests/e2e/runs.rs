@@ -8,15 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// The provider stub (`tests/providers/stub.py`), killed when dropped.
-struct Stub {
+pub(crate) struct Stub {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Stub {
     /// A stub answering from `replies`; with `log`, it also writes every request it gets
     /// (headers included) there.
-    fn start(replies: &Path, log: Option<&Path>) -> Stub {
+    pub(crate) fn start(replies: &Path, log: Option<&Path>) -> Stub {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("providers/stub.py");
         let mut command = Command::new("python3");
         command.arg(script).arg("--replies").arg(replies);
@@ -52,7 +52,7 @@ const OUTLINE: &str = "## Goal\nReach the lamp.\n\n## Conflict\nThe storm.\n\n##
 
 /// The stub answering the model `scene` with [`OUTLINE`], and its replies file (rewrite it to
 /// change the answer); with `log`, it also logs every request there.
-fn outline_stub(cli: &Cli, log: Option<&Path>) -> (Stub, PathBuf) {
+pub(crate) fn outline_stub(cli: &Cli, log: Option<&Path>) -> (Stub, PathBuf) {
     let replies = cli.dir().join("replies.json");
     std::fs::write(
         &replies,
@@ -63,7 +63,7 @@ fn outline_stub(cli: &Cli, log: Option<&Path>) -> (Stub, PathBuf) {
 }
 
 /// Adds the stub as the keyless OpenAI-format provider `stub`.
-fn add_stub_provider(cli: &Cli, stub: &Stub) {
+pub(crate) fn add_stub_provider(cli: &Cli, stub: &Stub) {
     cli.ok(&[
         "providers",
         "add",

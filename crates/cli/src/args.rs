@@ -127,6 +127,10 @@ pub enum Command {
     /// Assets: banked outputs, their approval, lineage, promotion to canon and export.
     #[command(subcommand)]
     Assets(AssetCommand),
+    /// Serve the vault to a chat host (Claude Desktop, Cursor, Claude Code) over stdio, as
+    /// the MCP principal `mcp:<client name>`. The host starts this; stdout carries protocol
+    /// bytes only, messages go to stderr.
+    Mcp,
     /// The kill switch: stop every run and provider call now, and refuse new ones.
     Seal {
         /// Why, for the audit log.

@@ -4,6 +4,7 @@ mod args;
 mod assets;
 mod demo;
 mod docs;
+mod mcp;
 mod plays;
 mod providers;
 mod render;

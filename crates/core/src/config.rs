@@ -1,5 +1,6 @@
 //! The vault's `config.yaml`: a few settings, strictly parsed.
 
+use crate::auth::Capability;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -16,6 +17,13 @@ pub struct Config {
     /// Project files larger than this many bytes are skipped by ingest (and counted).
     #[serde(default = "default_max_file_bytes")]
     pub ingest_max_file_bytes: u64,
+    /// What every MCP client (`mcp:<name>`) may do without a grant of its own.
+    #[serde(default = "default_mcp_capabilities")]
+    pub mcp_default_capabilities: Vec<Capability>,
+}
+
+fn default_mcp_capabilities() -> Vec<Capability> {
+    vec![Capability::VaultRead]
 }
 
 fn default_depth_limit() -> usize {
@@ -34,6 +42,7 @@ impl Default for Config {
         Config {
             task_depth_limit: default_depth_limit(),
             ingest_max_file_bytes: default_max_file_bytes(),
+            mcp_default_capabilities: default_mcp_capabilities(),
         }
     }
 }
@@ -48,9 +57,18 @@ impl Config {
              task_depth_limit: {}\n\
              \n\
              # Project files larger than this (bytes) are skipped by ingest, and counted.\n\
-             ingest_max_file_bytes: {}\n",
+             ingest_max_file_bytes: {}\n\
+             \n\
+             # What every MCP client (a chat host, `mcp:<name>`) may do without a grant of its\n\
+             # own. `[]` makes hosts ask for everything; grants add more per host.\n\
+             mcp_default_capabilities: [{}]\n",
             default_depth_limit(),
-            default_max_file_bytes()
+            default_max_file_bytes(),
+            default_mcp_capabilities()
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     }
 
@@ -86,6 +104,16 @@ impl Config {
         if config.ingest_max_file_bytes == 0 {
             return Err("ingest_max_file_bytes must be at least 1".to_owned());
         }
+        // A host holding these by default could give itself anything, or reach the keys.
+        if let Some(c) = config
+            .mcp_default_capabilities
+            .iter()
+            .find(|c| matches!(c, Capability::ManageGrants | Capability::ManageKeys))
+        {
+            return Err(format!(
+                "mcp_default_capabilities cannot hold {c}: grant it to one host with `atelier grants add` instead"
+            ));
+        }
         Ok(config)
     }
 }
@@ -104,5 +132,11 @@ mod tests {
         assert!(Config::parse("task_depth_limit: -3").is_err());
         assert!(Config::parse("task_depth_limt: 5").is_err());
         assert!(Config::parse("task_depth_limit: [").is_err());
+        assert_eq!(
+            Config::parse("mcp_default_capabilities: []").map(|c| c.mcp_default_capabilities),
+            Ok(vec![])
+        );
+        assert!(Config::parse("mcp_default_capabilities: [root]").is_err());
+        assert!(Config::parse("mcp_default_capabilities: [vault_read, manage_grants]").is_err());
     }
 }

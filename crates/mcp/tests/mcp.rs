@@ -1,67 +1,643 @@
-//! The MCP server in-process over `tokio::io::duplex`, with rmcp's own client: the caller is
-//! `mcp:<clientInfo.name>`, and its grants decide what a tool may do.
+//! The MCP server in-process over `tokio::io::duplex`, with rmcp's own client: every tool,
+//! the tool list following the caller's grants (and `tools/list_changed` when they change),
+//! and the refusals as JSON-RPC errors with their codes, changing nothing (recipe 4, "bad
+//! input corpus", for the tool arguments).
 
-use atelier_core::Atelier;
-use atelier_core::api::GrantAdd;
+use atelier_core::api::{GrantAdd, ProjectAdd};
 use atelier_core::auth::{Capability, Principal};
-use atelier_core::clock::SystemClock;
+use atelier_core::clock::{Clock, ManualClock};
+use atelier_core::{Atelier, OpenOptions};
 use atelier_mcp::VaultServer;
-use rmcp::ServiceExt;
 use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, Implementation, InitializeRequestParams,
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ErrorCode,
+    Implementation, ProgressNotificationParam,
 };
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::{ClientHandler, RoleClient, ServiceError, ServiceExt};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokio::sync::mpsc;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_host_is_its_own_principal_and_gets_only_what_it_was_granted() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let vault = dir.path().join("vault");
-    Atelier::init(&vault, &SystemClock, false).expect("init");
-    let atelier = Arc::new(Atelier::open(atelier_core::OpenOptions::new(vault)));
-    let (server_side, client_side) = tokio::io::duplex(64 * 1024);
-    let server = VaultServer::new(Arc::clone(&atelier));
+const T0: i64 = 1_800_000_000_000;
+
+/// A vault with the core's fixture novel ingested as project `novel`, on a manual clock.
+struct Fixture {
+    atelier: Arc<Atelier>,
+    clock: Arc<ManualClock>,
+    vault: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let kind = entry.file_type().expect("type");
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+impl Fixture {
+    fn new(with_project: bool) -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let vault = dir.path().join("vault");
+        let clock = Arc::new(ManualClock::new(T0));
+        Atelier::init(&vault, clock.as_ref(), false).expect("init");
+        let atelier = Atelier::open(
+            OpenOptions::new(vault.clone()).with_clock(clock.clone() as Arc<dyn Clock>),
+        );
+        assert_eq!(atelier.status().sealed, None);
+        if with_project {
+            copy_tree(&fixtures().join("novel"), &dir.path().join("novel"));
+            atelier
+                .project_add(
+                    &Principal::Owner,
+                    ProjectAdd {
+                        path: dir.path().join("novel").display().to_string(),
+                        name: Some("novel".to_owned()),
+                    },
+                )
+                .expect("project");
+            atelier
+                .ingest(&Principal::Owner, "novel", &mut |_| {})
+                .expect("ingest");
+        }
+        Fixture {
+            atelier: Arc::new(atelier),
+            clock,
+            vault,
+            _dir: dir,
+        }
+    }
+
+    fn grant(&self, capability: Capability, expires_in: Option<i64>) {
+        self.atelier
+            .grant_add(
+                &Principal::Owner,
+                GrantAdd {
+                    principal: Principal::Mcp("test-host".to_owned()),
+                    capability,
+                    scope: None,
+                    expires_in,
+                },
+            )
+            .expect("grant");
+    }
+
+    /// The audit head: any change moves it.
+    fn head(&self) -> i64 {
+        self.atelier.change_head(&Principal::Owner).expect("head")
+    }
+}
+
+impl Drop for Fixture {
+    /// The session's tasks end just after the client leaves; the vault directory goes only
+    /// once the last of them has let the vault go (it flushes its index on close).
+    fn drop(&mut self) {
+        for _ in 0..200 {
+            if Arc::strong_count(&self.atelier) == 1 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    }
+}
+
+/// What the client heard besides answers.
+#[derive(Clone)]
+struct Host {
+    list_changed: mpsc::UnboundedSender<()>,
+    progress: mpsc::UnboundedSender<ProgressNotificationParam>,
+}
+
+impl ClientHandler for Host {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("Test Host", "1.0"),
+        )
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.list_changed.send(());
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.progress.send(params);
+    }
+}
+
+struct Session {
+    client: RunningService<RoleClient, Host>,
+    list_changed: mpsc::UnboundedReceiver<()>,
+    progress: mpsc::UnboundedReceiver<ProgressNotificationParam>,
+}
+
+async fn connect(fixture: &Fixture) -> Session {
+    let (server_side, client_side) = tokio::io::duplex(1 << 20);
+    let server = VaultServer::new(Arc::clone(&fixture.atelier));
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_side).await {
             let _ = running.waiting().await;
         }
     });
-    let client = InitializeRequestParams::new(
-        ClientCapabilities::default(),
-        Implementation::new("Test Host", "1.0"),
-    )
+    let (list_tx, list_changed) = mpsc::unbounded_channel();
+    let (progress_tx, progress) = mpsc::unbounded_channel();
+    let client = Host {
+        list_changed: list_tx,
+        progress: progress_tx,
+    }
     .serve(client_side)
     .await
     .expect("initialize");
-    let tools = client.list_all_tools().await.expect("tools/list");
-    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(names, ["search", "tasks_next"]);
+    Session {
+        client,
+        list_changed,
+        progress,
+    }
+}
 
-    let denied = client
-        .call_tool(CallToolRequestParams::new("tasks_next"))
-        .await
-        .expect("tools/call");
-    assert_eq!(denied.is_error, Some(true));
-    let text = serde_json::to_string(&denied.content).expect("json");
+impl Session {
+    async fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .client
+            .list_all_tools()
+            .await
+            .expect("tools/list")
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    async fn call(
+        &self,
+        name: &'static str,
+        arguments: Value,
+    ) -> Result<CallToolResult, ServiceError> {
+        let Value::Object(arguments) = arguments else {
+            panic!("arguments are an object");
+        };
+        self.client
+            .call_tool(CallToolRequestParams::new(name).with_arguments(arguments))
+            .await
+    }
+
+    /// The structured answer of a call that must succeed.
+    async fn ok(&self, name: &'static str, arguments: Value) -> Value {
+        let result = self.call(name, arguments).await.expect(name);
+        assert_ne!(result.is_error, Some(true), "{name}: {result:?}");
+        result.structured_content.expect("structured content")
+    }
+
+    /// The JSON-RPC error of a call that must be refused.
+    async fn refused(&self, name: &'static str, arguments: Value) -> (ErrorCode, Value) {
+        match self.call(name, arguments).await {
+            Err(ServiceError::McpError(error)) => (error.code, error.data.unwrap_or(Value::Null)),
+            other => panic!("{name}: expected a JSON-RPC error, got {other:?}"),
+        }
+    }
+}
+
+fn items(answer: &Value) -> &Vec<Value> {
+    answer["items"].as_array().expect("items")
+}
+
+const READ_TOOLS: [&str; 7] = [
+    "assets_list",
+    "plays_list",
+    "read",
+    "run_get",
+    "search",
+    "tasks_list",
+    "tasks_next",
+];
+
+/// A host reads by default and sees only the read tools; a grant adds tools and is announced
+/// with `tools/list_changed`, and so is its expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tool_list_follows_the_hosts_grants_and_changes_are_announced() {
+    let fixture = Fixture::new(false);
+    let mut session = connect(&fixture).await;
+    assert_eq!(session.names().await, READ_TOOLS);
+
+    fixture.grant(Capability::TasksWrite, Some(60_000));
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        session.list_changed.recv(),
+    )
+    .await
+    .expect("tools/list_changed after a grant")
+    .expect("open");
+    let mut with_write: Vec<String> = READ_TOOLS.iter().map(|s| s.to_string()).collect();
+    with_write.extend(["tasks_create".to_owned(), "tasks_update".to_owned()]);
+    with_write.sort();
+    assert_eq!(session.names().await, with_write);
+
+    // Expiry writes nothing, so it is noticed at the next look: any change, or the renewal.
+    fixture.clock.advance(60_000);
+    fixture.grant(Capability::BankAssets, None);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        session.list_changed.recv(),
+    )
+    .await
+    .expect("tools/list_changed")
+    .expect("open");
+    let names = session.names().await;
+    assert!(names.contains(&"asset_bank".to_owned()));
+    assert!(!names.contains(&"tasks_create".to_owned()), "{names:?}");
+    let _ = session.client.cancel().await;
+}
+
+/// Refusals are JSON-RPC errors with their codes and the core's stable code in `data`, and
+/// none of them changes the vault: no grant, an expired grant, bad arguments of every kind,
+/// an unknown tool, a missing task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_json_rpc_errors_with_codes_and_change_nothing() {
+    let fixture = Fixture::new(false);
+    let session = connect(&fixture).await;
+    let head = fixture.head();
+    let denied = session.refused("tasks_create", json!({"title": "x"})).await;
+    assert_eq!(denied.0, ErrorCode(-32001));
+    assert_eq!(denied.1["code"], "DENIED");
+
+    fixture.grant(Capability::TasksWrite, Some(1_000));
+    let head = head + 1;
+    assert_eq!(fixture.head(), head);
+    fixture.clock.advance(1_000);
+    let expired = session.refused("tasks_create", json!({"title": "x"})).await;
+    assert_eq!(
+        (expired.0, expired.1["code"].clone()),
+        (ErrorCode(-32001), json!("DENIED"))
+    );
+    fixture.grant(Capability::TasksWrite, None);
+    let head = head + 1;
+
+    let invalid = ErrorCode::INVALID_PARAMS;
+    for (tool, arguments) in [
+        ("tasks_create", json!({})),
+        ("tasks_create", json!({"title": 5})),
+        ("tasks_create", json!({"title": "x", "colour": "red"})),
+        ("tasks_create", json!({"title": "x", "priority": 101})),
+        ("tasks_create", json!({"title": "x", "priority": -1})),
+        ("tasks_create", json!({"title": ""})),
+        ("tasks_create", json!({"title": "a\u{0}b"})),
+        ("tasks_create", json!({"title": "x".repeat(100_000)})),
+        (
+            "tasks_create",
+            json!({"title": "x", "subtasks": [{"title": "a", "after": [0]}]}),
+        ),
+        ("tasks_update", json!({"id": 1})),
+        ("tasks_update", json!({"id": "one", "title": "y"})),
+        ("tasks_update", json!({"id": 1, "action": "explode"})),
+        ("tasks_list", json!({"states": ["sleeping"]})),
+        ("tasks_list", json!({"cursor": "page-2"})),
+        ("search", json!({"query": "x", "limit": 0})),
+        ("search", json!({"query": "x", "mode": "psychic"})),
+        ("read", json!({"reference": "canon:abc"})),
+        ("read", json!({"reference": "planet:3"})),
+        ("assets_list", json!({"state": "gold"})),
+        ("run_get", json!({"id": -4})),
+    ] {
+        let (code, data) = session.refused(tool, arguments.clone()).await;
+        assert_eq!(code, invalid, "{tool} {arguments}: {data}");
+        assert_eq!(data["code"], "INVALID_INPUT", "{tool} {arguments}");
+    }
+    let missing = session
+        .refused("read", json!({"reference": "task:999"}))
+        .await;
+    assert_eq!(
+        (missing.0, missing.1["code"].clone()),
+        (ErrorCode::RESOURCE_NOT_FOUND, json!("NOT_FOUND"))
+    );
+    let unknown = session.refused("format_disk", json!({})).await;
+    assert_eq!(unknown.0, invalid);
+    assert_eq!(fixture.head(), head, "a refused call changed the vault");
+    let _ = session.client.cancel().await;
+}
+
+/// Every tool through the protocol, on the fixture novel: search and read with provenance,
+/// tasks created with subtasks in one call, updated, listed page by page, the next ones, the
+/// plays, a play run against the provider stub with progress, its run, banking, assets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tool_answers_with_labelled_bounded_results() {
+    let fixture = Fixture::new(true);
+    for capability in [
+        Capability::TasksWrite,
+        Capability::RunPlays,
+        Capability::BankAssets,
+    ] {
+        fixture.grant(capability, None);
+    }
+    let mut session = connect(&fixture).await;
+
+    let found = session
+        .ok(
+            "search",
+            json!({"query": "lighthouse steps", "mode": "text", "limit": 3}),
+        )
+        .await;
+    assert_eq!(found["vault_data"], true);
     assert!(
-        text.contains("mcp:test-host") && text.contains("DENIED"),
-        "{text}"
+        found["notice"]
+            .as_str()
+            .expect("notice")
+            .contains("not instructions")
+    );
+    let hits = items(&found);
+    assert!(!hits.is_empty() && hits.len() <= 3);
+    let source = hits[0]["source"].as_str().expect("source");
+    assert!(source.starts_with("atelier://docs/novel/"), "{source}");
+
+    let doc = session
+        .ok(
+            "read",
+            json!({"reference": "document:novel:Places/Lighthouse.md"}),
+        )
+        .await;
+    let passages = items(&doc);
+    assert!(passages.iter().any(|p| {
+        p["data"]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("ninety-one steps"))
+    }));
+    assert!(
+        passages[0]["source"]
+            .as_str()
+            .expect("source")
+            .starts_with("atelier://docs/novel/Places/Lighthouse.md#L")
     );
 
-    atelier
-        .grant_add(
+    let created = session
+        .ok(
+            "tasks_create",
+            json!({"title": "Chapter 12", "subtasks": [
+                {"title": "outline"}, {"title": "draft", "after": [0]}, {"title": "edit", "after": [1]}
+            ]}),
+        )
+        .await;
+    let ids: Vec<i64> = items(&created)
+        .iter()
+        .map(|t| t["data"]["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(ids.len(), 4);
+    let task = session
+        .ok("read", json!({"reference": format!("task:{}", ids[2])}))
+        .await;
+    assert_eq!(items(&task)[0]["data"]["depends_on"], json!([ids[1]]));
+
+    let updated = session
+        .ok(
+            "tasks_update",
+            json!({"id": ids[1], "title": "outline it", "action": "activate"}),
+        )
+        .await;
+    assert_eq!(items(&updated)[0]["data"]["title"], "outline it");
+    assert_eq!(items(&updated)[0]["data"]["state"], "active");
+    let conflict = session
+        .refused(
+            "tasks_update",
+            json!({"id": ids[3], "title": "kept?", "action": "complete"}),
+        )
+        .await;
+    assert_eq!(conflict.1["code"], "INVALID_TRANSITION", "{conflict:?}");
+    let untouched = fixture
+        .atelier
+        .task_show(&Principal::Owner, ids[3])
+        .expect("show");
+    assert_eq!(
+        untouched.task.title, "edit",
+        "a refused move changes no field"
+    );
+
+    for n in 0..30 {
+        session
+            .ok("tasks_create", json!({"title": format!("task {n}")}))
+            .await;
+    }
+    let mut seen = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut arguments = json!({});
+        if let Some(c) = &cursor {
+            arguments["cursor"] = json!(c);
+        }
+        let page = session.ok("tasks_list", arguments).await;
+        seen += items(&page).len();
+        assert_eq!(page["total"], 34);
+        match page.get("next_cursor").and_then(Value::as_str) {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 34);
+    let next = session.ok("tasks_next", json!({})).await;
+    assert!(items(&next).iter().any(|t| t["data"]["id"] == ids[1]));
+
+    let plays = session.ok("plays_list", json!({})).await;
+    assert!(
+        items(&plays)
+            .iter()
+            .any(|p| p["data"]["name"] == "scene_outline")
+    );
+
+    // A run through the provider stub, with a progress token.
+    let stub = Stub::start();
+    fixture
+        .atelier
+        .provider_add(
             &Principal::Owner,
-            GrantAdd {
-                principal: Principal::Mcp("test-host".to_owned()),
-                capability: Capability::VaultRead,
-                scope: None,
-                expires_in: None,
+            atelier_core::api::ProviderAdd {
+                name: "stub".into(),
+                format: atelier_core::providers::WireFormat::OpenAi,
+                base_url: stub.url("/v1"),
+                key_ref: None,
             },
         )
-        .expect("grant");
-    let allowed = client
-        .call_tool(CallToolRequestParams::new("tasks_next"))
+        .expect("provider");
+    let mut arguments = serde_json::Map::new();
+    arguments.insert("play".into(), json!("scene_outline"));
+    arguments.insert(
+        "params".into(),
+        json!({"scene": "the lamp", "point_of_view": "Mara"}),
+    );
+    arguments.insert("model".into(), json!("stub:scene"));
+    let ran = session
+        .client
+        .call_tool(CallToolRequestParams::new("play_run").with_arguments(arguments))
         .await
-        .expect("tools/call");
-    assert_eq!(allowed.is_error, Some(false), "{allowed:?}");
-    let _ = client.cancel().await;
+        .expect("play_run");
+    let ran = ran.structured_content.expect("structured");
+    let run = &items(&ran)[0]["data"];
+    assert_eq!(run["status"], "passed", "{ran}");
+    // rmcp's client puts its own progress token on every request; the server answers on it.
+    let mut said = Vec::new();
+    while let Ok(note) = session.progress.try_recv() {
+        said.push(note.message.unwrap_or_default());
+    }
+    assert!(
+        said.first().is_some_and(|m| m.ends_with("started")),
+        "{said:?}"
+    );
+    assert!(said.iter().any(|m| m == "step outline passed"), "{said:?}");
+    let run_id = run["id"].as_i64().expect("run id");
+    let shown = session.ok("run_get", json!({"id": run_id})).await;
+    assert_eq!(
+        items(&shown)[0]["source"],
+        format!("atelier://runs/{run_id}")
+    );
+
+    // The play's approval banked it already (`review`); banking it again is a conflict.
+    let again = session.refused("asset_bank", json!({"run": run_id})).await;
+    assert_eq!(again.1["code"], "ALREADY_EXISTS");
+    // With the play overridden in the vault as `approval: manual`, the host banks by hand.
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/plays/scene_outline.yaml"),
+    )
+    .expect("play");
+    let plays_dir = fixture.vault.join("plays");
+    std::fs::create_dir_all(&plays_dir).expect("plays dir");
+    std::fs::write(
+        plays_dir.join("scene_outline.yaml"),
+        shipped.replace("approval: review", "approval: manual"),
+    )
+    .expect("override");
+    let mut arguments = serde_json::Map::new();
+    arguments.insert("play".into(), json!("scene_outline"));
+    arguments.insert(
+        "params".into(),
+        json!({"scene": "the lamp", "point_of_view": "Mara"}),
+    );
+    arguments.insert("model".into(), json!("stub:scene"));
+    let manual = session
+        .client
+        .call_tool(CallToolRequestParams::new("play_run").with_arguments(arguments))
+        .await
+        .expect("play_run")
+        .structured_content
+        .expect("structured");
+    let manual_run = items(&manual)[0]["data"]["id"].as_i64().expect("run id");
+    let banked = session
+        .ok(
+            "asset_bank",
+            json!({"run": manual_run, "title": "Lamp scene"}),
+        )
+        .await;
+    let asset = items(&banked)[0]["data"]["id"].as_i64().expect("asset id");
+    assert_eq!(items(&banked)[0]["data"]["title"], "Lamp scene");
+    let assets = session.ok("assets_list", json!({})).await;
+    assert!(items(&assets).iter().any(|a| a["data"]["id"] == asset));
+    let read = session
+        .ok("read", json!({"reference": format!("asset:{asset}")}))
+        .await;
+    assert!(
+        items(&read)[0]["data"]["text"]
+            .as_str()
+            .expect("text")
+            .contains("## Beats")
+    );
+    let _ = session.client.cancel().await;
+}
+
+/// The stand-in for remote providers (`tests/providers/stub.py`), answering model `scene`
+/// with a scene outline that passes `scene_outline`'s gates.
+struct Stub {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Stub {
+    fn start() -> Stub {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let replies = dir.path().join("replies.json");
+        std::fs::write(
+            &replies,
+            json!({"scene": ["## Goal\nReach the lamp.\n\n## Conflict\nThe storm.\n\n## Beats\n1. Climb.\n2. Light.\n\n## Outcome\nThe ship turns."]}).to_string(),
+        )
+        .expect("replies");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/providers/stub.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(&script)
+            .arg("--replies")
+            .arg(&replies)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the provider stub");
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("port line");
+        let port = first
+            .trim()
+            .strip_prefix("port ")
+            .and_then(|p| p.parse().ok())
+            .expect("`port N`");
+        Stub {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The whole tool list (names, descriptions, schemas) against `tests/tools.golden.json`, so a
+/// description or schema never changes silently. `ATELIER_UPDATE_GOLDEN=1` rewrites it.
+#[test]
+fn tools_list_matches_its_golden_file() {
+    let fixture = Fixture::new(false);
+    let tools = VaultServer::new(Arc::clone(&fixture.atelier)).all_tools();
+    assert!(
+        tools.len() <= 12,
+        "at most twelve tools, not {}",
+        tools.len()
+    );
+    let listed: Vec<Value> = tools
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "description": t.description,
+                "inputSchema": *t.input_schema,
+            })
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&listed).expect("json") + "\n";
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools.golden.json");
+    if std::env::var_os("ATELIER_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &text).expect("write golden");
+    }
+    let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+    assert!(
+        expected == text,
+        "tools/list changed; review it and run with ATELIER_UPDATE_GOLDEN=1:\n{text}"
+    );
 }

@@ -154,6 +154,23 @@ impl Atelier {
         })
     }
 
+    /// The capabilities `who` holds now, each counted once; a scoped grant counts (it covers
+    /// some paths). Needs nothing: anyone may know what they themselves may do. The MCP server
+    /// lists the tools these allow.
+    pub fn capabilities(&self, who: &Principal) -> Result<Vec<Capability>> {
+        if *who == Principal::Owner {
+            return Ok(Capability::ALL.to_vec());
+        }
+        let open = self.open_vault()?;
+        let now = self.now();
+        let db = lock(&open.db);
+        let grants = super::effective_grants(&db, open, who)?;
+        Ok(Capability::ALL
+            .into_iter()
+            .filter(|c| grants.iter().any(|g| g.capability == *c && g.is_live(now)))
+            .collect())
+    }
+
     /// The loaded roles. Needs `vault_read`.
     pub fn role_list(&self, who: &Principal) -> Result<Vec<Role>> {
         self.read(who, Capability::VaultRead, |_, open| {
@@ -191,7 +208,7 @@ impl Atelier {
         let open = self.open_vault()?;
         let report = {
             let db = lock(&open.db);
-            super::authorize_with(&db, &open.roles, who, Capability::VaultWrite, self.now())?;
+            super::authorize_with(&db, open, who, Capability::VaultWrite, self.now())?;
             let mut slot = lock(&open.graph);
             *slot = None;
             let rebuilt = Projection::rebuild(&db, &self.vault.join(vault::GRAPH_DIR))?;

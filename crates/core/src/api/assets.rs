@@ -629,15 +629,8 @@ impl Atelier {
         let (view, blob, root) = {
             let db = lock(&open.db);
             // Reading the asset and writing the file are both the caller's acts.
-            authorize_with(&db, &open.roles, who, Capability::VaultRead, self.now())?;
-            authorize_target(
-                &db,
-                &open.roles,
-                who,
-                Capability::FileWrite,
-                &path,
-                self.now(),
-            )?;
+            authorize_with(&db, open, who, Capability::VaultRead, self.now())?;
+            authorize_target(&db, open, who, Capability::FileWrite, &path, self.now())?;
             let view = asset_view(&db, export.asset)?;
             let root: String = db
                 .query_row(

@@ -30,6 +30,28 @@ pub struct SearchRequest {
     pub limit: Option<u32>,
 }
 
+/// A document's text, passage by passage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DocumentText {
+    /// The document.
+    pub document: DocumentSummary,
+    /// Its passages, in order.
+    pub passages: Vec<PassageText>,
+}
+
+/// One passage of a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PassageText {
+    /// The heading path it sits under.
+    pub heading: String,
+    /// First and last line in the file, from 1.
+    pub lines: (i64, i64),
+    /// The text.
+    pub body: String,
+}
+
 /// A document in lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -153,7 +175,7 @@ impl Atelier {
         }
         let documents = {
             let db = lock(&open.db);
-            authorize_with(&db, &open.roles, who, Capability::VaultRead, self.now())?;
+            authorize_with(&db, open, who, Capability::VaultRead, self.now())?;
             search::allowed_documents(&db, &request.filter)
                 .map_err(|e| Error::invalid("filter", e))?
         };
@@ -224,6 +246,29 @@ impl Atelier {
                 })
             })
             .collect())
+    }
+
+    /// A document's text as the vault holds it (its passages in order, each with its heading
+    /// and lines), named like [`Atelier::document_show`]. Needs `vault_read`.
+    pub fn document_text(&self, who: &Principal, reference: &str) -> Result<DocumentText> {
+        self.read(who, Capability::VaultRead, |db, _| {
+            let id = find_document(db, reference)?;
+            let document = summary(db, id)?;
+            let passages = db
+                .prepare(
+                    "SELECT heading, start_line, end_line, body FROM chunks
+                      WHERE document_id = ?1 ORDER BY seq",
+                )?
+                .query_map([id], |r| {
+                    Ok(PassageText {
+                        heading: r.get(0)?,
+                        lines: (r.get(1)?, r.get(2)?),
+                        body: r.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(DocumentText { document, passages })
+        })
     }
 
     /// A document, named by id, by `project:path`, or by a path unique across projects.
@@ -322,7 +367,7 @@ impl Atelier {
         };
         let id = {
             let db = lock(&open.db);
-            authorize_with(&db, &open.roles, who, Capability::VaultRead, self.now())?;
+            authorize_with(&db, open, who, Capability::VaultRead, self.now())?;
             find_document(&db, reference)?
         };
         let (out, back) = self.with_graph(open, |graph| graph.links_of(id))?;

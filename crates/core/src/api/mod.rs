@@ -7,6 +7,7 @@
 mod access;
 mod assets;
 mod catalog;
+mod changes;
 mod documents;
 mod projects;
 mod providers;
@@ -22,9 +23,10 @@ pub use assets::{
     Promotion,
 };
 pub use catalog::{CanonEdit, CanonFilter, NewCanon, NewShape, ShapeEdit};
+pub use changes::Change;
 pub use documents::{
-    Backlink, DocumentSummary, DocumentView, LinkView, RelatedDocument, RelatedReason,
-    SearchRequest,
+    Backlink, DocumentSummary, DocumentText, DocumentView, LinkView, PassageText, RelatedDocument,
+    RelatedReason, SearchRequest,
 };
 pub use projects::{
     HookAction, HookAdd, HookView, IngestProgress, IngestReport, IngestStage, IngestTimings,
@@ -34,7 +36,8 @@ pub use providers::{KeyView, ProviderAdd, ProviderCheck, ProviderView, Route};
 pub use runs::{Attempt, RunEvent, RunPreview, RunRequest, RunView, StepPreview, StepView};
 pub use switch::SwitchState;
 pub use tasks::{
-    NewTask, TaskDependency, TaskDetail, TaskEdit, TaskMove, TaskTransition, TaskTreeNode,
+    NewSubtask, NewTask, TaskDependency, TaskDetail, TaskEdit, TaskMove, TaskTransition,
+    TaskTreeNode,
 };
 pub use watching::{WatchOptions, WatchOutcome};
 
@@ -115,6 +118,8 @@ struct OpenVault {
     kill: Mutex<crate::providers::transport::Cancel>,
     /// Runs going in this process, by id, for `run_cancel`.
     runs: Mutex<std::collections::HashMap<i64, crate::providers::transport::Cancel>>,
+    /// Raised after each commit, for [`Atelier::changes_after`].
+    changed: changes::ChangeSignal,
     model_dirs: Vec<PathBuf>,
     roles: RoleSet,
     config: Config,
@@ -335,6 +340,7 @@ impl Atelier {
             keychain: OnceLock::new(),
             kill: Mutex::new(kill),
             runs: Mutex::new(std::collections::HashMap::new()),
+            changed: changes::ChangeSignal::default(),
             model_dirs,
             roles,
             config,
@@ -463,7 +469,7 @@ impl Atelier {
         let out = {
             let mut db = lock(&open.db);
             let tx = db.transaction()?;
-            authorize_with(&tx, &open.roles, who, need, now)?;
+            authorize_with(&tx, open, who, need, now)?;
             let ctx = Ctx {
                 tx: &tx,
                 now,
@@ -475,6 +481,7 @@ impl Atelier {
             tx.commit()?;
             out
         };
+        open.changed.raise();
         // The change is committed; a projection failure here is repaired on the next read.
         let _ = self.graph_in_sync(open);
         let _ = self.vectors_in_sync(open);
@@ -490,13 +497,14 @@ impl Atelier {
         let tx = db.transaction()?;
         audit::append(&tx, who, entry, now)?;
         tx.commit()?;
+        open.changed.raise();
         Ok(())
     }
 
     /// Checks `who` holds `need`, for commands that act outside SQLite before writing.
     fn authorize(&self, open: &OpenVault, who: &Principal, need: Capability) -> Result<()> {
         let db = lock(&open.db);
-        authorize_with(&db, &open.roles, who, need, self.clock.now())
+        authorize_with(&db, open, who, need, self.clock.now())
     }
 
     /// Runs a read after authorizing `need`.
@@ -508,7 +516,7 @@ impl Atelier {
     ) -> Result<T> {
         let open = self.open_vault()?;
         let db = lock(&open.db);
-        authorize_with(&db, &open.roles, who, need, self.clock.now())?;
+        authorize_with(&db, open, who, need, self.clock.now())?;
         query(&db, open)
     }
 
@@ -643,51 +651,58 @@ fn graph_error(e: crate::graph::GraphError) -> Error {
     Error::Graph { message: e.0 }
 }
 
-/// The grants that count for `who`: stored grants, plus a role principal's own capabilities.
-fn effective_grants(conn: &Connection, roles: &RoleSet, who: &Principal) -> Result<Vec<Grant>> {
+/// The grants that count for `who`: stored grants, plus a role principal's own capabilities,
+/// plus the capabilities `config.yaml` gives every MCP client (`mcp_default_capabilities`,
+/// `vault_read` unless the owner changed it).
+fn effective_grants(conn: &Connection, open: &OpenVault, who: &Principal) -> Result<Vec<Grant>> {
     let mut grants = crate::grants::for_principal(conn, who)?;
-    if let Principal::Role(name) = who
-        && let Some(role) = roles.get(name)
-    {
-        grants.extend(role.capabilities.iter().map(|c| Grant {
-            id: 0,
-            principal: who.clone(),
-            capability: *c,
-            scope: None,
-            expires_at: None,
-            created_at: 0,
-            revoked_at: None,
-        }));
-    }
+    let standing: Vec<Capability> = match who {
+        Principal::Role(name) => open
+            .roles
+            .get(name)
+            .map(|role| role.capabilities.iter().copied().collect())
+            .unwrap_or_default(),
+        Principal::Mcp(_) => open.config.mcp_default_capabilities.clone(),
+        Principal::Owner => Vec::new(),
+    };
+    grants.extend(standing.into_iter().map(|capability| Grant {
+        id: 0,
+        principal: who.clone(),
+        capability,
+        scope: None,
+        expires_at: None,
+        created_at: 0,
+        revoked_at: None,
+    }));
     Ok(grants)
 }
 
 fn authorize_with(
     conn: &Connection,
-    roles: &RoleSet,
+    open: &OpenVault,
     who: &Principal,
     need: Capability,
     now: Millis,
 ) -> Result<()> {
-    authorize_request(conn, roles, who, need, None, now)
+    authorize_request(conn, open, who, need, None, now)
 }
 
 /// Checks `who` holds a scoped capability (`file_read`, `file_write`) for a project-relative
 /// `target` path: an unscoped grant covers every path, a scoped one only paths its glob matches.
 fn authorize_target(
     conn: &Connection,
-    roles: &RoleSet,
+    open: &OpenVault,
     who: &Principal,
     need: Capability,
     target: &str,
     now: Millis,
 ) -> Result<()> {
-    authorize_request(conn, roles, who, need, Some(target), now)
+    authorize_request(conn, open, who, need, Some(target), now)
 }
 
 fn authorize_request(
     conn: &Connection,
-    roles: &RoleSet,
+    open: &OpenVault,
     who: &Principal,
     need: Capability,
     target: Option<&str>,
@@ -696,7 +711,7 @@ fn authorize_request(
     if *who == Principal::Owner {
         return Ok(());
     }
-    let grants = effective_grants(conn, roles, who)?;
+    let grants = effective_grants(conn, open, who)?;
     auth::authorize(
         who,
         Request {

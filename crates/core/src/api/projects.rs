@@ -322,7 +322,7 @@ impl Atelier {
         let open = self.open_vault()?;
         let (project, root) = {
             let db = lock(&open.db);
-            authorize_with(&db, &open.roles, who, Capability::VaultWrite, self.now())?;
+            authorize_with(&db, open, who, Capability::VaultWrite, self.now())?;
             let view = project_view(&db, name)?;
             (view.id, PathBuf::from(view.root))
         };
@@ -531,6 +531,7 @@ impl Atelier {
                 )?;
             }
             tx.commit()?;
+            open.changed.raise();
         }
         batch.clear();
         Ok(())
@@ -581,6 +582,7 @@ impl Atelier {
             now,
         )?;
         tx.commit()?;
+        open.changed.raise();
         Ok(u32::try_from(dangling).unwrap_or(u32::MAX))
     }
 

@@ -582,7 +582,7 @@ impl Atelier {
         let reads = !step.sources.canon_tags.is_empty() || step.sources.search.is_some();
         if reads {
             let db = lock(&open.db);
-            authorize_with(&db, &open.roles, who, Capability::VaultRead, self.now())?;
+            authorize_with(&db, open, who, Capability::VaultRead, self.now())?;
             if !role.capabilities.contains(&Capability::VaultRead) {
                 return Err(Error::Denied {
                     principal: format!("role:{}", role.name),

@@ -15,6 +15,33 @@ pub const MAX_TITLE: usize = 200;
 /// Longest description, bytes.
 pub const MAX_DESCRIPTION: usize = 64 * 1024;
 
+/// The most subtasks one call creates.
+pub const MAX_SUBTASKS: usize = 100;
+
+/// A subtask created with its parent by [`Atelier::task_create_with_subtasks`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct NewSubtask {
+    /// Title.
+    pub title: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// The role it is for.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The play it runs.
+    #[serde(default)]
+    pub play: Option<String>,
+    /// 0–100, higher first.
+    #[serde(default)]
+    pub priority: i64,
+    /// Earlier subtasks of the same call (by position, from 0) it waits on.
+    #[serde(default)]
+    pub after: Vec<usize>,
+}
+
 /// A task to create.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -213,54 +240,60 @@ fn project(ctx: &Ctx<'_, '_>, id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Checks `new` and inserts it with its dependencies; answers its id and checked title.
+fn insert_task(ctx: &Ctx<'_, '_>, new: &NewTask) -> Result<(i64, String)> {
+    let title = input::line("title", &new.title, MAX_TITLE)?;
+    let description = input::text("description", &new.description, MAX_DESCRIPTION, false)?;
+    let priority = input::within("priority", new.priority, 0..=100)?;
+    let role = new
+        .role
+        .as_deref()
+        .map(|r| check_role(ctx, r))
+        .transpose()?;
+    let play = new
+        .play
+        .as_deref()
+        .map(|p| input::slug("play", p))
+        .transpose()?;
+    if let Some(parent) = new.parent {
+        existing(ctx, "parent", parent)?;
+        let depth = tasks::depth(ctx.tx, parent)? + 1;
+        if depth > ctx.config.task_depth_limit {
+            return Err(Error::DepthExceeded {
+                depth,
+                limit: ctx.config.task_depth_limit,
+            });
+        }
+    }
+    for on in &new.depends_on {
+        existing(ctx, "depends_on", *on)?;
+    }
+    let id = tasks::insert(
+        ctx.tx,
+        &tasks::Insert {
+            title: &title,
+            description: &description,
+            parent_id: new.parent,
+            role: role.as_deref(),
+            play: play.as_deref(),
+            priority,
+        },
+        ctx.now,
+    )?;
+    for on in &new.depends_on {
+        // A new task has no dependents, so none of these can close a cycle.
+        tasks::add_dependency(ctx.tx, id, *on, ctx.now)?;
+    }
+    project(ctx, id)?;
+    Ok((id, title))
+}
+
 impl Atelier {
     /// Creates a pending task, optionally under `parent` and waiting on `depends_on`.
     /// Needs `tasks_write`.
     pub fn task_create(&self, who: &Principal, new: NewTask) -> Result<Task> {
         self.write(who, Capability::TasksWrite, |ctx| {
-            let title = input::line("title", &new.title, MAX_TITLE)?;
-            let description = input::text("description", &new.description, MAX_DESCRIPTION, false)?;
-            let priority = input::within("priority", new.priority, 0..=100)?;
-            let role = new
-                .role
-                .as_deref()
-                .map(|r| check_role(ctx, r))
-                .transpose()?;
-            let play = new
-                .play
-                .as_deref()
-                .map(|p| input::slug("play", p))
-                .transpose()?;
-            if let Some(parent) = new.parent {
-                existing(ctx, "parent", parent)?;
-                let depth = tasks::depth(ctx.tx, parent)? + 1;
-                if depth > ctx.config.task_depth_limit {
-                    return Err(Error::DepthExceeded {
-                        depth,
-                        limit: ctx.config.task_depth_limit,
-                    });
-                }
-            }
-            for on in &new.depends_on {
-                existing(ctx, "depends_on", *on)?;
-            }
-            let id = tasks::insert(
-                ctx.tx,
-                &tasks::Insert {
-                    title: &title,
-                    description: &description,
-                    parent_id: new.parent,
-                    role: role.as_deref(),
-                    play: play.as_deref(),
-                    priority,
-                },
-                ctx.now,
-            )?;
-            for on in &new.depends_on {
-                // A new task has no dependents, so none of these can close a cycle.
-                tasks::add_dependency(ctx.tx, id, *on, ctx.now)?;
-            }
-            project(ctx, id)?;
+            let (id, title) = insert_task(ctx, &new)?;
             let task = tasks::get(ctx.tx, id)?;
             let entry = Entry {
                 action: "task.create",
@@ -268,6 +301,60 @@ impl Atelier {
                 summary: format!("created task {id} {title:?}"),
             };
             Ok((task, entry))
+        })
+    }
+
+    /// Creates a task and its subtasks in one transaction: all of them or none. A subtask may
+    /// wait on earlier subtasks of the same call (`after`, by position). Answers the task,
+    /// then its subtasks in order. Needs `tasks_write`.
+    pub fn task_create_with_subtasks(
+        &self,
+        who: &Principal,
+        new: NewTask,
+        subtasks: Vec<NewSubtask>,
+    ) -> Result<Vec<Task>> {
+        if subtasks.len() > MAX_SUBTASKS {
+            return Err(Error::invalid(
+                "subtasks",
+                format!("at most {MAX_SUBTASKS} in one call"),
+            ));
+        }
+        for (index, sub) in subtasks.iter().enumerate() {
+            if let Some(bad) = sub.after.iter().find(|a| **a >= index) {
+                return Err(Error::invalid(
+                    "after",
+                    format!("subtask {index} can only wait on earlier subtasks, not {bad}"),
+                ));
+            }
+        }
+        self.write(who, Capability::TasksWrite, |ctx| {
+            let (root, title) = insert_task(ctx, &new)?;
+            let mut ids = vec![root];
+            for sub in &subtasks {
+                let child = NewTask {
+                    title: sub.title.clone(),
+                    description: sub.description.clone(),
+                    parent: Some(root),
+                    role: sub.role.clone(),
+                    play: sub.play.clone(),
+                    priority: sub.priority,
+                    depends_on: sub.after.iter().map(|a| ids[a + 1]).collect(),
+                };
+                ids.push(insert_task(ctx, &child)?.0);
+            }
+            let created = ids
+                .iter()
+                .map(|id| tasks::get(ctx.tx, *id))
+                .collect::<Result<Vec<_>>>()?;
+            let entry = Entry {
+                action: "task.create",
+                target: format!("task:{root}"),
+                summary: format!(
+                    "created task {root} {title:?} with {} subtask(s)",
+                    subtasks.len()
+                ),
+            };
+            Ok((created, entry))
         })
     }
 

@@ -187,12 +187,13 @@ fn the_reference_itself_allows_and_denies_as_written() {
     ));
 }
 
-/// Deny by default through the api: an MCP client can do nothing until granted, a grant
-/// expires on the injected clock, a revoked grant stops counting, and a role principal holds
-/// its role's capabilities and nothing else.
+/// Deny by default through the api: with `mcp_default_capabilities: []` an MCP client can do
+/// nothing until granted, a grant expires on the injected clock, a revoked grant stops
+/// counting, and a role principal holds its role's capabilities and nothing else.
 #[test]
 fn grants_through_the_api_expire_and_revoke_on_the_injected_clock() {
     let vault = TempVault::new();
+    write_config(&vault, "mcp_default_capabilities: []\n");
     let atelier = vault.open();
     let claude: Principal = "mcp:claude-desktop".parse().expect("p");
     let list = || atelier.task_list(&claude, &TaskFilter::default());
@@ -267,6 +268,74 @@ fn grants_through_the_api_expire_and_revoke_on_the_injected_clock() {
     let grants = atelier.grant_list(&owner()).expect("list");
     let statuses: Vec<&str> = grants.iter().map(|g| g.status).collect();
     assert_eq!(statuses, vec!["expired", "revoked"]);
+}
+
+fn write_config(vault: &TempVault, text: &str) {
+    std::fs::write(vault.path().join("config.yaml"), text).expect("config");
+}
+
+/// Out of the box every MCP client reads (`vault_read`) and does nothing else until granted;
+/// `capabilities` says what each principal holds now, which the MCP server turns into tools.
+#[test]
+fn mcp_clients_read_by_default_and_capabilities_say_what_each_may_do() {
+    let vault = TempVault::new();
+    let atelier = vault.open();
+    let cursor: Principal = "mcp:cursor".parse().expect("p");
+    atelier
+        .task_list(&cursor, &TaskFilter::default())
+        .expect("reads by default");
+    refused(&vault, "DENIED", || {
+        atelier.task_create(
+            &cursor,
+            NewTask {
+                title: "not yet".into(),
+                ..NewTask::default()
+            },
+        )
+    });
+    assert_eq!(
+        atelier.capabilities(&cursor).expect("caps"),
+        [Capability::VaultRead]
+    );
+    atelier
+        .grant_add(
+            &owner(),
+            GrantAdd {
+                principal: cursor.clone(),
+                capability: Capability::TasksWrite,
+                scope: None,
+                expires_in: Some(1_000),
+            },
+        )
+        .expect("grant");
+    assert_eq!(
+        atelier.capabilities(&cursor).expect("caps"),
+        [Capability::VaultRead, Capability::TasksWrite]
+    );
+    vault.clock.advance(1_000);
+    assert_eq!(
+        atelier.capabilities(&cursor).expect("caps"),
+        [Capability::VaultRead],
+        "an expired grant no longer counts"
+    );
+    assert_eq!(
+        atelier.capabilities(&owner()).expect("caps"),
+        Capability::ALL
+    );
+    let writer: Principal = "role:writer".parse().expect("p");
+    let role = atelier.role_show(&owner(), "writer").expect("role");
+    assert_eq!(
+        atelier.capabilities(&writer).expect("caps"),
+        role.capabilities.iter().copied().collect::<Vec<_>>()
+    );
+    // A default that would let any host hand itself more is refused at start-up.
+    drop(atelier);
+    write_config(&vault, "mcp_default_capabilities: [manage_grants]\n");
+    let sealed = atelier_core::Atelier::open(vault.options());
+    assert!(
+        sealed.status().sealed.is_some(),
+        "a config giving every host manage_grants seals the vault"
+    );
 }
 
 #[test]

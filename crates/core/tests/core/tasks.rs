@@ -2,7 +2,7 @@
 //! (recipe 4, "bad input corpus": each gets its typed error and changes nothing).
 
 use crate::fixture::{TempVault, act, owner, refused, task};
-use atelier_core::api::{NewTask, TaskDependency, TaskEdit, TaskMove, TaskTransition};
+use atelier_core::api::{NewSubtask, NewTask, TaskDependency, TaskEdit, TaskMove, TaskTransition};
 use atelier_core::tasks::{TaskAction, TaskFilter, TaskState};
 
 /// The path from a new task to each state.
@@ -392,6 +392,70 @@ fn bad_task_input_is_refused_with_a_typed_error_and_changes_nothing() {
 }
 
 /// Requests arriving as JSON (desktop, MCP) refuse unknown fields and wrong types.
+/// A task and its subtasks come in one transaction: ordered subtasks wait on earlier ones,
+/// and one bad subtask (or a forward `after`) refuses the whole call with nothing written.
+#[test]
+fn a_task_and_its_subtasks_are_created_together_or_not_at_all() {
+    let vault = TempVault::new();
+    let atelier = vault.open();
+    let sub = |title: &str, after: &[usize]| NewSubtask {
+        title: title.into(),
+        after: after.to_vec(),
+        ..NewSubtask::default()
+    };
+    let created = atelier
+        .task_create_with_subtasks(
+            &owner(),
+            NewTask {
+                title: "Chapter 12".into(),
+                ..NewTask::default()
+            },
+            vec![sub("outline", &[]), sub("draft", &[0]), sub("edit", &[1])],
+        )
+        .expect("create");
+    let ids: Vec<i64> = created.iter().map(|t| t.id).collect();
+    assert_eq!(created.len(), 4);
+    assert!(created[1..].iter().all(|t| t.parent_id == Some(ids[0])));
+    let draft = atelier.task_show(&owner(), ids[2]).expect("show");
+    assert_eq!(draft.depends_on, [ids[1]]);
+    let next: Vec<i64> = atelier
+        .task_next(&owner())
+        .expect("next")
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert!(
+        next.contains(&ids[1]) && !next.contains(&ids[2]),
+        "{next:?}"
+    );
+
+    let parent = NewTask {
+        title: "Chapter 13".into(),
+        ..NewTask::default()
+    };
+    refused(&vault, "INVALID_INPUT", || {
+        atelier.task_create_with_subtasks(
+            &owner(),
+            parent.clone(),
+            vec![sub("fine", &[]), sub("", &[0])],
+        )
+    });
+    refused(&vault, "INVALID_INPUT", || {
+        atelier.task_create_with_subtasks(
+            &owner(),
+            parent.clone(),
+            vec![sub("waits on itself", &[0])],
+        )
+    });
+    refused(&vault, "INVALID_INPUT", || {
+        atelier.task_create_with_subtasks(
+            &owner(),
+            parent.clone(),
+            (0..101).map(|i| sub(&format!("s{i}"), &[])).collect(),
+        )
+    });
+}
+
 #[test]
 fn request_types_refuse_unknown_fields_and_wrong_types() {
     for bad in [

@@ -1,0 +1,650 @@
+//! The tools: each decodes its arguments, calls one core api function as the caller, and
+//! answers a bounded, labelled result. At most twelve, so a host's model can hold them all.
+
+use crate::bounded::{self, Item};
+use crate::principal::principal_of;
+use crate::refusal;
+use crate::server::VaultServer;
+use atelier_core::api::{
+    AssetFilter, BankRequest, NewSubtask, NewTask, RunEvent, RunRequest, SearchRequest, TaskEdit,
+    TaskTransition,
+};
+use atelier_core::auth::Capability;
+use atelier_core::tasks::{TaskAction, TaskFilter};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ProgressNotificationParam};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, schemars, tool, tool_router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// What each tool needs, so the list shows only what the caller may call.
+pub const NEEDS: &[(&str, Capability)] = &[
+    ("search", Capability::VaultRead),
+    ("read", Capability::VaultRead),
+    ("tasks_list", Capability::VaultRead),
+    ("tasks_next", Capability::VaultRead),
+    ("tasks_create", Capability::TasksWrite),
+    ("tasks_update", Capability::TasksWrite),
+    ("plays_list", Capability::VaultRead),
+    ("play_run", Capability::RunPlays),
+    ("run_get", Capability::VaultRead),
+    ("asset_bank", Capability::BankAssets),
+    ("assets_list", Capability::VaultRead),
+];
+
+/// Arguments of `search`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchArgs {
+    /// What to look for, in words or by meaning.
+    pub query: String,
+    /// `hybrid` (words and meaning, the default), `text` (every word must occur) or `vector`
+    /// (meaning only).
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Only this project (its name).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// At most this many passages, 1 to 25 (10 when omitted).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 25))]
+    pub limit: Option<u32>,
+}
+
+/// Arguments of `read`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadArgs {
+    /// What to read: `document:PROJECT:PATH` (or `document:PATH` when unique), `canon:ID`,
+    /// `asset:ID` (its newest version), or `task:ID`.
+    pub reference: String,
+    /// From a previous answer's `next_cursor`, for the rest of a long text.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// Arguments of `tasks_list`.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TasksListArgs {
+    /// Only tasks in these states: pending, active, in_progress, blocked, completed, failed,
+    /// cancelled.
+    #[serde(default)]
+    pub states: Vec<String>,
+    /// Only the children of this task.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub parent: Option<i64>,
+    /// From a previous answer's `next_cursor`.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// A subtask of `tasks_create`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubtaskArgs {
+    /// Title.
+    pub title: String,
+    /// What it is about.
+    #[serde(default)]
+    pub description: String,
+    /// 0 to 100, higher first.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub priority: i64,
+    /// The role it is for.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The play it runs.
+    #[serde(default)]
+    pub play: Option<String>,
+    /// Earlier subtasks of this call it waits on, by position from 0.
+    #[serde(default)]
+    pub after: Vec<usize>,
+}
+
+/// Arguments of `tasks_create`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TasksCreateArgs {
+    /// Title.
+    pub title: String,
+    /// What it is about.
+    #[serde(default)]
+    pub description: String,
+    /// The task it belongs under.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub parent: Option<i64>,
+    /// Existing tasks it waits on.
+    #[serde(default)]
+    pub depends_on: Vec<i64>,
+    /// 0 to 100, higher first.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub priority: i64,
+    /// The role it is for.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The play it runs.
+    #[serde(default)]
+    pub play: Option<String>,
+    /// Subtasks created with it, all or none.
+    #[serde(default)]
+    pub subtasks: Vec<SubtaskArgs>,
+}
+
+/// Arguments of `tasks_update`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TasksUpdateArgs {
+    /// The task.
+    #[schemars(range(min = 1))]
+    pub id: i64,
+    /// New title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// New description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// New priority, 0 to 100.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub priority: Option<i64>,
+    /// A move through its life: activate, start, block, unblock, complete, fail, reset,
+    /// cancel. Applied after the field changes.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// Why (kept with a block, fail or cancel).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Arguments of the list tools that only page.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageArgs {
+    /// From a previous answer's `next_cursor`.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// Arguments of `play_run`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlayRunArgs {
+    /// The play's name (see `plays_list`).
+    pub play: String,
+    /// Its parameters by name.
+    #[serde(default)]
+    pub params: Map<String, Value>,
+    /// The task it is for.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub task: Option<i64>,
+    /// `provider:model` for every step, instead of the user's routes.
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// Arguments of `run_get`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunGetArgs {
+    /// The run's id.
+    #[schemars(range(min = 1))]
+    pub id: i64,
+}
+
+/// Arguments of `asset_bank`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssetBankArgs {
+    /// The passed run whose output is banked.
+    #[schemars(range(min = 1))]
+    pub run: i64,
+    /// Bank it as the next version of this asset instead of a new one.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub into: Option<i64>,
+    /// A title for a new asset.
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// Arguments of `assets_list`.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssetsListArgs {
+    /// Only assets in this state: draft, in_review, approved, rejected.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Only assets for this task.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub task: Option<i64>,
+    /// From a previous answer's `next_cursor`.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// A core enum from its snake_case name, or an invalid-params error naming the choices.
+fn choice<T: DeserializeOwned>(field: &str, value: &str, allowed: &str) -> Result<T, ErrorData> {
+    serde_json::from_value(Value::String(value.to_owned()))
+        .map_err(|_| refusal::not_one_of(field, value, allowed))
+}
+
+const STATES: &str = "pending, active, in_progress, blocked, completed, failed, cancelled";
+const ACTIONS: &str = "activate, start, block, unblock, complete, fail, reset, cancel";
+
+fn task_item(task: &atelier_core::tasks::Task) -> Item {
+    Item::new(format!("atelier://tasks/{}", task.id), task)
+}
+
+#[tool_router(vis = "pub(crate)")]
+impl VaultServer {
+    #[tool(
+        description = "Search the user's vault (their notes, drafts and documents) by words and meaning. Answers passages with their project, path, heading and lines."
+    )]
+    async fn search(
+        &self,
+        Parameters(args): Parameters<SearchArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let mode = match args.mode.as_deref() {
+            None => Default::default(),
+            Some(mode) => choice("mode", mode, "hybrid, text, vector")?,
+        };
+        let request = SearchRequest {
+            query: args.query,
+            mode,
+            filter: atelier_core::docs::search::SearchFilter {
+                project: args.project,
+                ..Default::default()
+            },
+            limit: Some(args.limit.unwrap_or(10).clamp(1, bounded::PAGE as u32)),
+        };
+        let who = principal_of(&context.peer);
+        let hits = self.call(move |a| a.search(&who, request)).await?;
+        let items = hits
+            .into_iter()
+            .map(|hit| {
+                let source = format!(
+                    "atelier://docs/{}/{}#L{}-L{}",
+                    hit.source.project, hit.source.path, hit.source.lines.0, hit.source.lines.1
+                );
+                Item::new(source, hit)
+            })
+            .collect();
+        bounded::page(items, None)
+    }
+
+    #[tool(
+        description = "Read one thing from the vault whole: a document's text (document:PROJECT:PATH), a canon block (canon:ID), an asset's newest version (asset:ID) or a task with its children and dependencies (task:ID). Long text comes in parts: pass next_cursor back for the rest."
+    )]
+    async fn read(
+        &self,
+        Parameters(args): Parameters<ReadArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let who = principal_of(&context.peer);
+        let (kind, rest) = args.reference.split_once(':').ok_or_else(|| {
+            refusal::not_one_of(
+                "reference",
+                &args.reference,
+                "document:…, canon:ID, asset:ID, task:ID",
+            )
+        })?;
+        let id = || -> Result<i64, ErrorData> {
+            rest.trim().parse().map_err(|_| {
+                refusal::bad_arguments("read", &[format!("`{rest}` is not a whole-number id")])
+            })
+        };
+        let items = match kind {
+            "document" => {
+                let reference = rest.to_owned();
+                let text = self
+                    .call(move |a| a.document_text(&who, &reference))
+                    .await?;
+                let doc = text.document;
+                text.passages
+                    .into_iter()
+                    .map(|p| {
+                        let source = format!(
+                            "atelier://docs/{}/{}#L{}-L{}",
+                            doc.project, doc.path, p.lines.0, p.lines.1
+                        );
+                        Item::new(source, p)
+                    })
+                    .collect()
+            }
+            "canon" => {
+                let id = id()?;
+                let block = self.call(move |a| a.canon_show(&who, id)).await?;
+                text_parts(
+                    &format!("atelier://canon/{id}"),
+                    &block.body,
+                    serde_json::json!({ "id": block.id, "title": block.title, "tags": block.tags, "tier": block.tier }),
+                )
+            }
+            "asset" => {
+                let id = id()?;
+                let detail = self.call(move |a| a.asset_show(&who, id, None)).await?;
+                text_parts(
+                    &format!("atelier://assets/{id}"),
+                    &detail.content,
+                    serde_json::json!({ "asset": detail.asset, "version": detail.shown_version, "sources": detail.sources }),
+                )
+            }
+            "task" => {
+                let id = id()?;
+                let detail = self.call(move |a| a.task_show(&who, id)).await?;
+                vec![Item::new(format!("atelier://tasks/{id}"), detail)]
+            }
+            _ => {
+                return Err(refusal::not_one_of(
+                    "reference",
+                    &args.reference,
+                    "document:…, canon:ID, asset:ID, task:ID",
+                ));
+            }
+        };
+        bounded::page(items, args.cursor.as_deref())
+    }
+
+    #[tool(
+        description = "List tasks, optionally only some states or the children of one task. Paged: pass next_cursor back for more."
+    )]
+    async fn tasks_list(
+        &self,
+        Parameters(args): Parameters<TasksListArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let states = args
+            .states
+            .iter()
+            .map(|s| choice("states", s, STATES))
+            .collect::<Result<Vec<_>, _>>()?;
+        let filter = TaskFilter {
+            states,
+            parent: args.parent,
+            ..TaskFilter::default()
+        };
+        let who = principal_of(&context.peer);
+        let tasks = self.call(move |a| a.task_list(&who, &filter)).await?;
+        bounded::page(
+            tasks.iter().map(task_item).collect(),
+            args.cursor.as_deref(),
+        )
+    }
+
+    #[tool(
+        description = "The tasks that can start now: open, with every dependency completed, most urgent first."
+    )]
+    async fn tasks_next(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let who = principal_of(&context.peer);
+        let tasks = self.call(move |a| a.task_next(&who)).await?;
+        bounded::page(tasks.iter().map(task_item).collect(), None)
+    }
+
+    #[tool(
+        description = "Create a task, optionally under a parent and waiting on other tasks, with its subtasks (which may wait on earlier subtasks) in the same call: all are created or none. Needs the tasks_write grant."
+    )]
+    async fn tasks_create(
+        &self,
+        Parameters(args): Parameters<TasksCreateArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let new = NewTask {
+            title: args.title,
+            description: args.description,
+            parent: args.parent,
+            role: args.role,
+            play: args.play,
+            priority: args.priority,
+            depends_on: args.depends_on,
+        };
+        let subtasks = args
+            .subtasks
+            .into_iter()
+            .map(|s| NewSubtask {
+                title: s.title,
+                description: s.description,
+                role: s.role,
+                play: s.play,
+                priority: s.priority,
+                after: s.after,
+            })
+            .collect();
+        let who = principal_of(&context.peer);
+        let created = self
+            .call(move |a| a.task_create_with_subtasks(&who, new, subtasks))
+            .await?;
+        bounded::page(created.iter().map(task_item).collect(), None)
+    }
+
+    #[tool(
+        description = "Change a task's title, description or priority, and/or move it through its life (activate, start, block, unblock, complete, fail, reset, cancel). Needs the tasks_write grant."
+    )]
+    async fn tasks_update(
+        &self,
+        Parameters(args): Parameters<TasksUpdateArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let action = args
+            .action
+            .as_deref()
+            .map(|a| choice("action", a, ACTIONS))
+            .transpose()?;
+        let edits = args.title.is_some() || args.description.is_some() || args.priority.is_some();
+        if !edits && action.is_none() {
+            return Err(refusal::bad_arguments(
+                "tasks_update",
+                &["name a field to change or an action".to_owned()],
+            ));
+        }
+        let edit = TaskEdit {
+            id: args.id,
+            title: args.title,
+            description: args.description,
+            priority: args.priority,
+            ..TaskEdit::default()
+        };
+        let id = args.id;
+        let reason = args.reason;
+        let who = principal_of(&context.peer);
+        let task = self
+            .call(move |a| {
+                // A move the task's state does not allow is refused before the fields change;
+                // the edit goes first so a refused edit leaves the state alone too.
+                let mut task = a.task_show(&who, id)?.task;
+                if let Some(action) = action
+                    && !TaskAction::allowed_from(task.state).contains(&action)
+                {
+                    return a.task_transition(&who, TaskTransition { id, action, reason });
+                }
+                if edits {
+                    task = a.task_edit(&who, edit)?;
+                }
+                if let Some(action) = action {
+                    task = a.task_transition(&who, TaskTransition { id, action, reason })?;
+                }
+                Ok(task)
+            })
+            .await?;
+        Ok(bounded::one(task_item(&task)))
+    }
+
+    #[tool(
+        description = "The plays (reusable multi-step recipes for the model) the vault holds, with their parameters. Paged."
+    )]
+    async fn plays_list(
+        &self,
+        Parameters(args): Parameters<PageArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let who = principal_of(&context.peer);
+        let plays = self.call(move |a| a.plays_list(&who)).await?;
+        let items = plays
+            .iter()
+            .map(|p| {
+                Item::new(
+                    format!("atelier://plays/{}", p.name),
+                    serde_json::json!({
+                        "name": p.name, "title": p.title, "description": p.description,
+                        "domain": p.domain, "version": p.version, "parameters": p.parameters,
+                        "steps": p.steps.len(),
+                    }),
+                )
+            })
+            .collect();
+        bounded::page(items, args.cursor.as_deref())
+    }
+
+    #[tool(
+        description = "Run a play with its parameters through the user's own models and wait for it; progress is sent as it goes. Answers the run (its status and usage); a passed run's output is banked as an asset by the play's approval rule. Needs the run_plays grant."
+    )]
+    async fn play_run(
+        &self,
+        Parameters(args): Parameters<PlayRunArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let request = RunRequest {
+            play: args.play,
+            params: args.params,
+            task: args.task,
+            adhoc: None,
+            model: args.model,
+        };
+        let who = principal_of(&context.peer);
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let token = context.meta.get_progress_token();
+        let peer = context.peer.clone();
+        let forwarder = tokio::spawn(async move {
+            let mut step = 0.0;
+            while let Some(message) = receiver.recv().await {
+                let Some(token) = token.clone() else { continue };
+                step += 1.0;
+                let note = ProgressNotificationParam::new(token, step).with_message(message);
+                if peer.notify_progress(note).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let run = self
+            .call(move |a| {
+                a.run_play(&who, &request, &mut |event| {
+                    if let Some(message) = progress_message(&event) {
+                        let _ = sender.send(message);
+                    }
+                })
+            })
+            .await;
+        // Every progress note goes out before the answer (the sender is gone with the call).
+        let _ = forwarder.await;
+        let run = run?;
+        Ok(bounded::one(Item::new(
+            format!("atelier://runs/{}", run.id),
+            run,
+        )))
+    }
+
+    #[tool(description = "One run: its play, status, usage, steps and gates.")]
+    async fn run_get(
+        &self,
+        Parameters(args): Parameters<RunGetArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let who = principal_of(&context.peer);
+        let id = args.id;
+        let run = self.call(move |a| a.run_show(&who, id)).await?;
+        Ok(bounded::one(Item::new(format!("atelier://runs/{id}"), run)))
+    }
+
+    #[tool(
+        description = "Bank a passed run's output as an asset (or as the next version of one), ready for the user's review. Needs the bank_assets grant."
+    )]
+    async fn asset_bank(
+        &self,
+        Parameters(args): Parameters<AssetBankArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let request = BankRequest {
+            run: args.run,
+            into: args.into,
+            title: args.title,
+        };
+        let who = principal_of(&context.peer);
+        let asset = self.call(move |a| a.asset_bank(&who, &request)).await?;
+        Ok(bounded::one(Item::new(
+            format!("atelier://assets/{}", asset.id),
+            asset,
+        )))
+    }
+
+    #[tool(
+        description = "List the assets (banked outputs), newest first, optionally by state or task. Paged."
+    )]
+    async fn assets_list(
+        &self,
+        Parameters(args): Parameters<AssetsListArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let filter = AssetFilter {
+            state: args
+                .state
+                .as_deref()
+                .map(|s| choice("state", s, "draft, in_review, approved, rejected"))
+                .transpose()?,
+            task: args.task,
+        };
+        let who = principal_of(&context.peer);
+        let assets = self.call(move |a| a.assets_list(&who, &filter)).await?;
+        let items = assets
+            .iter()
+            .map(|asset| Item::new(format!("atelier://assets/{}", asset.id), asset))
+            .collect();
+        bounded::page(items, args.cursor.as_deref())
+    }
+}
+
+/// `text` split into bounded parts, the first carrying `head` (what the text belongs to).
+fn text_parts(source: &str, text: &str, head: Value) -> Vec<Item> {
+    let parts = bounded::parts(text);
+    let count = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(index, part)| {
+            let mut value = serde_json::json!({ "part": index + 1, "of": count, "text": part });
+            if index == 0 {
+                value["about"] = head.clone();
+            }
+            Item {
+                source: source.to_owned(),
+                value,
+            }
+        })
+        .collect()
+}
+
+/// A line for the host's progress display; streamed text is not repeated there.
+fn progress_message(event: &RunEvent) -> Option<String> {
+    match event {
+        RunEvent::Started { run } => Some(format!("run {run} started")),
+        RunEvent::StepStarted { step, model, .. } => Some(format!("step {step} on {model}")),
+        RunEvent::Retry { step, model, .. } => {
+            Some(format!("step {step}: {model} failed, retrying"))
+        }
+        RunEvent::StepFinished { step, status, .. } => Some(format!("step {step} {status}")),
+        RunEvent::Banked { asset, .. } => Some(format!("banked as asset {asset}")),
+        RunEvent::Finished { status, .. } => Some(format!("run {status}")),
+        RunEvent::Text { .. } => None,
+    }
+}

@@ -1,0 +1,191 @@
+//! `atelier mcp` as a chat host starts it: the real binary over stdio, driven by raw JSON-RPC
+//! lines (recipe 11, "stdout purity") and by the official Python MCP SDK (`tests/mcp/host.py`).
+
+use crate::Cli;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// Recipe 11, "stdout purity": a whole session (initialize, lists, good, refused, malformed
+/// and unknown calls, a closed stdin) leaves nothing on stdout but JSON-RPC 2.0 messages, one
+/// per line; the words for people went to stderr.
+#[test]
+fn the_sidecar_writes_only_json_rpc_to_stdout() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let mut child = Command::new(&cli.bin)
+        .arg("--vault")
+        .arg(&cli.vault)
+        .arg("mcp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn atelier mcp");
+    let session = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "purity", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "tasks_list", "arguments": {}}}),
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "tasks_create", "arguments": {"title": "x"}}}),
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "tasks_list", "arguments": {"states": 3}}}),
+        json!({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "nope", "arguments": {}}}),
+        json!({"jsonrpc": "2.0", "id": 7, "method": "no/such/method"}),
+        json!({"jsonrpc": "2.0", "id": 8, "method": "ping"}),
+    ];
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for message in &session {
+            writeln!(stdin, "{message}").expect("write");
+        }
+        // Not JSON at all: the server may answer with a parse error, but only in JSON-RPC.
+        writeln!(stdin, "this is not json").expect("write");
+        // Give the answers time to come before the host hangs up.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut answered = Vec::new();
+    for line in stdout.lines() {
+        let message: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not JSON on stdout ({e}): {line:?}\nstderr: {stderr}"));
+        assert_eq!(message["jsonrpc"], "2.0", "{line}");
+        assert!(
+            message.get("result").is_some()
+                || message.get("error").is_some()
+                || message.get("method").is_some(),
+            "not a JSON-RPC message: {line}"
+        );
+        if let Some(id) = message["id"].as_i64() {
+            answered.push(id);
+        }
+    }
+    for id in [1, 2, 3, 4, 5, 6, 7, 8] {
+        assert!(
+            answered.contains(&id),
+            "no answer to {id}:\n{stdout}\nstderr: {stderr}"
+        );
+    }
+}
+
+/// A sealed vault (here: none there) is said on stderr, with nothing on stdout, and exit 3.
+#[test]
+fn the_sidecar_says_why_it_cannot_serve_on_stderr_only() {
+    let cli = Cli::new();
+    let out = cli.run(&["--json", "mcp"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot serve"));
+}
+
+/// Runs `tests/mcp/host.py` in `phase` against the vault and answers its report.
+fn run_host(cli: &Cli, phase: &str) -> Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mcp/host.py");
+    let out = Command::new(sdk_python())
+        .arg(&script)
+        .arg(&cli.bin)
+        .arg(&cli.vault)
+        .arg(phase)
+        .env_remove("ATELIER_HOME")
+        .output()
+        .expect("run the SDK host");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "host.py {phase} failed\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no report ({e}): {stdout}"))
+}
+
+/// The Python interpreter with the official MCP SDK: `$ATELIER_MCP_PYTHON`, else the venv
+/// `scripts/install-deps.sh --test` makes.
+fn sdk_python() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_default();
+    let python = std::env::var_os("ATELIER_MCP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache.join("atelier/mcp-venv/bin/python"));
+    assert!(
+        python.is_file(),
+        "the MCP SDK's venv is missing at {}; run scripts/install-deps.sh --test",
+        python.display()
+    );
+    python
+}
+
+/// The official Python MCP SDK (PyPI `mcp`) as the host, against the real binary over stdio:
+/// initialize, list and call every tool, with the refusals the host sees before its grants.
+/// (The owner grants between two sessions: until the vault's owner serves other processes on
+/// its socket, the CLI cannot write while the sidecar holds the vault.)
+#[test]
+fn the_official_python_sdk_drives_every_tool() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let project = cli.dir().join("novel");
+    crate::documents::write_project(&project, 5);
+    cli.ok(&[
+        "projects",
+        "add",
+        &project.display().to_string(),
+        "--name",
+        "novel",
+    ]);
+    cli.ok(&["ingest", "novel"]);
+    let (_stub, _replies) = crate::runs::outline_stub(&cli, None);
+    crate::runs::add_stub_provider(&cli, &_stub);
+    let before = run_host(&cli, "before");
+    assert_eq!(before["protocol"], "2025-11-25");
+    assert_eq!(before["server"], "atelier-mcp");
+    assert_eq!(before["denied_code"], -32001, "{before}");
+    for capability in ["tasks_write", "run_plays", "bank_assets"] {
+        cli.ok(&["grants", "add", "mcp:atelier-test-host", capability]);
+    }
+    let report = run_host(&cli, "granted");
+    let called: Vec<&str> = report["called"]
+        .as_array()
+        .expect("called")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for tool in [
+        "search",
+        "read",
+        "tasks_list",
+        "tasks_next",
+        "tasks_create",
+        "tasks_update",
+        "plays_list",
+        "play_run",
+        "run_get",
+        "asset_bank",
+        "assets_list",
+    ] {
+        assert!(called.contains(&tool), "{tool} not called: {report}");
+    }
+    assert!(report["progress"].as_u64().unwrap_or(0) > 0, "{report}");
+    // The host's calls are audited under its own principal.
+    let audit = cli.json(&["audit", "tail", "--limit", "20"]);
+    let principals: Vec<&str> = audit
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["principal"].as_str())
+        .collect();
+    assert!(
+        principals.contains(&"mcp:atelier-test-host"),
+        "{principals:?}"
+    );
+}

@@ -1,0 +1,118 @@
+"""A chat host made of the official MCP Python SDK (PyPI `mcp`), driving `atelier mcp` over
+stdio the way Claude Desktop or Cursor would. Run by tests/e2e/mcp.rs:
+
+    python host.py ATELIER_BIN VAULT before|granted
+
+`before`: the host holds only the default `vault_read`; `granted`: the owner has granted it
+tasks_write, run_plays and bank_assets, and it calls every tool. It prints one JSON report as its last line; any failed expectation raises (exit 1).
+"""
+
+import asyncio
+import json
+import sys
+
+from mcp import ClientSession, StdioServerParameters, types
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
+
+READ_TOOLS = ["assets_list", "plays_list", "read", "run_get", "search", "tasks_list", "tasks_next"]
+
+
+async def main(binary: str, vault: str, phase: str) -> dict:
+    report = {"called": [], "progress": 0}
+    params = StdioServerParameters(command=binary, args=["--vault", vault, "mcp"])
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(
+            read,
+            write,
+            client_info=types.Implementation(name="Atelier Test Host", version="1.0"),
+        ) as session:
+            init = await session.initialize()
+            report["protocol"] = init.protocol_version
+            report["server"] = init.server_info.name
+
+            async def call(name, arguments):
+                report["called"].append(name)
+                result = await session.call_tool(name, arguments)
+                assert not result.is_error, (name, result)
+                return result.structured_content
+
+            names = sorted(t.name for t in (await session.list_tools()).tools)
+            report["tools"] = names
+            if phase == "before":
+                assert names == READ_TOOLS, names
+                try:
+                    await session.call_tool("tasks_create", {"title": "not yet"})
+                    raise AssertionError("tasks_create passed without a grant")
+                except MCPError as e:
+                    report["denied_code"] = e.code
+                    assert e.data["code"] == "DENIED", e.data
+                return report
+            assert "tasks_create" in names and "play_run" in names, names
+
+            found = await call("search", {"query": "keeper lamp ships", "limit": 3})
+            assert found["vault_data"] is True and found["items"], found
+            source = found["items"][0]["source"]
+            assert source.startswith("atelier://docs/novel/"), source
+            path = source[len("atelier://docs/novel/"):].split("#")[0]
+            doc = await call("read", {"reference": f"document:novel:{path}"})
+            assert any("keeper" in p["data"]["body"] for p in doc["items"]), doc
+
+            created = await call(
+                "tasks_create",
+                {
+                    "title": "Chapter 12",
+                    "subtasks": [{"title": "outline"}, {"title": "draft", "after": [0]}],
+                },
+            )
+            ids = [item["data"]["id"] for item in created["items"]]
+            assert len(ids) == 3, created
+            updated = await call("tasks_update", {"id": ids[1], "action": "activate"})
+            assert updated["items"][0]["data"]["state"] == "active", updated
+            listed = await call("tasks_list", {})
+            assert listed["total"] == 3, listed
+            ready = await call("tasks_next", {})
+            assert any(t["data"]["id"] == ids[1] for t in ready["items"]), ready
+            task = await call("read", {"reference": f"task:{ids[2]}"})
+            assert task["items"][0]["data"]["depends_on"] == [ids[1]], task
+
+            plays = await call("plays_list", {})
+            assert any(p["data"]["name"] == "scene_outline" for p in plays["items"]), plays
+
+            async def on_progress(progress, total, message):
+                report["progress"] += 1
+
+            report["called"].append("play_run")
+            ran = await session.call_tool(
+                "play_run",
+                {
+                    "play": "scene_outline",
+                    "params": {"scene": "the lamp", "point_of_view": "Mara"},
+                    "model": "stub:scene",
+                },
+                progress_callback=on_progress,
+            )
+            assert not ran.is_error, ran
+            run = ran.structured_content["items"][0]["data"]
+            assert run["status"] == "passed", run
+            shown = await call("run_get", {"id": run["id"]})
+            assert shown["items"][0]["source"] == f"atelier://runs/{run['id']}", shown
+            # The play's `approval: review` banked it already: banking again is refused.
+            report["called"].append("asset_bank")
+            try:
+                await session.call_tool("asset_bank", {"run": run["id"]})
+                raise AssertionError("a banked run was banked twice")
+            except MCPError as e:
+                assert e.data["code"] == "ALREADY_EXISTS", e.data
+            assets = await call("assets_list", {})
+            assert assets["items"], assets
+            try:
+                await session.call_tool("tasks_create", {"title": 5})
+                raise AssertionError("a bad argument passed")
+            except MCPError as e:
+                assert e.code == -32602, e
+    return report
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))))
