@@ -221,8 +221,10 @@ fn exit_codes_tell_refusals_from_unavailability_from_failed_checks() {
         "INVALID_INPUT"
     );
     assert_eq!(cli.error_code(2, &["tasks", "show", "99"]), "NOT_FOUND");
+    // A chat host reads by default (`mcp_default_capabilities`), and writes only once granted.
+    cli.json(&["--as", "mcp:claude", "tasks", "ls"]);
     assert_eq!(
-        cli.error_code(2, &["--as", "mcp:claude", "tasks", "ls"]),
+        cli.error_code(2, &["--as", "mcp:claude", "tasks", "add", "from chat"]),
         "DENIED"
     );
     assert_eq!(

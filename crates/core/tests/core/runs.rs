@@ -429,12 +429,17 @@ fn a_run_left_running_by_a_crash_is_failed_interrupted_on_the_next_start() {
 
 /// Inside a run a step acts with its role's capabilities intersected with the caller's: a
 /// caller that may run plays but not read the vault cannot have a step read sources for it,
-/// not even in a preview.
+/// not even in a preview. (MCP hosts read by default, so this vault takes that away.)
 #[test]
 fn a_step_reads_sources_only_if_caller_and_role_both_may() {
     use atelier_core::api::GrantAdd;
     use atelier_core::auth::{Capability, Principal};
     let vault = TempVault::new();
+    std::fs::write(
+        vault.path().join("config.yaml"),
+        "mcp_default_capabilities: []\n",
+    )
+    .expect("config");
     let atelier = vault.open();
     let host = Principal::Mcp("host".to_owned());
     let grant = |capability| {
