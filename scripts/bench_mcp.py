@@ -54,7 +54,7 @@ def peer(db_path: str) -> None:
     server.run("stdio")
 
 
-async def measure(command: str, args: list[str]) -> dict:
+async def measure(command: str, args: list[str], extra: dict) -> dict:
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
@@ -68,30 +68,35 @@ async def measure(command: str, args: list[str]) -> dict:
                 spawn.append((time.perf_counter() - started) * 1000)
     trips = []
     hits = 0
+    size = 0
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
             for i in range(CALLS + 20):
                 query = QUERIES[i % len(QUERIES)]
                 started = time.perf_counter()
-                result = await session.call_tool("search", {"query": query, "limit": 10})
+                result = await session.call_tool("search", {"query": query, "limit": 10, **extra})
                 elapsed = (time.perf_counter() - started) * 1000
                 assert not result.is_error, result
                 if i >= 20:  # the first calls warm caches on both sides
                     trips.append(elapsed)
-                    hits += len(result.structured_content["items"])
+                    answer = result.structured_content or json.loads(result.content[0].text)
+                    hits += len(answer["items"])
+                    size += len(result.model_dump_json(by_alias=True, exclude_none=True))
     trips.sort()
     return {
         "spawn_p50": statistics.median(spawn),
         "call_p50": trips[len(trips) // 2],
         "call_p99": trips[int(len(trips) * 0.99) - 1],
         "hits": hits,
+        "bytes_per_answer": size // CALLS,
     }
 
 
 def drive(atelier: str, vault: str) -> None:
-    ours = asyncio.run(measure(atelier, ["--vault", vault, "mcp"]))
-    theirs = asyncio.run(measure(sys.executable, [__file__, "peer", f"{vault}/atelier.db"]))
+    # Atelier's search is hybrid (words and meaning) unless told; the peer only has words.
+    ours = asyncio.run(measure(atelier, ["--vault", vault, "mcp"], {"mode": "text"}))
+    theirs = asyncio.run(measure(sys.executable, [__file__, "peer", f"{vault}/atelier.db"], {}))
     assert ours["hits"] == theirs["hits"], (ours, theirs)
     print(f"MCP benchmark: {SPAWNS} spawns, {CALLS} search calls (text mode, limit 10), same vault")
     print(f"{'':26}{'atelier mcp':>14}{'Python MCPServer':>18}{'ratio':>9}")
@@ -103,6 +108,10 @@ def drive(atelier: str, vault: str) -> None:
         ratio = theirs[key] / ours[key]
         print(f"{label:26}{ours[key]:>11.2f} ms{theirs[key]:>15.2f} ms{ratio:>8.1f}x")
     print(f"(both answered {ours['hits']} hits in total; ratio = peer / atelier, above 1 is faster)")
+    print(
+        f"answer size: atelier {ours['bytes_per_answer']} bytes, peer {theirs['bytes_per_answer']} bytes"
+        " (atelier's carries each hit's provenance and title, as text and as structured content)"
+    )
     print(json.dumps({"atelier": ours, "python": theirs}))
 
 

@@ -276,7 +276,7 @@ impl VaultServer {
                     "atelier://docs/{}/{}#L{}-L{}",
                     hit.source.project, hit.source.path, hit.source.lines.0, hit.source.lines.1
                 );
-                Item::new(source, hit)
+                Item::new(source, compact_hit(hit))
             })
             .collect();
         bounded::page(items, None)
@@ -612,6 +612,33 @@ impl VaultServer {
             .collect();
         bounded::page(items, args.cursor.as_deref())
     }
+}
+
+/// A search hit as a model reads it best: where it is, and its snippet with the matched words
+/// in Markdown bold (the ranks and the kind stay out: they cost tokens and say little).
+fn compact_hit(hit: atelier_core::docs::search::SearchHit) -> Value {
+    let snippet: String = hit
+        .snippet
+        .iter()
+        .map(|part| {
+            if part.highlight {
+                format!("**{}**", part.text)
+            } else {
+                part.text.clone()
+            }
+        })
+        .collect();
+    let source = hit.source;
+    serde_json::json!({
+        "document": source.document,
+        "project": source.project,
+        "path": source.path,
+        "title": source.title,
+        "heading": source.heading,
+        "lines": source.lines,
+        "snippet": snippet,
+        "score": hit.score,
+    })
 }
 
 /// `text` split into bounded parts, the first carrying `head` (what the text belongs to).
