@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-/// Recipe 11, "stdout purity": a whole session (initialize, lists, good, refused, malformed
-/// and unknown calls, a closed stdin) leaves nothing on stdout but JSON-RPC 2.0 messages, one
+/// Recipe 11, "stdout purity": a whole session (initialize, tool, resource and prompt lists,
+/// reads, good, refused, malformed and unknown calls, a closed stdin) leaves nothing on stdout but JSON-RPC 2.0 messages, one
 /// per line; the words for people went to stderr.
 #[test]
 fn the_sidecar_writes_only_json_rpc_to_stdout() {
@@ -35,6 +35,11 @@ fn the_sidecar_writes_only_json_rpc_to_stdout() {
         json!({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "nope", "arguments": {}}}),
         json!({"jsonrpc": "2.0", "id": 7, "method": "no/such/method"}),
         json!({"jsonrpc": "2.0", "id": 8, "method": "ping"}),
+        json!({"jsonrpc": "2.0", "id": 9, "method": "resources/templates/list"}),
+        json!({"jsonrpc": "2.0", "id": 10, "method": "resources/list"}),
+        json!({"jsonrpc": "2.0", "id": 11, "method": "resources/read", "params": {"uri": "atelier://roles/writer"}}),
+        json!({"jsonrpc": "2.0", "id": 12, "method": "resources/read", "params": {"uri": "file:///etc/passwd"}}),
+        json!({"jsonrpc": "2.0", "id": 13, "method": "prompts/list"}),
     ];
     {
         let mut stdin = child.stdin.take().expect("stdin");
@@ -64,7 +69,7 @@ fn the_sidecar_writes_only_json_rpc_to_stdout() {
             answered.push(id);
         }
     }
-    for id in [1, 2, 3, 4, 5, 6, 7, 8] {
+    for id in 1..=13 {
         assert!(
             answered.contains(&id),
             "no answer to {id}:\n{stdout}\nstderr: {stderr}"
@@ -127,7 +132,8 @@ fn sdk_python() -> PathBuf {
 }
 
 /// The official Python MCP SDK (PyPI `mcp`) as the host, against the real binary over stdio:
-/// initialize, list and call every tool, with the refusals the host sees before its grants.
+/// initialize, list and call every tool, with the refusals the host sees before its grants;
+/// read resources and hear of a change to a subscribed one; get a play as a prompt.
 /// (The owner grants between two sessions: until the vault's owner serves other processes on
 /// its socket, the CLI cannot write while the sidecar holds the vault.)
 #[test]
@@ -176,6 +182,16 @@ fn the_official_python_sdk_drives_every_tool() {
         assert!(called.contains(&tool), "{tool} not called: {report}");
     }
     assert!(report["progress"].as_u64().unwrap_or(0) > 0, "{report}");
+    assert_eq!(
+        report["templates"].as_array().map(Vec::len),
+        Some(5),
+        "{report}"
+    );
+    assert_eq!(report["updated"], "atelier://tasks/1", "{report}");
+    assert!(
+        report["prompt_chars"].as_u64().unwrap_or(0) > 200,
+        "{report}"
+    );
     // The host's calls are audited under its own principal.
     let audit = cli.json(&["audit", "tail", "--limit", "20"]);
     let principals: Vec<&str> = audit

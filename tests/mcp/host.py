@@ -20,11 +20,18 @@ READ_TOOLS = ["assets_list", "plays_list", "read", "run_get", "search", "tasks_l
 
 async def main(binary: str, vault: str, phase: str) -> dict:
     report = {"called": [], "progress": 0}
+    resource_updates = asyncio.Queue()
+
+    async def on_message(message):
+        if isinstance(message, types.ResourceUpdatedNotification):
+            await resource_updates.put(str(message.params.uri))
+
     params = StdioServerParameters(command=binary, args=["--vault", vault, "mcp"])
     async with stdio_client(params) as (read, write):
         async with ClientSession(
             read,
             write,
+            message_handler=on_message,
             client_info=types.Implementation(name="Atelier Test Host", version="1.0"),
         ) as session:
             init = await session.initialize()
@@ -111,6 +118,29 @@ async def main(binary: str, vault: str, phase: str) -> dict:
                 raise AssertionError("a bad argument passed")
             except MCPError as e:
                 assert e.code == -32602, e
+
+            # Resources: the templates, a read, and a subscription that hears of a change.
+            templates = await session.list_resource_templates()
+            report["templates"] = sorted(t.uri_template for t in templates.resource_templates)
+            task_uri = f"atelier://tasks/{ids[0]}"
+            read = await session.read_resource(task_uri)
+            assert json.loads(read.contents[0].text)["title"] == "Chapter 12", read
+            doc = await session.read_resource(f"atelier://docs/novel/{path}")
+            assert "keeper" in doc.contents[0].text, doc
+            await session.subscribe_resource(task_uri)
+            await call("tasks_update", {"id": ids[0], "title": "Chapter 12, revised"})
+            report["updated"] = await asyncio.wait_for(resource_updates.get(), timeout=15)
+
+            # Prompts: the plays, one assembled.
+            prompts = await session.list_prompts()
+            names = [p.name for p in prompts.prompts]
+            assert "scene_outline" in names, names
+            got = await session.get_prompt(
+                "scene_outline", {"scene": "the lamp in the storm", "point_of_view": "Mara"}
+            )
+            text = got.messages[0].content.text
+            assert "## Task" in text and "the lamp in the storm" in text, text
+            report["prompt_chars"] = len(text)
     return report
 
 

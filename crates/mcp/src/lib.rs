@@ -4,11 +4,15 @@
 //! Every tool is a thin wrapper over one `atelier_core::api` call (the core checks and audits);
 //! this crate only decodes arguments against the published schemas, bounds and labels results
 //! ([`bounded`]), maps core errors to JSON-RPC errors ([`refusal`]), and watches the vault's
-//! change feed to tell the host when its tool list changes ([`server`]).
+//! change feed to tell the host when its tool list, prompt list or a subscribed resource
+//! changes ([`server`]). Resources are the vault's canon, documents, roles, shapes and tasks
+//! ([`resources`]); prompts are its plays, assembled.
 
 pub mod bounded;
 pub mod principal;
+mod prompts;
 pub mod refusal;
+pub mod resources;
 pub mod server;
 mod tools;
 

@@ -1,24 +1,31 @@
-//! The server: one vault shared by every call, tools listed by what the caller may do, and a
-//! watcher that tells the host when a grant change changes that list.
+//! The server: one vault shared by every call, tools and prompts listed by what the caller may
+//! do, resources, and a watcher that tells the host when any of that changes for it.
 
 use crate::principal::principal_of;
 use crate::refusal;
+use crate::resources;
 use crate::tools::NEEDS;
 use atelier_core::Atelier;
 use atelier_core::auth::{Capability, Principal};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse,
+    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How often a session looks for grant changes.
+/// Getting a prompt assembles a play as a run would, so listing them needs what a run needs.
+const PROMPTS_NEED: Capability = Capability::RunPlays;
+
+/// How often a session looks at the change feed.
 const WATCH: Duration = Duration::from_secs(1);
 
 /// The server on one vault.
@@ -27,6 +34,8 @@ pub struct VaultServer {
     atelier: Arc<Atelier>,
     pub(crate) tool_router: ToolRouter<Self>,
     schemas: Arc<HashMap<String, jsonschema::Validator>>,
+    /// The resource URIs this session subscribed to.
+    subscribed: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl std::fmt::Debug for VaultServer {
@@ -53,6 +62,7 @@ impl VaultServer {
             atelier,
             tool_router,
             schemas: Arc::new(schemas),
+            subscribed: Arc::default(),
         }
     }
 
@@ -105,11 +115,12 @@ impl VaultServer {
         }
     }
 
-    /// Looks at the vault's change feed every [`WATCH`] and sends `tools/list_changed`
-    /// whenever the caller's capabilities change (a grant added, revoked or expired), until
-    /// the host goes away. Each look is a quick query, so no thread is held between looks and
-    /// the vault closes as soon as the session ends.
-    fn watch_grants(&self, peer: Peer<RoleServer>) {
+    /// Looks at the vault's change feed every [`WATCH`] until the host goes away, and tells it
+    /// what changed for it: `tools/list_changed` and `prompts/list_changed` when its
+    /// capabilities change (a grant added, revoked or expired), `resources/updated` for each
+    /// subscribed URI a change names. Each look is a quick query, so no thread is held between
+    /// looks and the vault closes as soon as the session ends.
+    fn watch(&self, peer: Peer<RoleServer>) {
         let server = self.clone();
         tokio::spawn(async move {
             let who = principal_of(&peer);
@@ -135,11 +146,29 @@ impl VaultServer {
                 if let Some(last) = changes.last() {
                     seen = last.seq;
                 }
-                // Expiry writes nothing to the log, so the list is compared at every look.
+                let updated: BTreeSet<String> = {
+                    let subscribed = lock(&server.subscribed);
+                    changes
+                        .iter()
+                        .flat_map(|c| resources::touched(&c.target, subscribed.iter()))
+                        .collect()
+                };
+                for uri in updated {
+                    let note = ResourceUpdatedNotificationParam::new(uri);
+                    if peer.notify_resource_updated(note).await.is_err() {
+                        return;
+                    }
+                }
+                // Expiry writes nothing to the log, so the lists are compared at every look.
                 let now = server.held(&who).await;
                 if visible_names(&now) != visible_names(&held) {
+                    let prompts_changed =
+                        now.contains(&PROMPTS_NEED) != held.contains(&PROMPTS_NEED);
                     held = now;
                     if peer.notify_tool_list_changed().await.is_err() {
+                        return;
+                    }
+                    if prompts_changed && peer.notify_prompt_list_changed().await.is_err() {
                         return;
                     }
                 }
@@ -170,17 +199,32 @@ fn visible(tools: Vec<rmcp::model::Tool>, held: &[Capability]) -> Vec<rmcp::mode
 }
 
 fn visible_names(held: &[Capability]) -> Vec<&'static str> {
-    NEEDS
+    let mut names: Vec<&'static str> = NEEDS
         .iter()
         .filter(|(_, need)| held.contains(need))
         .map(|(name, _)| *name)
-        .collect()
+        .collect();
+    if held.contains(&PROMPTS_NEED) {
+        names.push("prompts");
+    }
+    names
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The set is only ever inserted into or removed from; a panic elsewhere leaves it whole.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ServerHandler for VaultServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
+                .enable_prompts()
+                .enable_prompts_list_changed()
+                .enable_resources()
+                .enable_resources_subscribe()
                 .enable_tools()
                 .enable_tool_list_changed()
                 .build(),
@@ -222,6 +266,92 @@ impl ServerHandler for VaultServer {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        self.watch_grants(context.peer);
+        self.watch(context.peer);
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            resources::templates(),
+        ))
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let all = self.listed(principal_of(&context.peer)).await?;
+        let cursor = request.and_then(|r| r.cursor);
+        let (page, next) = resources::page_of(all, cursor.as_deref())?;
+        let mut result = ListResourcesResult::with_all_items(page);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let contents = self
+            .read_uri(principal_of(&context.peer), &request.uri)
+            .await?;
+        Ok(ReadResourceResult::new(vec![contents]).into())
+    }
+
+    #[allow(deprecated)] // `resources/subscribe` is what hosts on protocol 2025-11-25 send.
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        // Only what the caller may read can be watched; reading also checks that it exists.
+        self.read_uri(principal_of(&context.peer), &request.uri)
+            .await?;
+        lock(&self.subscribed).insert(request.uri);
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        lock(&self.subscribed).remove(&request.uri);
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let who = principal_of(&context.peer);
+        let prompts = if self.held(&who).await.contains(&PROMPTS_NEED) {
+            self.prompts_for(who).await?
+        } else {
+            Vec::new()
+        };
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let result = self
+            .prompt(
+                principal_of(&context.peer),
+                request.name,
+                request.arguments.unwrap_or_default(),
+            )
+            .await?;
+        Ok(result.into())
     }
 }

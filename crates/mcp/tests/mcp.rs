@@ -10,7 +10,8 @@ use atelier_core::{Atelier, OpenOptions};
 use atelier_mcp::VaultServer;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ErrorCode,
-    Implementation, ProgressNotificationParam,
+    GetPromptRequestParams, Implementation, ProgressNotificationParam, ReadResourceRequestParams,
+    ResourceContents, ResourceUpdatedNotificationParam, SubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::{ClientHandler, RoleClient, ServiceError, ServiceExt};
@@ -118,6 +119,8 @@ impl Drop for Fixture {
 struct Host {
     list_changed: mpsc::UnboundedSender<()>,
     progress: mpsc::UnboundedSender<ProgressNotificationParam>,
+    updated: mpsc::UnboundedSender<String>,
+    prompts_changed: mpsc::UnboundedSender<()>,
 }
 
 impl ClientHandler for Host {
@@ -139,12 +142,26 @@ impl ClientHandler for Host {
     ) {
         let _ = self.progress.send(params);
     }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.updated.send(params.uri);
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.prompts_changed.send(());
+    }
 }
 
 struct Session {
     client: RunningService<RoleClient, Host>,
     list_changed: mpsc::UnboundedReceiver<()>,
     progress: mpsc::UnboundedReceiver<ProgressNotificationParam>,
+    updated: mpsc::UnboundedReceiver<String>,
+    prompts_changed: mpsc::UnboundedReceiver<()>,
 }
 
 async fn connect(fixture: &Fixture) -> Session {
@@ -157,9 +174,13 @@ async fn connect(fixture: &Fixture) -> Session {
     });
     let (list_tx, list_changed) = mpsc::unbounded_channel();
     let (progress_tx, progress) = mpsc::unbounded_channel();
+    let (updated_tx, updated) = mpsc::unbounded_channel();
+    let (prompts_tx, prompts_changed) = mpsc::unbounded_channel();
     let client = Host {
         list_changed: list_tx,
         progress: progress_tx,
+        updated: updated_tx,
+        prompts_changed: prompts_tx,
     }
     .serve(client_side)
     .await
@@ -168,6 +189,8 @@ async fn connect(fixture: &Fixture) -> Session {
         client,
         list_changed,
         progress,
+        updated,
+        prompts_changed,
     }
 }
 
@@ -640,4 +663,279 @@ fn tools_list_matches_its_golden_file() {
         expected == text,
         "tools/list changed; review it and run with ATELIER_UPDATE_GOLDEN=1:\n{text}"
     );
+}
+
+/// The text of one resource, or the JSON-RPC error reading it.
+async fn read(session: &Session, uri: &str) -> Result<(String, Option<String>), ErrorCode> {
+    match session
+        .client
+        .read_resource(ReadResourceRequestParams::new(uri))
+        .await
+    {
+        Ok(result) => match result.contents.into_iter().next() {
+            Some(ResourceContents::TextResourceContents {
+                text, mime_type, ..
+            }) => Ok((text, mime_type)),
+            other => panic!("{uri}: {other:?}"),
+        },
+        Err(ServiceError::McpError(e)) => Err(e.code),
+        Err(other) => panic!("{uri}: {other}"),
+    }
+}
+
+/// Resources: the five templates, a listing that pages, every kind read with its MIME type,
+/// refusals for bad and missing URIs, and a subscription that hears of a change to its task
+/// (and of a re-ingest of its document) but not of other changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_are_listed_read_and_watched() {
+    let fixture = Fixture::new(true);
+    let owner = Principal::Owner;
+    let task = fixture
+        .atelier
+        .task_create(
+            &owner,
+            atelier_core::api::NewTask {
+                title: "Chapter 12".into(),
+                ..Default::default()
+            },
+        )
+        .expect("task");
+    let canon = fixture
+        .atelier
+        .canon_create(
+            &owner,
+            atelier_core::api::NewCanon {
+                title: "Mara".into(),
+                body: "Mara keeps the lighthouse.".into(),
+                tags: vec!["characters".into()],
+                tier: atelier_core::catalog::Tier::Canon,
+            },
+        )
+        .expect("canon");
+    let mut session = connect(&fixture).await;
+
+    let templates = session
+        .client
+        .list_all_resource_templates()
+        .await
+        .expect("templates");
+    let mut uris: Vec<String> = templates.iter().map(|t| t.uri_template.clone()).collect();
+    uris.sort();
+    assert_eq!(
+        uris,
+        [
+            "atelier://canon/{id}",
+            "atelier://docs/{project}/{path}",
+            "atelier://roles/{name}",
+            "atelier://shapes/{id}",
+            "atelier://tasks/{id}",
+        ]
+    );
+    let listed = session
+        .client
+        .list_all_resources()
+        .await
+        .expect("resources");
+    let listed: Vec<&str> = listed.iter().map(|r| r.uri.as_str()).collect();
+    for uri in [
+        "atelier://roles/writer".to_owned(),
+        format!("atelier://tasks/{}", task.id),
+        format!("atelier://canon/{}", canon.id),
+    ] {
+        assert!(listed.contains(&uri.as_str()), "{uri} not in {listed:?}");
+    }
+
+    let (text, mime) = read(&session, &format!("atelier://canon/{}", canon.id))
+        .await
+        .expect("canon");
+    assert_eq!(mime.as_deref(), Some("text/markdown"));
+    assert!(text.starts_with("# Mara") && text.contains("keeps the lighthouse"));
+    let (text, _) = read(&session, "atelier://docs/novel/Places/Lighthouse.md#L1-L3")
+        .await
+        .expect("doc");
+    assert!(text.contains("ninety-one steps"), "{text}");
+    let (text, mime) = read(&session, "atelier://roles/writer")
+        .await
+        .expect("role");
+    assert_eq!(mime.as_deref(), Some("application/json"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).expect("json")["name"],
+        "writer"
+    );
+    let (text, _) = read(&session, &format!("atelier://tasks/{}", task.id))
+        .await
+        .expect("task");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).expect("json")["title"],
+        "Chapter 12"
+    );
+    let shapes = fixture.atelier.shape_list(&owner).expect("shapes");
+    if let Some(shape) = shapes.first() {
+        read(&session, &format!("atelier://shapes/{}", shape.name))
+            .await
+            .expect("shape");
+    }
+    for bad in [
+        "file:///etc/passwd",
+        "atelier://canon/x",
+        "atelier://planets/1",
+    ] {
+        assert_eq!(
+            read(&session, bad).await,
+            Err(ErrorCode::INVALID_PARAMS),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        read(&session, "atelier://tasks/999").await,
+        Err(ErrorCode::RESOURCE_NOT_FOUND)
+    );
+    assert_eq!(
+        read(&session, "atelier://docs/novel/nowhere.md").await,
+        Err(ErrorCode::RESOURCE_NOT_FOUND)
+    );
+
+    let task_uri = format!("atelier://tasks/{}", task.id);
+    // `resources/subscribe` is what hosts on protocol 2025-11-25 send.
+    #[allow(deprecated)]
+    {
+        for uri in [
+            task_uri.as_str(),
+            "atelier://docs/novel/Places/Lighthouse.md",
+        ] {
+            session
+                .client
+                .subscribe(SubscribeRequestParams::new(uri))
+                .await
+                .expect("subscribe");
+        }
+        assert!(
+            session
+                .client
+                .subscribe(SubscribeRequestParams::new("atelier://tasks/999"))
+                .await
+                .is_err(),
+            "a subscription to nothing is refused"
+        );
+    }
+    // An unrelated change first: nothing is said about it.
+    fixture
+        .atelier
+        .task_create(
+            &owner,
+            atelier_core::api::NewTask {
+                title: "elsewhere".into(),
+                ..Default::default()
+            },
+        )
+        .expect("task");
+    fixture
+        .atelier
+        .task_edit(
+            &owner,
+            atelier_core::api::TaskEdit {
+                id: task.id,
+                title: Some("Chapter 12, revised".into()),
+                ..Default::default()
+            },
+        )
+        .expect("edit");
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(10), session.updated.recv())
+        .await
+        .expect("resources/updated")
+        .expect("open");
+    assert_eq!(heard, task_uri);
+    let root = fixture._dir.path().join("novel/Places/Lighthouse.md");
+    let text = std::fs::read_to_string(&root).expect("read");
+    std::fs::write(&root, text + "\nA new line about the lamp.\n").expect("write");
+    fixture
+        .atelier
+        .ingest(&owner, "novel", &mut |_| {})
+        .expect("ingest");
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(10), session.updated.recv())
+        .await
+        .expect("resources/updated")
+        .expect("open");
+    assert_eq!(heard, "atelier://docs/novel/Places/Lighthouse.md");
+    assert!(session.updated.try_recv().is_err(), "nothing else was said");
+    let _ = session.client.cancel().await;
+}
+
+/// Prompts: none until the host may run plays (then `prompts/list_changed`); each play is a
+/// prompt with its parameters as arguments; getting one answers the assembled ASSET messages;
+/// a missing argument, an unknown argument or play is -32602.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plays_are_prompts_that_assemble_their_messages() {
+    let fixture = Fixture::new(false);
+    let mut session = connect(&fixture).await;
+    let prompts = session.client.list_all_prompts().await.expect("prompts");
+    assert!(prompts.is_empty(), "{prompts:?}");
+    fixture.grant(Capability::RunPlays, None);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        session.prompts_changed.recv(),
+    )
+    .await
+    .expect("prompts/list_changed")
+    .expect("open");
+    let prompts = session.client.list_all_prompts().await.expect("prompts");
+    let outline = prompts
+        .iter()
+        .find(|p| p.name == "scene_outline")
+        .expect("scene_outline is a prompt");
+    let arguments: Vec<(String, Option<bool>)> = outline
+        .arguments
+        .iter()
+        .flatten()
+        .map(|a| (a.name.clone(), a.required))
+        .collect();
+    assert!(
+        arguments.contains(&("scene".to_owned(), Some(true))),
+        "{arguments:?}"
+    );
+
+    let get = |arguments: Value| {
+        let Value::Object(arguments) = arguments else {
+            panic!("object")
+        };
+        let mut params = GetPromptRequestParams::new("scene_outline");
+        params.arguments = Some(arguments);
+        params
+    };
+    let got = session
+        .client
+        .get_prompt(get(
+            json!({"scene": "Mara keeps the light", "point_of_view": "Mara"}),
+        ))
+        .await
+        .expect("prompts/get");
+    let text = serde_json::to_string(&got.messages).expect("json");
+    for part in [
+        "writer",
+        "## Task",
+        "Mara keeps the light",
+        "## Expectations",
+    ] {
+        assert!(text.contains(part), "{part} missing: {text}");
+    }
+    for arguments in [
+        json!({"point_of_view": "Mara"}),
+        json!({"scene": "x", "point_of_view": "y", "colour": "red"}),
+    ] {
+        match session.client.get_prompt(get(arguments.clone())).await {
+            Err(ServiceError::McpError(e)) => {
+                assert_eq!(e.code, ErrorCode::INVALID_PARAMS, "{arguments}: {e:?}");
+            }
+            other => panic!("{arguments}: {other:?}"),
+        }
+    }
+    match session
+        .client
+        .get_prompt(GetPromptRequestParams::new("no_such_play"))
+        .await
+    {
+        Err(ServiceError::McpError(e)) => assert_eq!(e.code, ErrorCode::INVALID_PARAMS),
+        other => panic!("{other:?}"),
+    }
+    let _ = session.client.cancel().await;
 }
