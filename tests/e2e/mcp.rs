@@ -205,3 +205,104 @@ fn the_official_python_sdk_drives_every_tool() {
         "{principals:?}"
     );
 }
+
+/// `atelier mcp install` as a person runs it, with `HOME` in a temp dir: a dry run writes
+/// nothing; the first run creates Cursor's file; a second changes nothing; a Claude Desktop
+/// file with other servers and 4-space indentation keeps them (order and indentation) and gets
+/// a backup; a file that is not JSON is refused (exit 2) and left byte for byte.
+#[test]
+fn mcp_install_sets_a_host_up_once_and_keeps_what_was_there() {
+    let cli = Cli::new();
+    let home = cli.dir().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let install = |args: &[&str]| {
+        Command::new(&cli.bin)
+            .arg("--json")
+            .args(["mcp", "install"])
+            .args(args)
+            .env("HOME", &home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("ATELIER_HOME")
+            .output()
+            .expect("run")
+    };
+    let json = |out: &std::process::Output| -> Value {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+
+    let cursor = home.join(".cursor/mcp.json");
+    let dry = json(&install(&["--host", "cursor", "--dry-run"]));
+    assert_eq!(
+        (dry["changed"].clone(), dry["written"].clone()),
+        (json!(true), json!(false))
+    );
+    assert!(!cursor.exists(), "a dry run writes nothing");
+    let first = json(&install(&["--host", "cursor"]));
+    assert_eq!(first["written"], true);
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cursor).expect("file")).expect("json");
+    let ours = &written["mcpServers"]["atelier"];
+    assert_eq!(ours["args"], json!(["mcp"]));
+    let command = PathBuf::from(ours["command"].as_str().expect("command"));
+    assert!(command.is_absolute() && command.is_file(), "{command:?}");
+    let again = json(&install(&["--host", "cursor"]));
+    assert_eq!(
+        (again["changed"].clone(), again["written"].clone()),
+        (json!(false), json!(false))
+    );
+
+    let desktop_dir = home.join(".config/Claude");
+    std::fs::create_dir_all(&desktop_dir).expect("dir");
+    let desktop = desktop_dir.join("claude_desktop_config.json");
+    let before = "{\n    \"mcpServers\": {\n        \"zeta\": {\n            \"command\": \"z\"\n        },\n        \"alpha\": {\n            \"command\": \"a\"\n        }\n    },\n    \"theme\": \"dark\"\n}\n";
+    std::fs::write(&desktop, before).expect("write");
+    let done = json(&install(&["--host", "claude-desktop"]));
+    let after = std::fs::read_to_string(&desktop).expect("read");
+    assert!(
+        after.starts_with("{\n    \"mcpServers\": {\n        \"zeta\""),
+        "{after}"
+    );
+    let (zeta, alpha, ours) = (
+        after.find("\"zeta\"").expect("zeta"),
+        after.find("\"alpha\"").expect("alpha"),
+        after.find("\"atelier\"").expect("atelier"),
+    );
+    assert!(
+        zeta < alpha && alpha < ours && after.contains("\"theme\": \"dark\""),
+        "{after}"
+    );
+    let backup = PathBuf::from(done["backup"].as_str().expect("backup"));
+    assert_eq!(std::fs::read_to_string(backup).expect("backup"), before);
+
+    let code = home.join(".claude.json");
+    std::fs::write(&code, "{ \"projects\": oops").expect("write");
+    let refused = install(&["--host", "claude-code"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let error: Value = serde_json::from_slice(&refused.stdout).expect("json error");
+    assert_eq!(error["error"]["code"], "INVALID_INPUT");
+    assert_eq!(
+        std::fs::read_to_string(&code).expect("read"),
+        "{ \"projects\": oops",
+        "a file that is not JSON is left as it was"
+    );
+    let named = Command::new(&cli.bin)
+        .args(["--json", "--vault"])
+        .arg(&cli.vault)
+        .args(["mcp", "install", "--host", "claude-code", "--dry-run"])
+        .env("HOME", cli.dir().join("elsewhere"))
+        .output()
+        .expect("run");
+    let named = json(&named);
+    assert!(
+        named["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("--vault") && t.contains("\"type\": \"stdio\"")),
+        "{named}"
+    );
+}

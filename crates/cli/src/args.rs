@@ -129,8 +129,11 @@ pub enum Command {
     Assets(AssetCommand),
     /// Serve the vault to a chat host (Claude Desktop, Cursor, Claude Code) over stdio, as
     /// the MCP principal `mcp:<client name>`. The host starts this; stdout carries protocol
-    /// bytes only, messages go to stderr.
-    Mcp,
+    /// bytes only, messages go to stderr. `atelier mcp install` sets a host up.
+    Mcp {
+        #[command(subcommand)]
+        action: Option<McpCommand>,
+    },
     /// The kill switch: stop every run and provider call now, and refuse new ones.
     Seal {
         /// Why, for the audit log.
@@ -386,6 +389,32 @@ pub enum RunsCommand {
         /// Run id.
         id: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// Add Atelier to a chat host's MCP servers (its own configuration file; everything else
+    /// in it is kept, a backup is made, and nothing changes when it is already there).
+    #[command(after_help = "Example: atelier mcp install --host claude-desktop --dry-run")]
+    Install {
+        /// The host.
+        #[arg(long, value_enum)]
+        host: McpHost,
+        /// Show the file it would write, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// The chat hosts `atelier mcp install` knows.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum McpHost {
+    /// Claude Desktop.
+    ClaudeDesktop,
+    /// Cursor.
+    Cursor,
+    /// Claude Code (user scope).
+    ClaudeCode,
 }
 
 #[derive(Debug, Subcommand)]

@@ -99,7 +99,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Demo => crate::demo::run(&out, &dir),
-        Command::Mcp => crate::mcp::serve(&dir),
+        Command::Mcp { action: None } => crate::mcp::serve(&dir),
+        Command::Mcp {
+            action: Some(McpCommand::Install { host, dry_run }),
+        } => crate::mcp::install(&out, host, dry_run, cli.vault.as_deref()),
         Command::Roles(RoleCommand::Check { dir: Some(check) }) => roles_check(&out, check),
         command => {
             let atelier = Atelier::open(OpenOptions::new(dir.clone()));
@@ -184,7 +187,7 @@ fn dispatch(
         Command::Run(args) => crate::plays::run(out, atelier, who, args)?,
         Command::Runs(command) => crate::plays::runs(out, atelier, who, command)?,
         Command::Assets(command) => crate::assets::assets(out, atelier, who, command)?,
-        Command::Init { .. } | Command::Demo | Command::Mcp => {}
+        Command::Init { .. } | Command::Demo | Command::Mcp { .. } => {}
     }
     Ok(())
 }

@@ -340,7 +340,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(context: &str, err: &std::io::Error) -> Self {
+    /// Shorthand for [`Error::Io`]: what failed and the OS error's kind (never a path).
+    pub fn io(context: &str, err: &std::io::Error) -> Self {
         Error::Io {
             message: format!("{context}: {}", err.kind()),
         }

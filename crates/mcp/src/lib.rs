@@ -9,6 +9,7 @@
 //! ([`resources`]); prompts are its plays, assembled.
 
 pub mod bounded;
+pub mod install;
 pub mod principal;
 mod prompts;
 pub mod refusal;
