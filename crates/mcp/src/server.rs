@@ -140,7 +140,7 @@ impl VaultServer {
                 }
                 let who_now = who.clone();
                 let changes = server
-                    .call(move |a| a.changes_after(&who_now, seen, Duration::ZERO))
+                    .call(move |a| a.changes_after(&who_now, seen))
                     .await
                     .unwrap_or_default();
                 if let Some(last) = changes.last() {

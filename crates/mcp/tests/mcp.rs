@@ -494,19 +494,12 @@ async fn every_tool_answers_with_labelled_bounded_results() {
             },
         )
         .expect("provider");
-    let mut arguments = serde_json::Map::new();
-    arguments.insert("play".into(), json!("scene_outline"));
-    arguments.insert(
-        "params".into(),
-        json!({"scene": "the lamp", "point_of_view": "Mara"}),
-    );
-    arguments.insert("model".into(), json!("stub:scene"));
-    let ran = session
-        .client
-        .call_tool(CallToolRequestParams::new("play_run").with_arguments(arguments))
-        .await
-        .expect("play_run");
-    let ran = ran.structured_content.expect("structured");
+    let outline = json!({
+        "play": "scene_outline",
+        "params": {"scene": "the lamp", "point_of_view": "Mara"},
+        "model": "stub:scene",
+    });
+    let ran = session.ok("play_run", outline.clone()).await;
     let run = &items(&ran)[0]["data"];
     assert_eq!(run["status"], "passed", "{ran}");
     // rmcp's client puts its own progress token on every request; the server answers on it.
@@ -541,20 +534,7 @@ async fn every_tool_answers_with_labelled_bounded_results() {
         shipped.replace("approval: review", "approval: manual"),
     )
     .expect("override");
-    let mut arguments = serde_json::Map::new();
-    arguments.insert("play".into(), json!("scene_outline"));
-    arguments.insert(
-        "params".into(),
-        json!({"scene": "the lamp", "point_of_view": "Mara"}),
-    );
-    arguments.insert("model".into(), json!("stub:scene"));
-    let manual = session
-        .client
-        .call_tool(CallToolRequestParams::new("play_run").with_arguments(arguments))
-        .await
-        .expect("play_run")
-        .structured_content
-        .expect("structured");
+    let manual = session.ok("play_run", outline).await;
     let manual_run = items(&manual)[0]["data"]["id"].as_i64().expect("run id");
     let banked = session
         .ok(

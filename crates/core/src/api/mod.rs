@@ -118,8 +118,6 @@ struct OpenVault {
     kill: Mutex<crate::providers::transport::Cancel>,
     /// Runs going in this process, by id, for `run_cancel`.
     runs: Mutex<std::collections::HashMap<i64, crate::providers::transport::Cancel>>,
-    /// Raised after each commit, for [`Atelier::changes_after`].
-    changed: changes::ChangeSignal,
     model_dirs: Vec<PathBuf>,
     roles: RoleSet,
     config: Config,
@@ -340,7 +338,6 @@ impl Atelier {
             keychain: OnceLock::new(),
             kill: Mutex::new(kill),
             runs: Mutex::new(std::collections::HashMap::new()),
-            changed: changes::ChangeSignal::default(),
             model_dirs,
             roles,
             config,
@@ -481,7 +478,6 @@ impl Atelier {
             tx.commit()?;
             out
         };
-        open.changed.raise();
         // The change is committed; a projection failure here is repaired on the next read.
         let _ = self.graph_in_sync(open);
         let _ = self.vectors_in_sync(open);
@@ -497,7 +493,6 @@ impl Atelier {
         let tx = db.transaction()?;
         audit::append(&tx, who, entry, now)?;
         tx.commit()?;
-        open.changed.raise();
         Ok(())
     }
 

@@ -531,7 +531,6 @@ impl Atelier {
                 )?;
             }
             tx.commit()?;
-            open.changed.raise();
         }
         batch.clear();
         Ok(())
@@ -582,7 +581,6 @@ impl Atelier {
             now,
         )?;
         tx.commit()?;
-        open.changed.raise();
         Ok(u32::try_from(dangling).unwrap_or(u32::MAX))
     }
 
