@@ -176,6 +176,17 @@ impl VaultServer {
         });
     }
 
+    /// Records in the audit log that `who` read `target` (what it asked, in `summary`).
+    async fn audit_read(
+        &self,
+        who: Principal,
+        target: String,
+        summary: String,
+    ) -> Result<(), ErrorData> {
+        self.call(move |a| a.audit_read(&who, &target, &summary))
+            .await
+    }
+
     /// What `who` holds now; nothing when even that cannot be read (a sealed vault).
     async fn held(&self, who: &Principal) -> Vec<Capability> {
         let who = who.clone();
@@ -260,9 +271,22 @@ impl ServerHandler for VaultServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         self.check_arguments(&request)?;
-        self.tool_router
+        let who = principal_of(&context.peer);
+        let name = request.name.to_string();
+        let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
+        let answer = self
+            .tool_router
             .call(ToolCallContext::new(self, request, context))
-            .await
+            .await?;
+        // Changes are audited by the core with their effect; reads are recorded here.
+        if NEEDS
+            .iter()
+            .any(|(tool, need)| *tool == name && *need == Capability::VaultRead)
+        {
+            self.audit_read(who, format!("tool:{name}"), arguments.to_string())
+                .await?;
+        }
+        Ok(answer)
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -297,8 +321,9 @@ impl ServerHandler for VaultServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let contents = self
-            .read_uri(principal_of(&context.peer), &request.uri)
+        let who = principal_of(&context.peer);
+        let contents = self.read_uri(who.clone(), &request.uri).await?;
+        self.audit_read(who, request.uri, "resources/read".to_owned())
             .await?;
         Ok(ReadResourceResult::new(vec![contents]).into())
     }
@@ -345,12 +370,17 @@ impl ServerHandler for VaultServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        let who = principal_of(&context.peer);
+        let target = format!("play:{}", request.name);
+        let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
         let result = self
             .prompt(
-                principal_of(&context.peer),
+                who.clone(),
                 request.name,
                 request.arguments.unwrap_or_default(),
             )
+            .await?;
+        self.audit_read(who, target, format!("prompts/get {arguments}"))
             .await?;
         Ok(result.into())
     }

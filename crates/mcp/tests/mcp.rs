@@ -387,6 +387,23 @@ async fn every_tool_answers_with_labelled_bounded_results() {
     assert!(!hits.is_empty() && hits.len() <= 3);
     let source = hits[0]["source"].as_str().expect("source");
     assert!(source.starts_with("atelier://docs/novel/"), "{source}");
+    // A read is audited under the host's principal, with what it asked.
+    let audited = fixture
+        .atelier
+        .audit_tail(&Principal::Owner, 1)
+        .expect("audit");
+    assert_eq!(
+        (
+            audited[0].principal.as_str(),
+            audited[0].action.as_str(),
+            audited[0].target.as_str()
+        ),
+        ("mcp:test-host", "vault.read", "tool:search")
+    );
+    assert!(
+        audited[0].summary.contains("lighthouse steps"),
+        "{audited:?}"
+    );
 
     let doc = session
         .ok(

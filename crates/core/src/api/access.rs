@@ -171,6 +171,23 @@ impl Atelier {
             .collect())
     }
 
+    /// Records a read a front made for `who` (a chat host's search, read or list), so the audit
+    /// log shows what each host looked at, not only what it changed. Needs `vault_read`, which
+    /// the read it records needed too; `summary` is cut to 200 characters.
+    pub fn audit_read(&self, who: &Principal, target: &str, summary: &str) -> Result<()> {
+        let open = self.open_vault()?;
+        self.authorize(open, who, Capability::VaultRead)?;
+        let summary: String = summary.chars().take(200).collect();
+        self.record(
+            who,
+            &Entry {
+                action: "vault.read",
+                target: target.chars().take(200).collect(),
+                summary,
+            },
+        )
+    }
+
     /// The loaded roles. Needs `vault_read`.
     pub fn role_list(&self, who: &Principal) -> Result<Vec<Role>> {
         self.read(who, Capability::VaultRead, |_, open| {
