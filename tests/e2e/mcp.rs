@@ -306,3 +306,72 @@ fn mcp_install_sets_a_host_up_once_and_keeps_what_was_there() {
         "{named}"
     );
 }
+
+/// With `atelier serve` owning the vault, `atelier mcp` relays the host to the owner over the
+/// vault's socket (0600): the SDK host's whole session works, its calls are audited by the
+/// owner, and when the owner stops (Ctrl-C) its socket is gone and the vault is free again.
+#[test]
+fn the_sidecar_reaches_the_vault_through_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let project = cli.dir().join("novel");
+    crate::documents::write_project(&project, 5);
+    cli.ok(&[
+        "projects",
+        "add",
+        &project.display().to_string(),
+        "--name",
+        "novel",
+    ]);
+    cli.ok(&["ingest", "novel"]);
+    let (_stub, _replies) = crate::runs::outline_stub(&cli, None);
+    crate::runs::add_stub_provider(&cli, &_stub);
+    for capability in ["tasks_write", "run_plays", "bank_assets"] {
+        cli.ok(&["grants", "add", "mcp:atelier-test-host", capability]);
+    }
+    let mut owner = Command::new(&cli.bin)
+        .arg("--vault")
+        .arg(&cli.vault)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("atelier serve");
+    let socket = cli.vault.join("atelier.sock");
+    for _ in 0..200 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mode = std::fs::metadata(&socket)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the socket is this user's only");
+    // The CLI meets a held vault, as before.
+    assert_eq!(cli.error_code(3, &["tasks", "ls"]), "VAULT_BUSY");
+
+    let report = run_host(&cli, "granted");
+    assert_eq!(report["updated"], "atelier://tasks/1", "{report}");
+
+    let _ = Command::new("kill")
+        .args(["-INT", &owner.id().to_string()])
+        .status();
+    let stopped = owner.wait().expect("wait");
+    assert!(
+        stopped.success(),
+        "serve stops cleanly on Ctrl-C: {stopped:?}"
+    );
+    assert!(!socket.exists(), "the owner removes its socket");
+    let audit = cli.json(&["audit", "tail", "--limit", "50"]);
+    assert!(
+        audit
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["principal"] == "mcp:atelier-test-host" && e["action"] == "vault.read"),
+        "the owner audited the host's reads"
+    );
+}

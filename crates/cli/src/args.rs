@@ -134,6 +134,10 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<McpCommand>,
     },
+    /// Own the vault without the desktop app and serve it to other processes on its socket
+    /// (`atelier.sock` in the vault, this user only), so `atelier mcp` works beside it. Ctrl-C
+    /// stops.
+    Serve,
     /// The kill switch: stop every run and provider call now, and refuse new ones.
     Seal {
         /// Why, for the audit log.

@@ -6,13 +6,27 @@ use crate::args::McpHost;
 use crate::render;
 use crate::run::{Failure, Out};
 use atelier_core::clock::Clock;
-use atelier_core::{Atelier, Error, OpenOptions, vault};
+use atelier_core::{Atelier, Error, OpenOptions, SealReason, vault};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Opens the vault at `dir` and serves it on stdin/stdout until the host closes the stream.
+/// Opens the vault at `dir` and serves it on stdin/stdout until the host closes the stream;
+/// when another process owns the vault, relays to the owner's socket instead.
 pub fn serve(dir: &Path) -> Result<(), Failure> {
     let atelier = Atelier::open(OpenOptions::new(dir.to_path_buf()));
+    let owned_elsewhere = matches!(atelier.status().sealed, Some(SealReason::VaultBusy { .. }));
+    let socket = atelier_mcp::owner::socket_path(dir);
+    if owned_elsewhere && socket.exists() {
+        drop(atelier);
+        return runtime()?
+            .block_on(atelier_mcp::owner::relay_stdio(&socket))
+            .map_err(|e| {
+                render::error(&format!(
+                    "error[IO]: the vault's owner could not be reached on its socket: {e}"
+                ));
+                Failure::Unavailable
+            });
+    }
     if let Some(message) = atelier.status().sealed_message {
         render::error(&format!(
             "error[NOT_READY]: atelier mcp cannot serve the vault at {}: {message}",
@@ -20,7 +34,44 @@ pub fn serve(dir: &Path) -> Result<(), Failure> {
         ));
         return Err(Failure::Unavailable);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    runtime()?
+        .block_on(atelier_mcp::serve_stdio(Arc::new(atelier)))
+        .map_err(|e| {
+            render::error(&format!("error[IO]: the MCP session ended: {e}"));
+            Failure::Internal
+        })
+}
+
+/// `atelier serve`: owns the vault at `dir` and serves it on its socket until Ctrl-C.
+pub fn own(dir: &Path) -> Result<(), Failure> {
+    let atelier = Atelier::open(OpenOptions::new(dir.to_path_buf()));
+    if let Some(message) = atelier.status().sealed_message {
+        render::error(&format!(
+            "error[NOT_READY]: cannot serve the vault at {}: {message}",
+            dir.display()
+        ));
+        return Err(Failure::Unavailable);
+    }
+    let socket = atelier_mcp::owner::socket_path(dir);
+    render::error(&format!(
+        "Serving the vault at {} on {} (Ctrl-C stops).",
+        dir.display(),
+        socket.display()
+    ));
+    let atelier = Arc::new(atelier);
+    runtime()?.block_on(async {
+        tokio::select! {
+            served = atelier_mcp::owner::serve_owner(Arc::clone(&atelier), dir) => served.map_err(|e| {
+                render::error(&format!("error[IO]: the vault's socket failed: {e}"));
+                Failure::Internal
+            }),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
@@ -28,12 +79,6 @@ pub fn serve(dir: &Path) -> Result<(), Failure> {
             render::error(&format!(
                 "error[IO]: cannot start the server's runtime: {e}"
             ));
-            Failure::Internal
-        })?;
-    runtime
-        .block_on(atelier_mcp::serve_stdio(Arc::new(atelier)))
-        .map_err(|e| {
-            render::error(&format!("error[IO]: the MCP session ended: {e}"));
             Failure::Internal
         })
 }

@@ -100,6 +100,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Demo => crate::demo::run(&out, &dir),
         Command::Mcp { action: None } => crate::mcp::serve(&dir),
+        Command::Serve => crate::mcp::own(&dir),
         Command::Mcp {
             action: Some(McpCommand::Install { host, dry_run }),
         } => crate::mcp::install(&out, host, dry_run, cli.vault.as_deref()),
@@ -187,7 +188,7 @@ fn dispatch(
         Command::Run(args) => crate::plays::run(out, atelier, who, args)?,
         Command::Runs(command) => crate::plays::runs(out, atelier, who, command)?,
         Command::Assets(command) => crate::assets::assets(out, atelier, who, command)?,
-        Command::Init { .. } | Command::Demo | Command::Mcp { .. } => {}
+        Command::Init { .. } | Command::Demo | Command::Mcp { .. } | Command::Serve => {}
     }
     Ok(())
 }

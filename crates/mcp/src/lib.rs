@@ -10,6 +10,8 @@
 
 pub mod bounded;
 pub mod install;
+#[cfg(unix)]
+pub mod owner;
 pub mod principal;
 mod prompts;
 pub mod refusal;
