@@ -36,15 +36,19 @@ pub async fn vault_status(vault: State<'_, AppVault>) -> Answer<Status> {
 /// Tries to open the vault again, after another process let go of it.
 #[tauri::command]
 #[specta::specta]
-pub async fn vault_retry(vault: State<'_, AppVault>) -> Answer<Status> {
-    Ok(vault.retry())
+pub async fn vault_retry(app: AppHandle, vault: State<'_, AppVault>) -> Answer<Status> {
+    let status = vault.retry();
+    crate::socket::serve_if_open(&app);
+    Ok(status)
 }
 
 /// Creates the vault at the app's vault directory, then opens it.
 #[tauri::command]
 #[specta::specta]
-pub async fn vault_init(vault: State<'_, AppVault>) -> Answer<InitReport> {
-    Ok(vault.init()?)
+pub async fn vault_init(app: AppHandle, vault: State<'_, AppVault>) -> Answer<InitReport> {
+    let report = vault.init()?;
+    crate::socket::serve_if_open(&app);
+    Ok(report)
 }
 
 /// Opens another workbench window on the same vault.

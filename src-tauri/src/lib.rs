@@ -6,6 +6,7 @@ mod docs;
 mod error;
 mod events;
 mod runs;
+mod socket;
 mod vault;
 mod windows;
 
@@ -110,10 +111,12 @@ pub fn run(vault_dir: PathBuf) -> tauri::Result<()> {
         .plugin(tauri_plugin_opener::init())
         .manage(AppVault::open(vault_dir))
         .manage(docs::Watchers::default())
+        .manage(socket::Serving::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
             docs::start_watching(app.handle());
+            socket::serve_if_open(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!())

@@ -52,6 +52,11 @@ impl AppVault {
         Ok(report)
     }
 
+    /// The vault directory.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// The current handle, for work that runs on another thread.
     pub fn handle(&self) -> Arc<Atelier> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))

@@ -3,10 +3,11 @@
 // dependency, see the refusal when starting too early, run both through their states; add the
 // fixture project, ingest it, search it as you type and open a document with its links and
 // backlinks; add the provider stub, preview and run a play (streamed, gated, banked), approve the
-// asset and export it into the project, pull the kill switch; save screenshots; then, with the
+// asset and export it into the project, pull the kill switch; reach the vault from a chat host
+// through the app (`atelier mcp` relays to the app's socket); save screenshots; then, with the
 // app gone, read the same vault with the CLI.
 // Run by scripts/e2e.sh, which sets the env.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Session, sleep, windowPng } from "./webdriver.mjs";
@@ -165,6 +166,12 @@ try {
   await (await session.find("#unseal")).click();
   await session.find("#seal");
 
+  step("a chat host reaches the vault through the open app: atelier mcp relays to its socket");
+  const listed = await mcpThroughTheApp("tasks_list", {});
+  const titles = listed.items.map((item) => item.data.title);
+  if (!titles.includes("Draft chapter one")) throw new Error(`tasks_list said ${JSON.stringify(listed)}`);
+  step(`tasks_list over MCP: ${titles.length} tasks, sources like ${listed.items[0].source}`);
+
   // Last, because without a window manager the second window covers the first in screenshots.
   step("a second window shows what the first one changes, through the task event");
   const first = await session.currentWindow();
@@ -199,6 +206,41 @@ try {
     }
   }
   await session.end().catch(() => {});
+}
+
+/** One MCP session through `atelier mcp` while the app holds the vault: initialize, then one
+ *  tool call; answers its structured content. */
+async function mcpThroughTheApp(tool, args) {
+  const child = spawn(cli, ["--vault", vault, "mcp"], { stdio: ["pipe", "pipe", "inherit"] });
+  const answers = new Map();
+  let buffer = "";
+  child.stdout.on("data", (chunk) => {
+    buffer += chunk;
+    for (let end; (end = buffer.indexOf("\n")) >= 0; buffer = buffer.slice(end + 1)) {
+      const message = JSON.parse(buffer.slice(0, end));
+      if (message.id !== undefined) answers.set(message.id, message);
+    }
+  });
+  const send = (message) => child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", ...message })}\n`);
+  const answer = async (id) => {
+    for (let i = 0; !answers.has(id); i++) {
+      if (i > 100) throw new Error(`atelier mcp did not answer request ${id}`);
+      await sleep(100);
+    }
+    return answers.get(id);
+  };
+  try {
+    send({ id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "e2e-host", version: "1" } } });
+    await answer(1);
+    send({ method: "notifications/initialized" });
+    send({ id: 2, method: "tools/call", params: { name: tool, arguments: args } });
+    const reply = await answer(2);
+    if (reply.error) throw new Error(`${tool}: ${JSON.stringify(reply.error)}`);
+    return reply.result.structuredContent;
+  } finally {
+    child.stdin.end();
+    child.kill();
+  }
 }
 
 step("with the app closed, the CLI reads the same vault");

@@ -1,0 +1,44 @@
+//! The app as the vault's owner: while its vault is open, chat hosts reach it through the
+//! vault's socket (`atelier mcp` relays to it), as they would through `atelier serve`.
+
+use crate::vault::AppVault;
+use std::sync::Mutex;
+use tauri::{AppHandle, Manager};
+
+/// Whether this app serves its vault's socket already.
+#[derive(Debug, Default)]
+pub struct Serving(Mutex<bool>);
+
+/// Starts serving the vault's socket if the vault is open and it is not served yet; called at
+/// start-up and whenever the vault may have opened (retry, create).
+pub fn serve_if_open(app: &AppHandle) {
+    let vault = app.state::<AppVault>();
+    let atelier = vault.handle();
+    if atelier.status().sealed.is_some() {
+        return;
+    }
+    let serving = app.state::<Serving>();
+    let mut started = serving
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if *started {
+        return;
+    }
+    *started = true;
+    let dir = vault.dir().to_path_buf();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = atelier_mcp::owner::serve_owner(atelier, &dir).await {
+            // The app works without it; hosts then see the vault as busy. Said where logs go.
+            #[allow(clippy::print_stderr, reason = "the app's log is its stderr")]
+            {
+                eprintln!("atelier: the vault's socket could not be served: {e}");
+            }
+            *app.state::<Serving>()
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = false;
+        }
+    });
+}
