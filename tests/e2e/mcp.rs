@@ -91,14 +91,19 @@ fn the_sidecar_says_why_it_cannot_serve_on_stderr_only() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot serve"));
 }
 
-/// Runs `tests/mcp/host.py` in `phase` against the vault and answers its report.
+/// Runs `tests/mcp/host.py` in `phase` (with `extra` arguments) and answers its report.
 fn run_host(cli: &Cli, phase: &str) -> Value {
+    run_host_with(cli, phase, &[])
+}
+
+fn run_host_with(cli: &Cli, phase: &str, extra: &[&str]) -> Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mcp/host.py");
     let out = Command::new(sdk_python())
         .arg(&script)
         .arg(&cli.bin)
         .arg(&cli.vault)
         .arg(phase)
+        .args(extra)
         .env_remove("ATELIER_HOME")
         .output()
         .expect("run the SDK host");
@@ -373,5 +378,52 @@ fn the_sidecar_reaches_the_vault_through_its_owner() {
             .iter()
             .any(|e| e["principal"] == "mcp:atelier-test-host" && e["action"] == "vault.read"),
         "the owner audited the host's reads"
+    );
+}
+
+/// Takeover: a host connected through `atelier serve` keeps its session when the owner exits
+/// (SIGINT): `atelier mcp` opens the vault itself, replays the host's `initialize` to its own
+/// server, and the next calls are answered there, the earlier task included; once the host is
+/// gone the vault is free for the CLI again.
+#[test]
+fn a_waiting_sidecar_takes_over_when_the_owner_exits() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    cli.ok(&["grants", "add", "mcp:atelier-test-host", "tasks_write"]);
+    let mut owner = Command::new(&cli.bin)
+        .arg("--vault")
+        .arg(&cli.vault)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("atelier serve");
+    let socket = cli.vault.join("atelier.sock");
+    for _ in 0..200 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(socket.exists(), "serve made its socket");
+    let pid = owner.id().to_string();
+    let report = run_host_with(&cli, "takeover", &[&pid]);
+    assert_eq!(report["after_takeover"], 2, "{report}");
+    assert!(owner.wait().expect("wait").success());
+    let tasks = cli.json(&["tasks", "ls"]);
+    let titles: Vec<&str> = tasks
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter_map(|t| t["title"].as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        ["asked while the owner ran", "asked after the takeover"],
+        "both sides of the takeover wrote to the one vault"
+    );
+    assert!(
+        !socket.exists(),
+        "the sidecar that took over removed its socket on leaving"
     );
 }

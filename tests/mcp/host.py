@@ -2,13 +2,18 @@
 stdio the way Claude Desktop or Cursor would. Run by tests/e2e/mcp.rs:
 
     python host.py ATELIER_BIN VAULT before|granted
+    python host.py ATELIER_BIN VAULT takeover OWNER_PID
 
 `before`: the host holds only the default `vault_read`; `granted`: the owner has granted it
-tasks_write, run_plays and bank_assets, and it calls every tool. It prints one JSON report as its last line; any failed expectation raises (exit 1).
+tasks_write, run_plays and bank_assets, and it calls every tool; `takeover`: it creates a task
+through the owner (`atelier serve`, OWNER_PID), stops the owner with SIGINT, and goes on in the
+same session. It prints one JSON report as its last line; any failed expectation raises (exit 1).
 """
 
 import asyncio
 import json
+import os
+import signal
 import sys
 
 from mcp import ClientSession, StdioServerParameters, types
@@ -54,6 +59,24 @@ async def main(binary: str, vault: str, phase: str) -> dict:
                 except MCPError as e:
                     report["denied_code"] = e.code
                     assert e.data["code"] == "DENIED", e.data
+                return report
+            if phase == "takeover":
+                await call("tasks_create", {"title": "asked while the owner ran"})
+                os.kill(int(sys.argv[4]), signal.SIGINT)
+                await asyncio.sleep(2)
+                for attempt in range(3):
+                    try:
+                        listed = await call("tasks_list", {})
+                        break
+                    except MCPError as e:
+                        # Asked while the owner was leaving: the sidecar says so; ask again.
+                        assert e.data["code"] == "OWNER_GONE", e
+                        report["owner_gone"] = True
+                        await asyncio.sleep(1)
+                titles = [t["data"]["title"] for t in listed["items"]]
+                assert "asked while the owner ran" in titles, titles
+                await call("tasks_create", {"title": "asked after the takeover"})
+                report["after_takeover"] = len(titles) + 1
                 return report
             assert "tasks_create" in names and "play_run" in names, names
 

@@ -6,39 +6,27 @@ use crate::args::McpHost;
 use crate::render;
 use crate::run::{Failure, Out};
 use atelier_core::clock::Clock;
-use atelier_core::{Atelier, Error, OpenOptions, SealReason, vault};
+use atelier_core::{Atelier, Error, OpenOptions, vault};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Opens the vault at `dir` and serves it on stdin/stdout until the host closes the stream;
-/// when another process owns the vault, relays to the owner's socket instead.
+/// Serves a chat host on stdin/stdout: owning the vault at `dir` when it can, relaying to its
+/// owner when the app or `atelier serve` holds it, taking over when that owner exits.
 pub fn serve(dir: &Path) -> Result<(), Failure> {
-    let atelier = Atelier::open(OpenOptions::new(dir.to_path_buf()));
-    let owned_elsewhere = matches!(atelier.status().sealed, Some(SealReason::VaultBusy { .. }));
-    let socket = atelier_mcp::owner::socket_path(dir);
-    if owned_elsewhere && socket.exists() {
-        drop(atelier);
-        return runtime()?
-            .block_on(atelier_mcp::owner::relay_stdio(&socket))
-            .map_err(|e| {
+    runtime()?
+        .block_on(atelier_mcp::sidecar::run(dir))
+        .map_err(|e| match e {
+            atelier_mcp::sidecar::SidecarError::Sealed(message) => {
                 render::error(&format!(
-                    "error[IO]: the vault's owner could not be reached on its socket: {e}"
+                    "error[NOT_READY]: atelier mcp cannot serve the vault at {}: {message}",
+                    dir.display()
                 ));
                 Failure::Unavailable
-            });
-    }
-    if let Some(message) = atelier.status().sealed_message {
-        render::error(&format!(
-            "error[NOT_READY]: atelier mcp cannot serve the vault at {}: {message}",
-            dir.display()
-        ));
-        return Err(Failure::Unavailable);
-    }
-    runtime()?
-        .block_on(atelier_mcp::serve_stdio(Arc::new(atelier)))
-        .map_err(|e| {
-            render::error(&format!("error[IO]: the MCP session ended: {e}"));
-            Failure::Internal
+            }
+            atelier_mcp::sidecar::SidecarError::Io(e) => {
+                render::error(&format!("error[IO]: the MCP session ended: {e}"));
+                Failure::Internal
+            }
         })
 }
 

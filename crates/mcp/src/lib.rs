@@ -17,20 +17,8 @@ mod prompts;
 pub mod refusal;
 pub mod resources;
 pub mod server;
+#[cfg(unix)]
+pub mod sidecar;
 mod tools;
 
 pub use server::VaultServer;
-
-use std::sync::Arc;
-
-/// Serves `atelier` on stdin/stdout until the host closes the stream. Logs go to stderr only:
-/// stdout carries protocol bytes and nothing else.
-pub async fn serve_stdio(atelier: Arc<atelier_core::Atelier>) -> std::io::Result<()> {
-    use rmcp::ServiceExt;
-    let running = VaultServer::new(atelier)
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(std::io::Error::other)?;
-    running.waiting().await.map_err(std::io::Error::other)?;
-    Ok(())
-}

@@ -1,6 +1,6 @@
 //! The vault's owner serving other processes: a Unix socket in the vault that only this OS user
-//! can reach, where each connection is an MCP session on the owner's `Atelier`; and the relay
-//! `atelier mcp` becomes when another process owns the vault.
+//! can reach, where each connection is an MCP session on the owner's `Atelier` (the sidecar,
+//! [`crate::sidecar`], relays to it when another process owns the vault).
 
 use crate::VaultServer;
 use atelier_core::Atelier;
@@ -9,7 +9,7 @@ use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::UnixListener;
 
 /// The socket's name in the vault directory.
 pub const SOCKET: &str = "atelier.sock";
@@ -55,32 +55,5 @@ pub async fn serve_owner(atelier: Arc<Atelier>, vault: &Path) -> io::Result<()> 
                 let _ = running.waiting().await;
             }
         });
-    }
-}
-
-/// Relays this process's stdin and stdout to the owner's socket at `path` until either side
-/// closes: the host talks to the owner's server as if to this one.
-pub async fn relay_stdio(path: &Path) -> io::Result<()> {
-    let stream = UnixStream::connect(path).await?;
-    let (mut from_owner, mut to_owner) = stream.into_split();
-    let mut stdin = tokio::io::stdin();
-    let mut stdout = tokio::io::stdout();
-    let up = async {
-        tokio::io::copy(&mut stdin, &mut to_owner).await?;
-        // The host hung up: tell the owner, then let its last answers through.
-        tokio::io::AsyncWriteExt::shutdown(&mut to_owner).await
-    };
-    let down = async {
-        tokio::io::copy(&mut from_owner, &mut stdout).await?;
-        tokio::io::AsyncWriteExt::flush(&mut stdout).await
-    };
-    tokio::pin!(up, down);
-    tokio::select! {
-        // The owner went away: the session is over for this host.
-        result = &mut down => result,
-        result = &mut up => {
-            result?;
-            down.await
-        }
     }
 }
