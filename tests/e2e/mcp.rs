@@ -91,6 +91,53 @@ fn the_sidecar_says_why_it_cannot_serve_on_stderr_only() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot serve"));
 }
 
+/// A vault with a small ingested project `novel` and the provider stub added as `stub`
+/// (answering the `scene` model); the stub runs while the answer lives.
+fn host_vault(cli: &Cli) -> crate::runs::Stub {
+    cli.ok(&["init"]);
+    let project = cli.dir().join("novel");
+    crate::documents::write_project(&project, 5);
+    cli.ok(&[
+        "projects",
+        "add",
+        &project.display().to_string(),
+        "--name",
+        "novel",
+    ]);
+    cli.ok(&["ingest", "novel"]);
+    let (stub, _) = crate::runs::outline_stub(cli, None);
+    crate::runs::add_stub_provider(cli, &stub);
+    stub
+}
+
+/// Grants the SDK host everything its `granted` phase calls.
+fn grant_host(cli: &Cli) {
+    for capability in ["tasks_write", "run_plays", "bank_assets"] {
+        cli.ok(&["grants", "add", "mcp:atelier-test-host", capability]);
+    }
+}
+
+/// Starts `atelier serve` on the vault and waits for its socket.
+fn start_owner(cli: &Cli) -> (std::process::Child, PathBuf) {
+    let owner = Command::new(&cli.bin)
+        .arg("--vault")
+        .arg(&cli.vault)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("atelier serve");
+    let socket = cli.vault.join("atelier.sock");
+    for _ in 0..200 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(socket.exists(), "serve made its socket");
+    (owner, socket)
+}
+
 /// Runs `tests/mcp/host.py` in `phase` (with `extra` arguments) and answers its report.
 fn run_host(cli: &Cli, phase: &str) -> Value {
     run_host_with(cli, phase, &[])
@@ -144,26 +191,12 @@ fn sdk_python() -> PathBuf {
 #[test]
 fn the_official_python_sdk_drives_every_tool() {
     let cli = Cli::new();
-    cli.ok(&["init"]);
-    let project = cli.dir().join("novel");
-    crate::documents::write_project(&project, 5);
-    cli.ok(&[
-        "projects",
-        "add",
-        &project.display().to_string(),
-        "--name",
-        "novel",
-    ]);
-    cli.ok(&["ingest", "novel"]);
-    let (_stub, _replies) = crate::runs::outline_stub(&cli, None);
-    crate::runs::add_stub_provider(&cli, &_stub);
+    let _stub = host_vault(&cli);
     let before = run_host(&cli, "before");
     assert_eq!(before["protocol"], "2025-11-25");
     assert_eq!(before["server"], "atelier-mcp");
     assert_eq!(before["denied_code"], -32001, "{before}");
-    for capability in ["tasks_write", "run_plays", "bank_assets"] {
-        cli.ok(&["grants", "add", "mcp:atelier-test-host", capability]);
-    }
+    grant_host(&cli);
     let report = run_host(&cli, "granted");
     let called: Vec<&str> = report["called"]
         .as_array()
@@ -319,37 +352,9 @@ fn mcp_install_sets_a_host_up_once_and_keeps_what_was_there() {
 fn the_sidecar_reaches_the_vault_through_its_owner() {
     use std::os::unix::fs::PermissionsExt;
     let cli = Cli::new();
-    cli.ok(&["init"]);
-    let project = cli.dir().join("novel");
-    crate::documents::write_project(&project, 5);
-    cli.ok(&[
-        "projects",
-        "add",
-        &project.display().to_string(),
-        "--name",
-        "novel",
-    ]);
-    cli.ok(&["ingest", "novel"]);
-    let (_stub, _replies) = crate::runs::outline_stub(&cli, None);
-    crate::runs::add_stub_provider(&cli, &_stub);
-    for capability in ["tasks_write", "run_plays", "bank_assets"] {
-        cli.ok(&["grants", "add", "mcp:atelier-test-host", capability]);
-    }
-    let mut owner = Command::new(&cli.bin)
-        .arg("--vault")
-        .arg(&cli.vault)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("atelier serve");
-    let socket = cli.vault.join("atelier.sock");
-    for _ in 0..200 {
-        if socket.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let _stub = host_vault(&cli);
+    grant_host(&cli);
+    let (mut owner, socket) = start_owner(&cli);
     let mode = std::fs::metadata(&socket)
         .expect("socket")
         .permissions()
@@ -390,22 +395,7 @@ fn a_waiting_sidecar_takes_over_when_the_owner_exits() {
     let cli = Cli::new();
     cli.ok(&["init"]);
     cli.ok(&["grants", "add", "mcp:atelier-test-host", "tasks_write"]);
-    let mut owner = Command::new(&cli.bin)
-        .arg("--vault")
-        .arg(&cli.vault)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("atelier serve");
-    let socket = cli.vault.join("atelier.sock");
-    for _ in 0..200 {
-        if socket.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(socket.exists(), "serve made its socket");
+    let (mut owner, socket) = start_owner(&cli);
     let pid = owner.id().to_string();
     let report = run_host_with(&cli, "takeover", &[&pid]);
     assert_eq!(report["after_takeover"], 2, "{report}");

@@ -198,14 +198,10 @@ impl VaultServer {
 
 /// The tools a holder of `held` may call.
 fn visible(tools: Vec<rmcp::model::Tool>, held: &[Capability]) -> Vec<rmcp::model::Tool> {
+    let names = visible_names(held);
     tools
         .into_iter()
-        .filter(|tool| {
-            NEEDS
-                .iter()
-                .find(|(name, _)| *name == tool.name.as_ref())
-                .is_some_and(|(_, need)| held.contains(need))
-        })
+        .filter(|tool| names.contains(&tool.name.as_ref()))
         .collect()
 }
 
