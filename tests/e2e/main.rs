@@ -333,4 +333,5 @@ fn reindex_and_demo_work_on_a_fresh_vault() {
 
 mod documents;
 mod mcp;
+mod owner;
 mod runs;

@@ -118,7 +118,7 @@ fn grant_host(cli: &Cli) {
 }
 
 /// Starts `atelier serve` on the vault and waits for its socket.
-fn start_owner(cli: &Cli) -> (std::process::Child, PathBuf) {
+pub(crate) fn start_owner(cli: &Cli) -> (std::process::Child, PathBuf) {
     let owner = Command::new(&cli.bin)
         .arg("--vault")
         .arg(&cli.vault)
@@ -360,8 +360,6 @@ fn the_sidecar_reaches_the_vault_through_its_owner() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600, "the socket is this user's only");
-    // The CLI meets a held vault, as before.
-    assert_eq!(cli.error_code(3, &["tasks", "ls"]), "VAULT_BUSY");
 
     let report = run_host(&cli, "granted");
     assert_eq!(report["updated"], "atelier://tasks/1", "{report}");

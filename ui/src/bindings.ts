@@ -962,7 +962,12 @@ export type Error_Deserialize =
 	project: string,
 	/**  The project-relative path. */
 	path: string,
-} };
+} } | 
+/**
+ *  The process that owns the vault went away before answering a call made through its
+ *  socket; a change asked for may or may not have been made.
+ */
+{ code: "OWNER_GONE" };
 
 /**  Every way a core command can fail. */
 export type Error_Serialize = 
@@ -1121,7 +1126,12 @@ export type Error_Serialize =
 	project: string,
 	/**  The project-relative path. */
 	path: string,
-} };
+} } | 
+/**
+ *  The process that owns the vault went away before answering a call made through its
+ *  socket; a change asked for may or may not have been made.
+ */
+{ code: "OWNER_GONE" };
 
 /**  One stored event. */
 export type Event = {

@@ -4,6 +4,8 @@
 use crate::args::*;
 use crate::render;
 use crate::run::{Failure, Out};
+use atelier_core::Error;
+use atelier_core::api::wire::Api;
 use atelier_core::api::{
     AssetDetail, AssetExport, AssetFilter, AssetLineage, AssetOrigin, AssetReviewRequest,
     AssetView, BankRequest, Exported, Promotion,
@@ -11,13 +13,12 @@ use atelier_core::api::{
 use atelier_core::assets::{AssetState, ReviewAction};
 use atelier_core::auth::Principal;
 use atelier_core::catalog::Tier;
-use atelier_core::{Atelier, Error};
 use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Write as _};
 
 pub fn assets(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: AssetCommand,
 ) -> Result<(), Failure> {
@@ -142,7 +143,7 @@ pub fn assets(
 
 fn review(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     asset: i64,
     action: ReviewAction,

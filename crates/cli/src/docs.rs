@@ -4,6 +4,8 @@
 use crate::args::*;
 use crate::render;
 use crate::run::{Failure, Out};
+use atelier_core::Error;
+use atelier_core::api::wire::Api;
 use atelier_core::api::{
     DocumentView, HookAction, HookAdd, HookView, IngestProgress, IngestReport, IngestStage,
     ProjectAdd, ProjectView, RelatedDocument, RelatedReason, SearchRequest, WatchOptions,
@@ -12,15 +14,13 @@ use atelier_core::api::{
 use atelier_core::auth::Principal;
 use atelier_core::docs::DocumentKind;
 use atelier_core::docs::search::{SearchFilter, SearchHit, SearchMode};
-use atelier_core::{Atelier, Error};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write as _;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub fn projects(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: ProjectCommand,
 ) -> Result<(), Failure> {
@@ -31,7 +31,12 @@ pub fn projects(
                 .project_add(
                     who,
                     ProjectAdd {
-                        path: path.to_string_lossy().into_owned(),
+                        // Whoever answers (this process or the vault's owner) may have another
+                        // working directory, so the path goes as the caller means it.
+                        path: std::path::absolute(&path)
+                            .unwrap_or(path)
+                            .to_string_lossy()
+                            .into_owned(),
                         name,
                     },
                 )
@@ -142,7 +147,7 @@ impl Progress {
 
 pub fn ingest(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     project: Option<String>,
 ) -> Result<(), Failure> {
@@ -227,7 +232,7 @@ fn ingest_summary(r: &IngestReport) -> String {
 
 pub fn search(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     args: SearchArgs,
 ) -> Result<(), Failure> {
@@ -376,7 +381,7 @@ pub fn render_related(list: &[RelatedDocument]) -> String {
 
 pub fn watch(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     projects: &[String],
     poll: Option<u64>,
@@ -388,16 +393,14 @@ pub fn watch(
         }),
         ..WatchOptions::default()
     };
-    // Runs until the process is interrupted; every sync is its own transaction, so stopping
-    // at any moment loses nothing.
-    let stop = AtomicBool::new(false);
+    // Runs until the process is interrupted (in the vault's owner, until this process goes
+    // away); every sync is its own transaction, so stopping at any moment loses nothing.
     let mut progress = Progress::new(out);
     atelier
         .watch(
             who,
             projects,
             options,
-            &stop,
             &mut |outcome| report_watch(out, &outcome),
             &mut |p| progress.update(p),
         )
@@ -447,7 +450,7 @@ fn report_watch(out: &Out, outcome: &WatchOutcome) {
 
 pub fn hooks(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: HookCommand,
 ) -> Result<(), Failure> {

@@ -4,19 +4,21 @@
 use crate::args::*;
 use crate::render;
 use crate::run::{Failure, Out};
+use atelier_core::Error;
+use atelier_core::api::wire::Api;
 use atelier_core::api::{RunEvent, RunPreview, RunRequest, RunView};
 use atelier_core::auth::Principal;
 use atelier_core::plays::Play;
-use atelier_core::{Atelier, Error};
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 use std::io::Write as _;
 
 pub fn plays(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: PlayCommand,
+    vault: &std::path::Path,
 ) -> Result<(), Failure> {
     let fail = |e: Error| out.fail(&e);
     match command {
@@ -34,7 +36,7 @@ pub fn plays(
             out.show(&play, render_play);
         }
         PlayCommand::Check { dir } => {
-            let dir = dir.unwrap_or_else(|| atelier.vault_dir().join("plays"));
+            let dir = dir.unwrap_or_else(|| vault.join("plays"));
             match atelier_core::plays::PlaySet::load(Some(&dir)) {
                 Ok(set) => {
                     let names: Vec<String> = set.iter().map(|p| p.play.name.clone()).collect();
@@ -66,7 +68,7 @@ fn parse_params(pairs: &[String]) -> Result<Map<String, Value>, Error> {
     Ok(params)
 }
 
-pub fn run(out: &Out, atelier: &Atelier, who: &Principal, args: RunArgs) -> Result<(), Failure> {
+pub fn run(out: &Out, atelier: &dyn Api, who: &Principal, args: RunArgs) -> Result<(), Failure> {
     let fail = |e: Error| out.fail(&e);
     let request = RunRequest {
         play: args.play,
@@ -148,7 +150,7 @@ pub fn run(out: &Out, atelier: &Atelier, who: &Principal, args: RunArgs) -> Resu
 
 pub fn runs(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: RunsCommand,
 ) -> Result<(), Failure> {

@@ -5,17 +5,18 @@
 use crate::args::*;
 use crate::render;
 use crate::run::{Failure, Out};
+use atelier_core::Error;
+use atelier_core::api::wire::Api;
 use atelier_core::api::{KeyView, ProviderAdd, ProviderCheck, ProviderView, Route};
 use atelier_core::auth::Principal;
 use atelier_core::providers::WireFormat;
 use atelier_core::secrets::Secret;
-use atelier_core::{Atelier, Error};
 use std::fmt::Write as _;
 use std::io::BufRead;
 
 pub fn keys(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: KeyCommand,
 ) -> Result<(), Failure> {
@@ -101,7 +102,7 @@ fn hide_input() -> Option<impl FnOnce()> {
 
 pub fn providers(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: ProviderCommand,
 ) -> Result<(), Failure> {
@@ -162,7 +163,7 @@ pub fn providers(
 
 pub fn routes(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: RouteCommand,
 ) -> Result<(), Failure> {
@@ -194,13 +195,13 @@ pub fn routes(
     Ok(())
 }
 
-pub fn seal(out: &Out, atelier: &Atelier, who: &Principal, reason: &str) -> Result<(), Failure> {
+pub fn seal(out: &Out, atelier: &dyn Api, who: &Principal, reason: &str) -> Result<(), Failure> {
     let state = atelier.seal(who, reason).map_err(|e| out.fail(&e))?;
     out.show(&state, |_| "The kill switch is on: every run and provider call stopped, and none starts until `atelier unseal`.".to_owned());
     Ok(())
 }
 
-pub fn unseal(out: &Out, atelier: &Atelier, who: &Principal) -> Result<(), Failure> {
+pub fn unseal(out: &Out, atelier: &dyn Api, who: &Principal) -> Result<(), Failure> {
     atelier.unseal(who).map_err(|e| out.fail(&e))?;
     out.show(&serde_json::json!({"kill_switch": "off"}), |_| {
         "The kill switch is off; runs may start again.".to_owned()

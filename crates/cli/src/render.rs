@@ -251,7 +251,7 @@ pub fn role_tree(roles: &[Role]) -> String {
 
 pub fn role(r: &Role) -> String {
     let inherited = |field: &str| {
-        if r.inherited.contains(&field) {
+        if r.inherited.iter().any(|f| f == field) {
             "  (inherited)"
         } else {
             ""

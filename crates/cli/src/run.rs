@@ -2,6 +2,7 @@
 
 use crate::args::*;
 use crate::render;
+use atelier_core::api::wire::Api;
 use atelier_core::api::{
     CanonEdit, CanonFilter, GrantAdd, NewCanon, NewShape, NewTask, ShapeEdit, TaskDependency,
     TaskEdit, TaskMove, TaskTransition,
@@ -9,11 +10,12 @@ use atelier_core::api::{
 use atelier_core::auth::{Capability, Principal};
 use atelier_core::catalog::{ShapeKind, Tier};
 use atelier_core::tasks::{TaskAction, TaskFilter, TaskState};
-use atelier_core::{Atelier, Error, ErrorKind, OpenOptions, clock, vault};
+use atelier_core::{Atelier, Error, ErrorKind, OpenOptions, SealReason, clock, vault};
 use serde::Serialize;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Why the command did not succeed; decides the exit code. The message is already printed.
 #[derive(Debug)]
@@ -105,16 +107,46 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             action: Some(McpCommand::Install { host, dry_run }),
         } => crate::mcp::install(&out, host, dry_run, cli.vault.as_deref()),
         Command::Roles(RoleCommand::Check { dir: Some(check) }) => roles_check(&out, check),
-        command => {
-            let atelier = Atelier::open(OpenOptions::new(dir.clone()));
-            dispatch(&out, &atelier, &who, command, &dir)
-        }
+        command => match reach(&dir) {
+            Reached::Owner(owner) => dispatch(&out, &owner, &who, command, &dir),
+            Reached::Here(atelier) => {
+                // A command that runs a while holds the vault all that time; meanwhile it
+                // serves the vault's socket, so other commands and chat hosts reach it here.
+                let runs_long = matches!(
+                    command,
+                    Command::Watch { .. } | Command::Ingest { .. } | Command::Run(_)
+                );
+                let _serving = (runs_long && atelier.status().sealed.is_none())
+                    .then(|| crate::mcp::serve_meanwhile(Arc::clone(&atelier), &dir));
+                dispatch(&out, atelier.as_ref(), &who, command, &dir)
+            }
+        },
     }
+}
+
+/// Where a command's calls go.
+enum Reached {
+    /// This process opened the vault (or found it sealed, and answers with why).
+    Here(Arc<Atelier>),
+    /// Another process holds the vault (the app, `atelier serve`, a sidecar) and serves it.
+    Owner(atelier_core::remote::Remote),
+}
+
+/// The vault at `dir`: opened here, or its owner through the vault's socket. A vault that is
+/// held and not served stays sealed here, so commands answer `VAULT_BUSY` as before.
+fn reach(dir: &std::path::Path) -> Reached {
+    let atelier = Atelier::open(OpenOptions::new(dir.to_path_buf()));
+    if let Some(SealReason::VaultBusy { .. }) = atelier.status().sealed
+        && let Some(owner) = atelier_core::remote::Remote::reach(dir)
+    {
+        return Reached::Owner(owner);
+    }
+    Reached::Here(Arc::new(atelier))
 }
 
 fn dispatch(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: Command,
     dir: &std::path::Path,
@@ -184,7 +216,7 @@ fn dispatch(
         Command::Routes(command) => crate::providers::routes(out, atelier, who, command)?,
         Command::Seal { reason } => crate::providers::seal(out, atelier, who, &reason)?,
         Command::Unseal => crate::providers::unseal(out, atelier, who)?,
-        Command::Plays(command) => crate::plays::plays(out, atelier, who, command)?,
+        Command::Plays(command) => crate::plays::plays(out, atelier, who, command, dir)?,
         Command::Run(args) => crate::plays::run(out, atelier, who, args)?,
         Command::Runs(command) => crate::plays::runs(out, atelier, who, command)?,
         Command::Assets(command) => crate::assets::assets(out, atelier, who, command)?,
@@ -232,7 +264,7 @@ fn state(arg: StateArg) -> TaskState {
 
 fn tasks(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: TaskCommand,
 ) -> Result<(), Failure> {
@@ -382,7 +414,7 @@ fn tier(arg: TierArg) -> Tier {
 
 fn canon(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: CanonCommand,
 ) -> Result<(), Failure> {
@@ -471,7 +503,7 @@ fn kind(arg: KindArg) -> ShapeKind {
 
 fn shapes(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: ShapeCommand,
 ) -> Result<(), Failure> {
@@ -533,7 +565,7 @@ fn shapes(
 
 fn grants(
     out: &Out,
-    atelier: &Atelier,
+    atelier: &dyn Api,
     who: &Principal,
     command: GrantCommand,
 ) -> Result<(), Failure> {

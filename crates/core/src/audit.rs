@@ -4,7 +4,7 @@ use crate::auth::Principal;
 use crate::clock::Millis;
 use crate::store::migrations::hex;
 use rusqlite::{Transaction, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The `prev_hash` of the first event.
@@ -22,7 +22,7 @@ pub struct Entry {
 }
 
 /// One stored event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Event {
     /// Position in the chain, from 1.
@@ -105,7 +105,7 @@ pub fn append(
 }
 
 /// The result of recomputing the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Verification {
     /// Events read.

@@ -5,10 +5,10 @@
 //! the machine's absolute paths.
 
 use crate::auth::Capability;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why the core is sealed. `status` reports it; every other command answers `NotReady` with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum SealReason {
@@ -73,7 +73,7 @@ fn busy_message(pid: Option<u32>) -> String {
 }
 
 /// Every way a core command can fail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "code", content = "details", rename_all = "SCREAMING_SNAKE_CASE")]
 #[non_exhaustive]
@@ -262,10 +262,16 @@ pub enum Error {
         /// The project-relative path.
         path: String,
     },
+    /// The process that owns the vault went away before answering a call made through its
+    /// socket; a change asked for may or may not have been made.
+    #[error(
+        "the vault's owner exited before answering; check whether the change was made, then ask again"
+    )]
+    OwnerGone,
 }
 
 /// Who is at fault, for exit codes and UI treatment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
@@ -304,6 +310,7 @@ impl Error {
             Error::SwitchedOff { .. } => "SWITCHED_OFF",
             Error::AssetState { .. } => "ASSET_STATE",
             Error::FileExists { .. } => "FILE_EXISTS",
+            Error::OwnerGone => "OWNER_GONE",
         }
     }
 
@@ -314,7 +321,8 @@ impl Error {
             | Error::VaultBusy { .. }
             | Error::ModelMissing { .. }
             | Error::KeychainUnavailable { .. }
-            | Error::SwitchedOff { .. } => ErrorKind::Unavailable,
+            | Error::SwitchedOff { .. }
+            | Error::OwnerGone => ErrorKind::Unavailable,
             Error::Storage { .. }
             | Error::Graph { .. }
             | Error::Io { .. }

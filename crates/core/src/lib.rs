@@ -21,6 +21,8 @@ pub mod input;
 pub mod outbox;
 pub mod plays;
 pub mod providers;
+#[cfg(unix)]
+pub mod remote;
 pub mod roles;
 pub mod secrets;
 pub mod store;

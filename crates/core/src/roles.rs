@@ -175,8 +175,22 @@ impl Serialize for Restriction {
     }
 }
 
+/// Reads the text form [`Serialize`] writes (`name` or `name: value`).
+impl<'de> Deserialize<'de> for Restriction {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let (name, value) = match text.split_once(':') {
+            Some((name, value)) => (name, Some(value)),
+            None => (text.as_str(), None),
+        };
+        Restriction::parse(name, value)
+            .and_then(|r| r.ok_or_else(|| format!("restriction `{text}` is switched off")))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Where a role's definition came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum RoleSource {
@@ -187,7 +201,7 @@ pub enum RoleSource {
 }
 
 /// A role with inheritance resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Role {
     /// Unique name, equal to its file stem.
@@ -215,7 +229,7 @@ pub struct Role {
     /// Checks on its output.
     pub validation_rules: Vec<String>,
     /// Fields whose value came from an ancestor rather than this role's own file.
-    pub inherited: Vec<&'static str>,
+    pub inherited: Vec<String>,
     /// Shipped or from the vault.
     pub source: RoleSource,
     /// File it was read from.
@@ -223,7 +237,7 @@ pub struct Role {
 }
 
 /// One problem found in a role file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RoleProblem {
     /// File name (relative).
@@ -585,7 +599,7 @@ fn resolve(
         match (own, from_parent) {
             (Some(v), _) => v.clone(),
             (None, Some(p)) => {
-                inherited.push(field);
+                inherited.push(field.to_owned());
                 p.clone()
             }
             (None, None) => String::new(),
@@ -605,7 +619,7 @@ fn resolve(
         (Some(v), _) => Some(v.clone()),
         (None, Some(p)) => {
             if p.preferred_llm.is_some() {
-                inherited.push("preferred_llm");
+                inherited.push("preferred_llm".to_owned());
             }
             p.preferred_llm.clone()
         }
@@ -615,7 +629,7 @@ fn resolve(
         (Some(v), _) => v.clone(),
         (None, Some(p)) => {
             if !p.fallback_llms.is_empty() {
-                inherited.push("fallback_llms");
+                inherited.push("fallback_llms".to_owned());
             }
             p.fallback_llms.clone()
         }
@@ -637,7 +651,7 @@ fn resolve(
         }
         (Some(own), None) => own.clone(),
         (None, Some(from_parent)) => {
-            inherited.push("capabilities");
+            inherited.push("capabilities".to_owned());
             from_parent.clone()
         }
         (None, None) => BTreeSet::new(),
@@ -813,7 +827,7 @@ mod tests {
         let explicit = ok.get("explicit").expect("explicit");
         assert!(explicit.capabilities.contains(&Capability::CodeExecution));
         assert!(explicit.capabilities.contains(&Capability::FileRead));
-        assert!(explicit.inherited.contains(&"capabilities"));
+        assert!(explicit.inherited.iter().any(|f| f == "capabilities"));
         assert_eq!(
             explicit.restrictions,
             vec![Restriction::MaxFileChanges(5), Restriction::NoNetwork],

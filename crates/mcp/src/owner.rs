@@ -1,23 +1,19 @@
-//! The vault's owner serving other processes: a Unix socket in the vault that only this OS user
-//! can reach, where each connection is an MCP session on the owner's `Atelier` (the sidecar,
-//! [`crate::sidecar`], relays to it when another process owns the vault).
+//! The vault's owner serving other processes on the vault's socket
+//! ([`atelier_core::remote`]): a connection is either one api call (the CLI while another
+//! process holds the vault) or an MCP session on the owner's `Atelier` (the sidecar,
+//! [`crate::sidecar`], relaying a chat host).
 
 use crate::VaultServer;
 use atelier_core::Atelier;
+pub use atelier_core::remote::socket_path;
+use atelier_core::remote::{Call, answer_call};
 use rmcp::ServiceExt;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::net::UnixListener;
-
-/// The socket's name in the vault directory.
-pub const SOCKET: &str = "atelier.sock";
-
-/// The socket of the vault at `vault`.
-pub fn socket_path(vault: &Path) -> PathBuf {
-    vault.join(SOCKET)
-}
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
 
 /// Removes the socket when the owner stops serving.
 #[derive(Debug)]
@@ -49,11 +45,33 @@ pub async fn serve_owner(atelier: Arc<Atelier>, vault: &Path) -> io::Result<()> 
         if !same_user {
             continue;
         }
-        let server = VaultServer::new(Arc::clone(&atelier));
-        tokio::spawn(async move {
-            if let Ok(running) = server.serve(stream).await {
-                let _ = running.waiting().await;
-            }
-        });
+        tokio::spawn(serve_connection(Arc::clone(&atelier), stream));
+    }
+}
+
+/// Reads a connection's first line and serves what it asks for: one api call, answered on a
+/// blocking thread (calls are synchronous and may run long), or an MCP session that begins
+/// with that line.
+async fn serve_connection(atelier: Arc<Atelier>, stream: UnixStream) {
+    let mut reader = BufReader::new(stream);
+    let mut first = String::new();
+    match reader.read_line(&mut first).await {
+        Ok(0) | Err(_) => return,
+        Ok(_) => {}
+    }
+    if let Some(call) = Call::parse(&first) {
+        // A caller sends its one line and waits, so nothing else sits in the buffer.
+        let Ok(stream) = reader.into_inner().into_std() else {
+            return;
+        };
+        if stream.set_nonblocking(false).is_ok() {
+            let _ = tokio::task::spawn_blocking(move || answer_call(&atelier, call, stream)).await;
+        }
+        return;
+    }
+    let (read, write) = tokio::io::split(reader);
+    let session = tokio::io::join(io::Cursor::new(first.into_bytes()).chain(read), write);
+    if let Ok(running) = VaultServer::new(atelier).serve(session).await {
+        let _ = running.waiting().await;
     }
 }

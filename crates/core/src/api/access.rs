@@ -28,18 +28,18 @@ pub struct GrantAdd {
 }
 
 /// A grant and whether it counts now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GrantView {
     /// The grant.
     #[serde(flatten)]
     pub grant: Grant,
     /// `live`, `expired` or `revoked`.
-    pub status: &'static str,
+    pub status: String,
 }
 
 /// What `reindex` rebuilt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ReindexReport {
     /// Task nodes in the new graph.
@@ -285,5 +285,8 @@ fn view(grant: Grant, now: Millis) -> GrantView {
     } else {
         "expired"
     };
-    GrantView { grant, status }
+    GrantView {
+        grant,
+        status: status.to_owned(),
+    }
 }

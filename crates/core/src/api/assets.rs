@@ -34,7 +34,7 @@ pub struct BankRequest {
 }
 
 /// An asset as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AssetView {
     /// Id.
@@ -58,7 +58,7 @@ pub struct AssetView {
 }
 
 /// One version of an asset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AssetVersion {
     /// 1, 2, …
@@ -76,7 +76,7 @@ pub struct AssetVersion {
 }
 
 /// One move in an asset's approval.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AssetReview {
     /// The version it concerned.
@@ -94,7 +94,7 @@ pub struct AssetReview {
 }
 
 /// A source a version was given.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AssetSource {
     /// The version.
@@ -106,7 +106,7 @@ pub struct AssetSource {
 }
 
 /// An asset with its history and the content of one version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AssetDetail {
     /// The asset.
@@ -182,7 +182,7 @@ pub struct AssetExport {
 }
 
 /// What an export wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Exported {
     /// The asset.
@@ -200,7 +200,7 @@ pub struct Exported {
 }
 
 /// Where an asset came from and what came of it, from the graph.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AssetLineage {
     /// The asset.
@@ -222,7 +222,7 @@ pub struct AssetLineage {
 }
 
 /// A run in a lineage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct LineageRun {
     /// Run id.

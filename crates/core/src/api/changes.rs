@@ -8,10 +8,10 @@
 use super::Atelier;
 use crate::auth::{Capability, Principal};
 use crate::error::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One change: an audit event without its principal and summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     /// Its audit sequence number; pass the last one seen to [`Atelier::changes_after`].
     pub seq: i64,

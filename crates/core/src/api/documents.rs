@@ -31,7 +31,7 @@ pub struct SearchRequest {
 }
 
 /// A document's text, passage by passage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DocumentText {
     /// The document.
@@ -41,7 +41,7 @@ pub struct DocumentText {
 }
 
 /// One passage of a document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PassageText {
     /// The heading path it sits under.
@@ -53,7 +53,7 @@ pub struct PassageText {
 }
 
 /// A document in lists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DocumentSummary {
     /// Id.
@@ -69,7 +69,7 @@ pub struct DocumentSummary {
 }
 
 /// A link as written, and where it leads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct LinkView {
     /// `wikilink`, `embed` or `markdown`.
@@ -87,7 +87,7 @@ pub struct LinkView {
 }
 
 /// A document with its metadata, links and backlinks.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DocumentView {
     /// The document.
@@ -111,7 +111,7 @@ pub struct DocumentView {
 }
 
 /// A document linking to another.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Backlink {
     /// The linking document.
@@ -121,7 +121,7 @@ pub struct Backlink {
 }
 
 /// Why a document is related.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RelatedReason {
@@ -142,7 +142,7 @@ pub enum RelatedReason {
 }
 
 /// A related document and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RelatedDocument {
     /// The document.

@@ -15,6 +15,7 @@ mod runs;
 mod switch;
 mod tasks;
 mod watching;
+pub mod wire;
 
 pub use access::{GrantAdd, GrantView, ReindexReport, roles_check};
 pub use assets::{
@@ -54,7 +55,7 @@ use crate::store::{self, migrations::Migration};
 use crate::vault::{self, VaultLock};
 use crate::vectors::Vectors;
 use rusqlite::{Connection, Transaction};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -126,7 +127,7 @@ struct OpenVault {
 }
 
 /// What `init` did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct InitReport {
     /// The vault directory.
@@ -138,13 +139,13 @@ pub struct InitReport {
 }
 
 /// The state of the vault, answered even when sealed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Status {
     /// The vault directory.
     pub vault: String,
     /// `open` or `sealed`.
-    pub state: &'static str,
+    pub state: String,
     /// Why it is sealed.
     pub sealed: Option<SealReason>,
     /// The seal's own words: what is wrong and what to do.
@@ -163,8 +164,26 @@ pub struct Status {
     pub keychain: Option<String>,
 }
 
+impl Status {
+    /// The status of a vault that cannot serve, for `reason`.
+    pub fn sealed(vault: String, reason: SealReason) -> Status {
+        Status {
+            vault,
+            state: "sealed".to_owned(),
+            sealed_message: Some(reason.to_string()),
+            sealed: Some(reason),
+            schema_version: None,
+            counts: None,
+            graph: None,
+            vectors: None,
+            kill_switch: None,
+            keychain: None,
+        }
+    }
+}
+
 /// How far the vector index is behind SQLite.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct VectorStatus {
     /// Last outbox change the index reflects.
@@ -178,7 +197,7 @@ pub struct VectorStatus {
 }
 
 /// Row counts for `status`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Counts {
     /// Tasks.
@@ -204,7 +223,7 @@ pub struct Counts {
 }
 
 /// How far the graph is behind SQLite.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GraphStatus {
     /// Last outbox change the graph reflects.
@@ -360,20 +379,7 @@ impl Atelier {
     pub fn status(&self) -> Status {
         let vault = self.vault.display().to_string();
         let open = match &self.state {
-            Err(reason) => {
-                return Status {
-                    vault,
-                    state: "sealed",
-                    sealed: Some(reason.clone()),
-                    sealed_message: Some(reason.to_string()),
-                    schema_version: None,
-                    counts: None,
-                    graph: None,
-                    vectors: None,
-                    kill_switch: None,
-                    keychain: None,
-                };
-            }
+            Err(reason) => return Status::sealed(vault, reason.clone()),
             Ok(open) => open,
         };
         let graph = self.graph_in_sync(open);
@@ -435,7 +441,7 @@ impl Atelier {
         };
         Status {
             vault,
-            state: "open",
+            state: "open".to_owned(),
             sealed: None,
             sealed_message: None,
             schema_version: Some(open.schema_version),

@@ -42,7 +42,7 @@ pub struct ProjectAdd {
 }
 
 /// A project and what the vault holds of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ProjectView {
     /// Id.
@@ -62,7 +62,7 @@ pub struct ProjectView {
 }
 
 /// A stage of ingest, for progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum IngestStage {
@@ -77,7 +77,7 @@ pub enum IngestStage {
 }
 
 /// How far an ingest is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct IngestProgress {
     /// The project.
@@ -91,7 +91,7 @@ pub struct IngestProgress {
 }
 
 /// Files skipped for one reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SkippedFiles {
     /// Why.
@@ -105,7 +105,7 @@ pub struct SkippedFiles {
 }
 
 /// What an ingest did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct IngestReport {
     /// The project.
@@ -141,7 +141,7 @@ pub struct IngestReport {
 }
 
 /// Milliseconds spent per ingest stage.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct IngestTimings {
     /// Walking.
@@ -186,7 +186,7 @@ pub struct HookAdd {
 }
 
 /// A hook rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct HookView {
     /// Id.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// A key reference (never the key).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct KeyView {
     /// The reference's name.
@@ -33,7 +33,7 @@ pub struct KeyView {
 }
 
 /// A provider: built in, added, or a built-in replaced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ProviderView {
     /// Its name, the `provider` of `provider:model`.
@@ -67,7 +67,7 @@ pub struct ProviderAdd {
 }
 
 /// The outcome of testing a provider (and its key) with an authenticated read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ProviderCheck {
     /// The provider tested.

@@ -52,7 +52,7 @@ pub struct RunRequest {
 }
 
 /// What a run tells while it works.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RunEvent {
@@ -124,7 +124,7 @@ pub enum RunEvent {
 }
 
 /// A run as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RunView {
     /// Id.
@@ -163,7 +163,7 @@ pub struct RunView {
 }
 
 /// One step of a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StepView {
     /// Step id.
@@ -207,7 +207,7 @@ pub struct Attempt {
 }
 
 /// What a dry run shows: each step's prompt exactly as it would be sent, and its models.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RunPreview {
     /// Play name.
@@ -219,7 +219,7 @@ pub struct RunPreview {
 }
 
 /// One step of a preview.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StepPreview {
     /// Step id.

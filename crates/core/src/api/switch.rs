@@ -9,10 +9,10 @@ use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::providers::transport::Cancel;
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The kill switch while it is on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SwitchState {
     /// Who turned it on.

@@ -136,7 +136,7 @@ pub struct TaskTransition {
 }
 
 /// A task with everything around it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct TaskDetail {
     /// The task.
@@ -157,7 +157,7 @@ pub struct TaskDetail {
 }
 
 /// A node of the task tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct TaskTreeNode {
     /// The task.

@@ -5,12 +5,13 @@ use super::{Atelier, IngestProgress, IngestReport};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::watch::{ProjectWatcher, WatchSignal, WatchedProject};
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How the watch loop behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchOptions {
     /// Events closer together than this are one batch.
     pub debounce: Duration,
@@ -31,7 +32,8 @@ impl Default for WatchOptions {
 }
 
 /// One thing the watch loop did.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WatchOutcome {
     /// Watching started on these projects.
     Started(Vec<String>),

@@ -55,7 +55,7 @@ impl SearchFilter {
 }
 
 /// A piece of a snippet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SnippetPart {
     /// The text.
@@ -65,7 +65,7 @@ pub struct SnippetPart {
 }
 
 /// Where a passage is: its document and its place in it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PassageSource {
     /// The passage's id.
@@ -87,7 +87,7 @@ pub struct PassageSource {
 }
 
 /// One passage found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SearchHit {
     /// Where it is.

@@ -7,11 +7,11 @@
 //! token, the common rule for English); the provider's own count arrives with its usage.
 
 use super::spec::{Count, Expectation};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A source offered to a step, before the budget decides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SourceCandidate {
     /// Canon block or passage.
@@ -25,7 +25,7 @@ pub struct SourceCandidate {
 }
 
 /// What a source is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
@@ -36,7 +36,7 @@ pub enum SourceKind {
 }
 
 /// A source that made it into the prompt, with its citation id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CitedSource {
     /// `S1`, `S2`, …
@@ -48,7 +48,7 @@ pub struct CitedSource {
 }
 
 /// A source left out because the budget was spent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CutSource {
     /// Its title.
@@ -60,7 +60,7 @@ pub struct CutSource {
 }
 
 /// One of the five sections, as sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Section {
     /// `Assistant`, `Sources`, `Structured output`, `Expectations`, `Task`.
@@ -72,7 +72,7 @@ pub struct Section {
 }
 
 /// The prompt of one step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Assembled {
     /// The system message: Assistant and Expectations.

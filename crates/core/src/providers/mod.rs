@@ -175,7 +175,7 @@ pub struct ChatRequest {
 }
 
 /// Tokens a call used.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Usage {
     /// Prompt tokens.
@@ -186,7 +186,7 @@ pub struct Usage {
 
 /// How a provider call failed. None of these carries a key: messages come from the provider's
 /// error body with the key removed (see [`transport`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ProviderError {

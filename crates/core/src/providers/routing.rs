@@ -2,11 +2,11 @@
 //! `preferred_llm` and `fallback_llms`, then the routing table's list for the step's task class,
 //! then a local Ollama if one answers. Each failure falls back to the next candidate.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `provider:model`, split at the first colon (Ollama models have colons of their own:
 /// `ollama:llama3.1:8b`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ModelRef {
     /// The provider's name.
@@ -41,7 +41,7 @@ impl std::fmt::Display for ModelRef {
 }
 
 /// Why a candidate is in the list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
@@ -58,7 +58,7 @@ pub enum Origin {
 }
 
 /// A model to try, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Candidate {
     /// The model.

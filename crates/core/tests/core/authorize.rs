@@ -266,7 +266,7 @@ fn grants_through_the_api_expire_and_revoke_on_the_injected_clock() {
     refused(&vault, "DENIED", || atelier.audit_tail(&writer, 5));
 
     let grants = atelier.grant_list(&owner()).expect("list");
-    let statuses: Vec<&str> = grants.iter().map(|g| g.status).collect();
+    let statuses: Vec<&str> = grants.iter().map(|g| g.status.as_str()).collect();
     assert_eq!(statuses, vec!["expired", "revoked"]);
 }
 

@@ -10,6 +10,7 @@ mod fixture;
 mod graph;
 mod prompts;
 mod providers;
+mod remote;
 mod rng;
 mod runs;
 mod tasks;

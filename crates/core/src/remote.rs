@@ -1,0 +1,169 @@
+//! The vault's socket: how a process that does not hold the vault reaches the one that does.
+//!
+//! The owner (the desktop app, `atelier serve`, or an `atelier mcp` that opened the vault)
+//! listens on `<vault>/atelier.sock`, a Unix socket only its OS user can open (mode 0600, and
+//! the owner checks the peer's uid). A connection's first line says what it is: an MCP session
+//! (the sidecar relaying a chat host) or one api call, written
+//! `{"call": METHOD, "as": PRINCIPAL, "params": {…}}`. The owner answers a call with lines
+//! `{"progress": …}` while it runs and one `{"answer": …}` or `{"error": …}` at the end, then
+//! closes. The caller's principal is taken as sent: only the same OS user can connect, and that
+//! user could open the vault directly when no one holds it.
+
+use crate::api::wire::{self, Api, Progress};
+use crate::api::{Atelier, Status};
+use crate::auth::Principal;
+use crate::error::{Error, Result, SealReason};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The socket's name in the vault directory.
+pub const SOCKET: &str = "atelier.sock";
+
+/// The socket of the vault at `vault`.
+pub fn socket_path(vault: &Path) -> PathBuf {
+    vault.join(SOCKET)
+}
+
+/// One api call as it crosses the socket.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Call {
+    /// The [`Api`] method's name.
+    pub call: String,
+    /// Who is asking.
+    #[serde(rename = "as")]
+    pub who: Principal,
+    /// Its arguments by name.
+    pub params: Value,
+}
+
+/// One line of the owner's reply.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Reply {
+    /// Reported while the call runs.
+    Progress(Progress),
+    /// The call's answer; the last line.
+    Answer(Value),
+    /// Why the call failed; the last line.
+    Error(Error),
+}
+
+impl Call {
+    /// The call a connection's first line makes, or `None` when the line is not one (an MCP
+    /// session starts with a JSON-RPC message instead).
+    pub fn parse(line: &str) -> Option<Call> {
+        let value: Value = serde_json::from_str(line).ok()?;
+        value.get("call")?;
+        serde_json::from_value(value).ok()
+    }
+}
+
+/// Answers `call` on `atelier` over `stream` (whose first line it was), then closes it. When the
+/// caller goes away, a call that runs until told (`watch`) stops.
+pub fn answer_call(atelier: &Atelier, call: Call, stream: UnixStream) {
+    let stop = Arc::new(AtomicBool::new(false));
+    // The caller writes nothing after its call, so the end of its input means it went away.
+    if let Ok(mut input) = stream.try_clone() {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut rest = Vec::new();
+            let _ = input.read_to_end(&mut rest);
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+    let mut output = &stream;
+    let mut send = |reply: &Reply| -> bool {
+        serde_json::to_string(reply).is_ok_and(|text| {
+            writeln!(output, "{text}")
+                .and_then(|()| output.flush())
+                .is_ok()
+        })
+    };
+    let answered = wire::answer(
+        atelier,
+        &call.who,
+        &call.call,
+        call.params,
+        &mut |progress| {
+            if !send(&Reply::Progress(progress)) {
+                stop.store(true, Ordering::Relaxed);
+            }
+        },
+        &stop,
+    );
+    let _ = send(&match answered {
+        Ok(value) => Reply::Answer(value),
+        Err(error) => Reply::Error(error),
+    });
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// The vault's owner, reached through its socket.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    vault: PathBuf,
+}
+
+impl Remote {
+    /// The owner of the vault at `vault`, when one answers on its socket now.
+    pub fn reach(vault: &Path) -> Option<Remote> {
+        UnixStream::connect(socket_path(vault)).ok()?;
+        Some(Remote {
+            vault: vault.to_path_buf(),
+        })
+    }
+}
+
+impl Api for Remote {
+    fn call(
+        &self,
+        who: &Principal,
+        method: &str,
+        params: Value,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Value> {
+        let mut stream =
+            UnixStream::connect(socket_path(&self.vault)).map_err(|_| Error::OwnerGone)?;
+        let call = Call {
+            call: method.to_owned(),
+            who: who.clone(),
+            params,
+        };
+        let text = serde_json::to_string(&call).map_err(|e| Error::Io {
+            message: format!("a call could not be encoded: {e}"),
+        })?;
+        writeln!(stream, "{text}").map_err(|_| Error::OwnerGone)?;
+        for line in BufReader::new(&stream).lines() {
+            let line = line.map_err(|_| Error::OwnerGone)?;
+            match serde_json::from_str::<Reply>(&line) {
+                Ok(Reply::Progress(p)) => progress(p),
+                Ok(Reply::Answer(value)) => return Ok(value),
+                Ok(Reply::Error(error)) => return Err(error),
+                Err(e) => {
+                    return Err(Error::Io {
+                        message: format!(
+                            "the vault's owner answered in a form this Atelier does not read ({e}); use the same version of Atelier for both"
+                        ),
+                    });
+                }
+            }
+        }
+        Err(Error::OwnerGone)
+    }
+
+    fn status(&self) -> Status {
+        self.call(&Principal::Owner, "status", Value::Null, &mut |_| {})
+            .and_then(wire::decode)
+            .unwrap_or_else(|_| {
+                Status::sealed(
+                    self.vault.display().to_string(),
+                    SealReason::VaultBusy { pid: None },
+                )
+            })
+    }
+}
