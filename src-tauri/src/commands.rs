@@ -5,8 +5,9 @@ use crate::error::CommandError;
 use crate::events::TasksChanged;
 use crate::vault::AppVault;
 use atelier_core::api::{
-    CanonEdit, CanonFilter, InitReport, NewCanon, NewShape, NewTask, ShapeEdit, Status,
-    TaskDependency, TaskDetail, TaskEdit, TaskMove, TaskTransition, TaskTreeNode,
+    CanonEdit, CanonFilter, GrantAdd, GrantView, InitReport, NewCanon, NewShape, NewTask,
+    ShapeEdit, Status, TaskDependency, TaskDetail, TaskEdit, TaskMove, TaskTransition,
+    TaskTreeNode,
 };
 use atelier_core::audit::{Event, Verification};
 use atelier_core::catalog::{CanonBlock, Shape};
@@ -219,4 +220,26 @@ pub async fn audit_tail(vault: State<'_, AppVault>, limit: u32) -> Answer<Vec<Ev
 #[specta::specta]
 pub async fn audit_verify(vault: State<'_, AppVault>) -> Answer<Verification> {
     Ok(vault.as_owner(|a, who| a.audit_verify(who))?)
+}
+
+/// Gives a principal (a chat host `mcp:<name>`, or a role) a capability, until revoked or for
+/// `expires_in` ms. Windows hear [`crate::events::GrantsChanged`] through the change feed.
+#[tauri::command]
+#[specta::specta]
+pub async fn grant_add(vault: State<'_, AppVault>, add: GrantAdd) -> Answer<GrantView> {
+    Ok(vault.as_owner(|a, who| a.grant_add(who, add))?)
+}
+
+/// Every grant, live, expired or revoked.
+#[tauri::command]
+#[specta::specta]
+pub async fn grant_list(vault: State<'_, AppVault>) -> Answer<Vec<GrantView>> {
+    Ok(vault.as_owner(|a, who| a.grant_list(who))?)
+}
+
+/// Takes a grant back; a connected chat host's tool list shrinks at once.
+#[tauri::command]
+#[specta::specta]
+pub async fn grant_revoke(vault: State<'_, AppVault>, id: i64) -> Answer<GrantView> {
+    Ok(vault.as_owner(|a, who| a.grant_revoke(who, id))?)
 }

@@ -28,3 +28,7 @@ pub struct RunProgressed {
 /// Assets changed (banked, reviewed, promoted) or runs ended: refetch the runs and assets.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct AssetsChanged {}
+
+/// Grants changed (given, revoked), here or from a terminal: refetch the grants.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct GrantsChanged {}

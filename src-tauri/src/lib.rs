@@ -5,13 +5,16 @@ mod commands;
 mod docs;
 mod error;
 mod events;
+mod feed;
 mod runs;
 mod socket;
 mod vault;
 mod windows;
 
 pub use error::CommandError;
-pub use events::{AssetsChanged, IngestProgressed, ProjectsChanged, RunProgressed, TasksChanged};
+pub use events::{
+    AssetsChanged, GrantsChanged, IngestProgressed, ProjectsChanged, RunProgressed, TasksChanged,
+};
 pub use vault::AppVault;
 
 use std::path::PathBuf;
@@ -51,6 +54,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::shape_list,
             commands::audit_tail,
             commands::audit_verify,
+            commands::grant_add,
+            commands::grant_list,
+            commands::grant_revoke,
             docs::project_add,
             docs::project_list,
             docs::project_remove,
@@ -96,7 +102,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             ProjectsChanged,
             IngestProgressed,
             RunProgressed,
-            AssetsChanged
+            AssetsChanged,
+            GrantsChanged
         ])
         // Ids are SQLite row ids and times are milliseconds since the epoch: both stay far
         // below 2^53, so a JavaScript number holds them exactly.
@@ -117,6 +124,7 @@ pub fn run(vault_dir: PathBuf) -> tauri::Result<()> {
             builder.mount_events(app);
             docs::start_watching(app.handle());
             socket::serve_if_open(app.handle());
+            feed::follow(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!())

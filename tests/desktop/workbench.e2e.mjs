@@ -4,8 +4,10 @@
 // fixture project, ingest it, search it as you type and open a document with its links and
 // backlinks; add the provider stub, preview and run a play (streamed, gated, banked), approve the
 // asset and export it into the project, pull the kill switch; reach the vault from a chat host
-// through the app (`atelier mcp` relays to the app's socket); save screenshots; then, with the
-// app gone, read the same vault with the CLI.
+// through the app (`atelier mcp` relays to the app's socket); give a grant in the Grants view and
+// see it, revoke it and add a task from the CLI while the app holds the vault (the CLI reaches
+// it through the app's socket; the app shows the changes through its change feed); save
+// screenshots; then, with the app gone, read the same vault with the CLI.
 // Run by scripts/e2e.sh, which sets the env.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -171,6 +173,25 @@ try {
   const titles = listed.items.map((item) => item.data.title);
   if (!titles.includes("Draft chapter one")) throw new Error(`tasks_list said ${JSON.stringify(listed)}`);
   step(`tasks_list over MCP: ${titles.length} tasks, sources like ${listed.items[0].source}`);
+
+  step("the Grants view gives a host tasks_write for a day; the CLI sees it through the app's socket");
+  await (await session.find("#tab-grants")).click();
+  await (await session.find('#grant-duration option[value="1"]')).click();
+  await (await session.find("#grant-give")).click();
+  await session.waitForText(".grants tbody tr:last-child", (t) => t.includes("tasks_write") && t.includes("live"));
+  const cliJson = (...args) => JSON.parse(execFileSync(cli, ["--vault", vault, "--json", ...args], { encoding: "utf8" }));
+  const given = cliJson("grants", "ls").find((g) => g.principal === "mcp:claude-desktop" && g.status === "live");
+  if (!given || given.capability !== "tasks_write" || given.expires_at === null) {
+    throw new Error(`grants ls through the app said ${JSON.stringify(cliJson("grants", "ls"))}`);
+  }
+
+  step("a grant revoked and a task added from a terminal show in the app through the change feed");
+  execFileSync(cli, ["--vault", vault, "grants", "revoke", String(given.id)]);
+  await session.waitForText(".grants tbody tr:last-child", (t) => t.includes("revoked"));
+  writeFileSync(join(out, "grants.png"), windowPng("Atelier"));
+  const added = cliJson("tasks", "add", "Asked from a terminal");
+  await (await session.find("#tab-tasks")).click();
+  await session.waitForText(`#task-${added.id} .title`, (t) => t === "Asked from a terminal");
 
   // Last, because without a window manager the second window covers the first in screenshots.
   step("a second window shows what the first one changes, through the task event");

@@ -6,6 +6,7 @@ import { AssetsView } from "./views/AssetsView";
 import { AuditView } from "./views/AuditView";
 import { CatalogView } from "./views/CatalogView";
 import { DocumentView } from "./views/DocumentView";
+import { GrantsView } from "./views/GrantsView";
 import { KillSwitch } from "./views/KillSwitch";
 import { PlayBench } from "./views/PlayBench";
 import { ProjectsView } from "./views/ProjectsView";
@@ -27,6 +28,7 @@ const VIEWS = [
   { id: "roles", label: "Roles" },
   { id: "catalog", label: "Canon & shapes" },
   { id: "audit", label: "Audit" },
+  { id: "grants", label: "Grants" },
   { id: "settings", label: "Providers & keys" },
 ] as const;
 type ViewId = (typeof VIEWS)[number]["id"];
@@ -111,6 +113,7 @@ function Workbench({ vault }: { vault: string }) {
         {document === null && view === "roles" && <RolesView />}
         {document === null && view === "catalog" && <CatalogView />}
         {document === null && view === "audit" && <AuditView />}
+        {document === null && view === "grants" && <GrantsView />}
         {document === null && view === "bench" && <PlayBench onOpenAsset={openAsset} />}
         {document === null && view === "runs" && <RunsView onOpenAsset={openAsset} />}
         {document === null && view === "assets" && <AssetsView key={asset ?? 0} initial={asset} />}

@@ -51,6 +51,15 @@ export const commands = {
 	auditTail: (limit: number) => typedError<Event[], CommandError_Serialize>(__TAURI_INVOKE("audit_tail", { limit })),
 	/**  Walks the audit hash chain and says whether it is intact. */
 	auditVerify: () => typedError<Verification_Serialize, CommandError_Serialize>(__TAURI_INVOKE("audit_verify")),
+	/**
+	 *  Gives a principal (a chat host `mcp:<name>`, or a role) a capability, until revoked or for
+	 *  `expires_in` ms. Windows hear [`crate::events::GrantsChanged`] through the change feed.
+	 */
+	grantAdd: (add: GrantAdd_Deserialize) => typedError<GrantView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("grant_add", { add })),
+	/**  Every grant, live, expired or revoked. */
+	grantList: () => typedError<GrantView_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("grant_list")),
+	/**  Takes a grant back; a connected chat host's tool list shrinks at once. */
+	grantRevoke: (id: number) => typedError<GrantView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("grant_revoke", { id })),
 	/**  Adds a folder as a project. */
 	projectAdd: (add: ProjectAdd_Deserialize) => typedError<ProjectView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("project_add", { add })),
 	/**  Every project. */
@@ -134,6 +143,7 @@ export const commands = {
 /** Events */
 export const events = {
 	assetsChanged: makeEvent<AssetsChanged, AssetsChanged>("assets-changed"),
+	grantsChanged: makeEvent<GrantsChanged, GrantsChanged>("grants-changed"),
 	ingestProgressed: makeEvent<IngestProgressed, IngestProgressed>("ingest-progressed"),
 	projectsChanged: makeEvent<ProjectsChanged, ProjectsChanged>("projects-changed"),
 	runProgressed: makeEvent<RunProgressed_Serialize, RunProgressed_Deserialize>("run-progressed"),
@@ -1201,6 +1211,90 @@ export type GateResult = {
 	detail: string,
 };
 
+/**  One capability given to one principal, optionally scoped to a file glob, until an expiry. */
+export type Grant = Grant_Serialize | Grant_Deserialize;
+
+/**  A capability to give. */
+export type GrantAdd = GrantAdd_Serialize | GrantAdd_Deserialize;
+
+/**  A capability to give. */
+export type GrantAdd_Deserialize = {
+	/**  Who receives it (not `owner`, who holds everything). */
+	principal: Principal,
+	/**  What it allows. */
+	capability: Capability,
+	/**  A file glob, for `file_read` and `file_write` only. */
+	scope?: string | null,
+	/**  How long it lasts, in ms from now; `None` until revoked. */
+	expires_in?: number | null,
+};
+
+/**  A capability to give. */
+export type GrantAdd_Serialize = {
+	/**  Who receives it (not `owner`, who holds everything). */
+	principal: Principal,
+	/**  What it allows. */
+	capability: Capability,
+	/**  A file glob, for `file_read` and `file_write` only. */
+	scope: string | null,
+	/**  How long it lasts, in ms from now; `None` until revoked. */
+	expires_in: number | null,
+};
+
+/**  A grant and whether it counts now. */
+export type GrantView = GrantView_Serialize | GrantView_Deserialize;
+
+/**  A grant and whether it counts now. */
+export type GrantView_Deserialize = {
+	/**  `live`, `expired` or `revoked`. */
+	status: string,
+} & Grant_Deserialize;
+
+/**  A grant and whether it counts now. */
+export type GrantView_Serialize = {
+	/**  `live`, `expired` or `revoked`. */
+	status: string,
+} & Grant_Serialize;
+
+/**  One capability given to one principal, optionally scoped to a file glob, until an expiry. */
+export type Grant_Deserialize = {
+	/**  Row id. */
+	id: number,
+	/**  Who holds it. */
+	principal: Principal,
+	/**  What it allows. */
+	capability: Capability,
+	/**  A glob over project-relative paths; `None` allows every target. */
+	scope?: string | null,
+	/**  When it stops counting; `None` means until revoked. */
+	expires_at?: number | null,
+	/**  When it was given. */
+	created_at: number,
+	/**  When it was taken back, if it was. */
+	revoked_at?: number | null,
+};
+
+/**  One capability given to one principal, optionally scoped to a file glob, until an expiry. */
+export type Grant_Serialize = {
+	/**  Row id. */
+	id: number,
+	/**  Who holds it. */
+	principal: Principal,
+	/**  What it allows. */
+	capability: Capability,
+	/**  A glob over project-relative paths; `None` allows every target. */
+	scope: string | null,
+	/**  When it stops counting; `None` means until revoked. */
+	expires_at: number | null,
+	/**  When it was given. */
+	created_at: number,
+	/**  When it was taken back, if it was. */
+	revoked_at: number | null,
+};
+
+/**  Grants changed (given, revoked), here or from a terminal: refetch the grants. */
+export type GrantsChanged = Record<string, never>;
+
 /**  How far the graph is behind SQLite. */
 export type GraphStatus = GraphStatus_Serialize | GraphStatus_Deserialize;
 
@@ -1737,6 +1831,9 @@ export type Play_Serialize = {
 	/**  The SHA-256 of the file's text: the version a run pins. */
 	version: string,
 };
+
+/**  Who is acting. Serialized as its text form. */
+export type Principal = string;
 
 /**  A folder to add as a project. */
 export type ProjectAdd = ProjectAdd_Serialize | ProjectAdd_Deserialize;

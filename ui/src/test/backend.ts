@@ -12,7 +12,7 @@ export const backend = (() => {
     "taskCreate", "taskEdit", "taskMove", "taskDependencyAdd", "taskDependencyRemove",
     "taskTransition", "taskShow", "taskTree", "taskNext",
     "roleList", "canonCreate", "canonEdit", "canonList", "shapeCreate", "shapeEdit", "shapeList",
-    "auditTail", "auditVerify",
+    "auditTail", "auditVerify", "grantAdd", "grantList", "grantRevoke",
     "projectAdd", "projectList", "projectRemove", "projectWatch", "projectPickFolder", "ingest",
     "search", "documentShow", "documentOpen", "related", "hookAdd", "hookList", "hookRemove",
     "playsList", "runPreview", "runPlay", "runCancel", "runsList", "runShow",
@@ -47,6 +47,7 @@ export const backend = (() => {
       ingestProgressed: event("ingestProgressed"),
       runProgressed: event("runProgressed"),
       assetsChanged: event("assetsChanged"),
+      grantsChanged: event("grantsChanged"),
     },
   };
 })();
