@@ -112,7 +112,7 @@ mod tests {
                 grants: true,
             }
         );
-        assert_eq!(Refresh::of(&[change(5, "run:9")]).assets, true);
+        assert!(Refresh::of(&[change(5, "run:9")]).assets);
         assert_eq!(Refresh::of(&[]), Refresh::default());
     }
 }

@@ -144,13 +144,7 @@ impl Api for Remote {
                 Ok(Reply::Progress(p)) => progress(p),
                 Ok(Reply::Answer(value)) => return Ok(value),
                 Ok(Reply::Error(error)) => return Err(error),
-                Err(e) => {
-                    return Err(Error::Io {
-                        message: format!(
-                            "the vault's owner answered in a form this Atelier does not read ({e}); use the same version of Atelier for both"
-                        ),
-                    });
-                }
+                Err(e) => return Err(wire::unreadable(&e)),
             }
         }
         Err(Error::OwnerGone)

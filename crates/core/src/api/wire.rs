@@ -339,11 +339,16 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Value> {
 
 /// An answer from the wire as the type the call returns.
 pub fn decode<T: DeserializeOwned>(value: Value) -> Result<T> {
-    serde_json::from_value(value).map_err(|e| Error::Io {
+    serde_json::from_value(value).map_err(|e| unreadable(&e))
+}
+
+/// The error for an answer this build cannot read: the owner runs another version.
+pub fn unreadable(problem: &serde_json::Error) -> Error {
+    Error::Io {
         message: format!(
-            "the vault's owner answered in a form this Atelier does not read ({e}); use the same version of Atelier for both"
+            "the vault's owner answered in a form this Atelier does not read ({problem}); use the same version of Atelier for both"
         ),
-    })
+    }
 }
 
 fn decode_params<T: DeserializeOwned>(method: &str, params: Value) -> Result<T> {
