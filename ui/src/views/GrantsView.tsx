@@ -29,10 +29,10 @@ const DURATIONS: Array<{ label: string; ms: number | null }> = [
   { label: "Until revoked", ms: null },
 ];
 
+/** When the grant stops (or stopped) counting; the status column says whether it has. */
 function until(g: GrantView): string {
-  if (g.revoked_at !== null) return `revoked ${new Date(g.revoked_at).toLocaleString()}`;
-  if (g.expires_at === null) return "until revoked";
-  return `${g.status === "expired" ? "expired" : "until"} ${new Date(g.expires_at).toLocaleString()}`;
+  const end = g.revoked_at ?? g.expires_at;
+  return end === null ? "until revoked" : `until ${new Date(end).toLocaleString()}`;
 }
 
 export function GrantsView() {
