@@ -98,13 +98,7 @@ fn kill_9_during_ingest_loses_nothing_and_the_indexes_agree() {
     cli.ok(&["init"]);
     let project = cli.dir().join("project");
     write_project(&project, 60);
-    cli.ok(&[
-        "projects",
-        "add",
-        &project.display().to_string(),
-        "--name",
-        "crash",
-    ]);
+    cli.add_project(&project, "crash");
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -136,13 +130,7 @@ fn kill_9_during_ingest_loses_nothing_and_the_indexes_agree() {
     // The same folder ingested cleanly in a fresh vault gives the same passages.
     let clean = Cli::new();
     clean.ok(&["init"]);
-    clean.ok(&[
-        "projects",
-        "add",
-        &project.display().to_string(),
-        "--name",
-        "crash",
-    ]);
+    clean.add_project(&project, "crash");
     clean.ok(&["ingest", "crash"]);
     let passages = |cli: &Cli| -> Vec<(String, i64, String)> {
         let conn = sqlite(&cli.vault);
@@ -264,13 +252,7 @@ fn ingest_opens_nothing_outside_the_project_root() {
     std::os::unix::fs::symlink(outside.join("secret.md"), project.join("secret.md")).expect("link");
     std::os::unix::fs::symlink("loop", project.join("loop")).expect("link");
     std::os::unix::fs::symlink("../outside", project.join("part-0/up")).expect("link");
-    cli.ok(&[
-        "projects",
-        "add",
-        &project.display().to_string(),
-        "--name",
-        "root",
-    ]);
+    cli.add_project(&project, "root");
     let trace: PathBuf = cli.dir().join("trace.log");
     let status = Command::new("strace")
         .args([

@@ -61,6 +61,30 @@ impl Cli {
         serde_json::from_str(&self.ok(&all)).expect("valid JSON on stdout")
     }
 
+    /// Adds `folder` as project `name` (`atelier projects add FOLDER --name NAME`).
+    pub(crate) fn add_project(&self, folder: &Path, name: &str) {
+        self.ok(&[
+            "projects",
+            "add",
+            &folder.display().to_string(),
+            "--name",
+            name,
+        ]);
+    }
+
+    /// Waits (up to 10 s) for the vault's socket, which an owner makes once it serves.
+    pub(crate) fn wait_for_socket(&self) -> PathBuf {
+        let socket = self.vault.join("atelier.sock");
+        for _ in 0..200 {
+            if socket.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(socket.exists(), "the owner made its socket");
+        socket
+    }
+
     /// Runs with --json, expects exit `code`, and returns the error code it printed.
     pub(crate) fn error_code(&self, code: i32, args: &[&str]) -> String {
         let mut all = vec!["--json"];

@@ -97,13 +97,7 @@ fn host_vault(cli: &Cli) -> crate::runs::Stub {
     cli.ok(&["init"]);
     let project = cli.dir().join("novel");
     crate::documents::write_project(&project, 5);
-    cli.ok(&[
-        "projects",
-        "add",
-        &project.display().to_string(),
-        "--name",
-        "novel",
-    ]);
+    cli.add_project(&project, "novel");
     cli.ok(&["ingest", "novel"]);
     let (stub, _) = crate::runs::outline_stub(cli, None);
     crate::runs::add_stub_provider(cli, &stub);
@@ -127,15 +121,7 @@ pub(crate) fn start_owner(cli: &Cli) -> (std::process::Child, PathBuf) {
         .stderr(Stdio::null())
         .spawn()
         .expect("atelier serve");
-    let socket = cli.vault.join("atelier.sock");
-    for _ in 0..200 {
-        if socket.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(socket.exists(), "serve made its socket");
-    (owner, socket)
+    (owner, cli.wait_for_socket())
 }
 
 /// Runs `tests/mcp/host.py` in `phase` (with `extra` arguments) and answers its report.

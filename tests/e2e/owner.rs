@@ -94,13 +94,7 @@ fn a_running_watch_serves_the_vault_to_other_commands() {
     cli.ok(&["init"]);
     let novel = cli.dir().join("novel");
     std::fs::create_dir_all(&novel).expect("project folder");
-    cli.ok(&[
-        "projects",
-        "add",
-        &novel.to_string_lossy(),
-        "--name",
-        "novel",
-    ]);
+    cli.add_project(&novel, "novel");
     let mut watch = Command::new(&cli.bin)
         .arg("--vault")
         .arg(&cli.vault)
@@ -113,13 +107,7 @@ fn a_running_watch_serves_the_vault_to_other_commands() {
     let started: Value =
         serde_json::from_str(&events.next().expect("an event").expect("line")).expect("JSON");
     assert_eq!(started["event"], "started", "{started}");
-    let socket = cli.vault.join("atelier.sock");
-    for _ in 0..200 {
-        if socket.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    cli.wait_for_socket();
 
     let task = cli.json(&["tasks", "add", "asked while watching"]);
     assert_eq!(task["title"], "asked while watching");

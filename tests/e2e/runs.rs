@@ -170,13 +170,7 @@ fn a_banked_run_is_approved_traced_and_exported_from_the_command_line() {
     cli.ok(&["init"]);
     let project = cli.dir().join("novel");
     std::fs::create_dir_all(&project).expect("project dir");
-    cli.ok(&[
-        "projects",
-        "add",
-        &project.display().to_string(),
-        "--name",
-        "novel",
-    ]);
+    cli.add_project(&project, "novel");
     let (stub, _) = outline_stub(&cli, None);
     add_stub_provider(&cli, &stub);
     let run = Command::new(&cli.bin)

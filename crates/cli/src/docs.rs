@@ -274,16 +274,7 @@ fn render_hits(hits: &[SearchHit]) -> String {
     let mut s = String::new();
     for (i, h) in hits.iter().enumerate() {
         let snippet: String = h
-            .snippet
-            .iter()
-            .map(|p| {
-                if p.highlight {
-                    format!("[{}]", p.text)
-                } else {
-                    p.text.clone()
-                }
-            })
-            .collect::<String>()
+            .marked_snippet("[", "]")
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");

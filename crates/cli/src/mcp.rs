@@ -61,7 +61,7 @@ pub fn own(dir: &Path) -> Result<(), Failure> {
 /// Serves the vault's socket from a background thread while this process holds the vault for a
 /// long command; the socket goes when the returned guard does. Serving is a courtesy to other
 /// processes: when it cannot start, the command runs anyway and they see the vault as busy.
-pub fn serve_meanwhile(atelier: Arc<Atelier>, dir: &Path) -> SocketGuard {
+pub fn serve_meanwhile(atelier: Arc<Atelier>, dir: &Path) -> atelier_mcp::owner::Unlink {
     let vault = dir.to_path_buf();
     std::thread::spawn(move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -72,17 +72,7 @@ pub fn serve_meanwhile(atelier: Arc<Atelier>, dir: &Path) -> SocketGuard {
         };
         let _ = runtime.block_on(atelier_mcp::owner::serve_owner(atelier, &vault));
     });
-    SocketGuard(atelier_mcp::owner::socket_path(dir))
-}
-
-/// Removes the vault's socket when the command that served it ends (the serving thread does not
-/// outlive the process, so its own clean-up never runs).
-pub struct SocketGuard(std::path::PathBuf);
-
-impl Drop for SocketGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+    atelier_mcp::owner::Unlink(atelier_mcp::owner::socket_path(dir))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {

@@ -15,9 +15,11 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-/// Removes the socket when the owner stops serving.
+/// Removes the vault's socket when dropped: when the owner stops serving, or when a command that
+/// served it from a background thread ends (that thread does not outlive the process, so its
+/// own guard never runs).
 #[derive(Debug)]
-struct Unlink(PathBuf);
+pub struct Unlink(pub PathBuf);
 
 impl Drop for Unlink {
     fn drop(&mut self) {

@@ -617,17 +617,7 @@ impl VaultServer {
 /// A search hit as a model reads it best: where it is, and its snippet with the matched words
 /// in Markdown bold (the ranks and the kind stay out: they cost tokens and say little).
 fn compact_hit(hit: atelier_core::docs::search::SearchHit) -> Value {
-    let snippet: String = hit
-        .snippet
-        .iter()
-        .map(|part| {
-            if part.highlight {
-                format!("**{}**", part.text)
-            } else {
-                part.text.clone()
-            }
-        })
-        .collect();
+    let snippet = hit.marked_snippet("**", "**");
     let source = hit.source;
     serde_json::json!({
         "document": source.document,

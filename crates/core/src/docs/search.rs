@@ -104,6 +104,23 @@ pub struct SearchHit {
     pub vector_rank: Option<u32>,
 }
 
+impl SearchHit {
+    /// The snippet as one text, each matched term between `open` and `close` (front ends mark
+    /// them their own way: Markdown bold for a model, brackets in a terminal).
+    pub fn marked_snippet(&self, open: &str, close: &str) -> String {
+        self.snippet
+            .iter()
+            .map(|part| {
+                if part.highlight {
+                    format!("{open}{}{close}", part.text)
+                } else {
+                    part.text.clone()
+                }
+            })
+            .collect()
+    }
+}
+
 /// The documents a filter allows, `None` when it allows all.
 pub fn allowed_documents(
     conn: &Connection,
