@@ -6,8 +6,8 @@ use crate::events::TasksChanged;
 use crate::vault::AppVault;
 use atelier_core::api::{
     CanonEdit, CanonFilter, GrantAdd, GrantView, InitReport, NewCanon, NewShape, NewTask,
-    ShapeEdit, Status, TaskDependency, TaskDetail, TaskEdit, TaskMove, TaskTransition,
-    TaskTreeNode,
+    OrchestrateRequest, OrchestrationView, ShapeEdit, Status, TaskDependency, TaskDetail, TaskEdit,
+    TaskMove, TaskTransition, TaskTreeNode,
 };
 use atelier_core::audit::{Event, Verification};
 use atelier_core::catalog::{CanonBlock, Shape};
@@ -154,6 +154,36 @@ pub async fn task_tree(vault: State<'_, AppVault>) -> Answer<Vec<TaskTreeNode>> 
 #[specta::specta]
 pub async fn task_next(vault: State<'_, AppVault>) -> Answer<Vec<Task>> {
     Ok(vault.as_owner(|a, who| a.task_next(who))?)
+}
+
+/// Starts the scheduler on a task tree (or answers the orchestration already working through
+/// it); the app's workers run its tasks.
+#[tauri::command]
+#[specta::specta]
+pub async fn orchestrate(
+    vault: State<'_, AppVault>,
+    app: AppHandle,
+    request: OrchestrateRequest,
+) -> Answer<OrchestrationView> {
+    announce(&app, vault.as_owner(|a, who| a.orchestrate(who, &request)))
+}
+
+/// Every orchestration, newest first, with where its tasks are and what waits for a person.
+#[tauri::command]
+#[specta::specta]
+pub async fn orchestrations_list(vault: State<'_, AppVault>) -> Answer<Vec<OrchestrationView>> {
+    Ok(vault.as_owner(|a, who| a.orchestrations_list(who))?)
+}
+
+/// Stops an orchestration: nothing new starts; runs going finish.
+#[tauri::command]
+#[specta::specta]
+pub async fn orchestration_stop(
+    vault: State<'_, AppVault>,
+    app: AppHandle,
+    id: i64,
+) -> Answer<OrchestrationView> {
+    announce(&app, vault.as_owner(|a, who| a.orchestration_stop(who, id)))
 }
 
 /// Every role, resolved through its inheritance, with inherited fields named.

@@ -1,13 +1,15 @@
 //! The app as the vault's owner: while its vault is open, chat hosts reach it through the
-//! vault's socket (`atelier mcp` relays to it), as they would through `atelier serve`.
+//! vault's socket (`atelier mcp` relays to it), as they would through `atelier serve`, and its
+//! workers run the scheduler's jobs.
 
 use crate::vault::AppVault;
+use atelier_core::workers::Workers;
 use std::sync::Mutex;
 use tauri::{AppHandle, Manager};
 
-/// Whether this app serves its vault's socket already.
+/// Whether this app serves its vault's socket already, and its scheduler workers.
 #[derive(Debug, Default)]
-pub struct Serving(Mutex<bool>);
+pub struct Serving(Mutex<bool>, Mutex<Option<Workers>>);
 
 /// Starts serving the vault's socket if the vault is open and it is not served yet; called at
 /// start-up and whenever the vault may have opened (retry, create).
@@ -26,6 +28,15 @@ pub fn serve_if_open(app: &AppHandle) {
         return;
     }
     *started = true;
+    // The owner runs the scheduler's jobs, whoever started them (the UI, the CLI, a host).
+    *serving
+        .1
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Workers::start(
+        std::sync::Arc::clone(&atelier),
+        atelier.concurrency(),
+        std::sync::Arc::new(|_| {}),
+    ));
     let dir = vault.dir().to_path_buf();
     let app = app.clone();
     tauri::async_runtime::spawn(async move {

@@ -357,5 +357,6 @@ fn reindex_and_demo_work_on_a_fresh_vault() {
 
 mod documents;
 mod mcp;
+mod orchestrate;
 mod owner;
 mod runs;

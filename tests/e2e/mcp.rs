@@ -194,12 +194,10 @@ fn the_official_python_sdk_drives_every_tool() {
         "search",
         "read",
         "tasks_list",
-        "tasks_next",
         "tasks_create",
         "tasks_update",
         "plays_list",
         "play_run",
-        "run_get",
         "asset_bank",
         "assets_list",
     ] {
@@ -208,7 +206,7 @@ fn the_official_python_sdk_drives_every_tool() {
     assert!(report["progress"].as_u64().unwrap_or(0) > 0, "{report}");
     assert_eq!(
         report["templates"].as_array().map(Vec::len),
-        Some(5),
+        Some(6),
         "{report}"
     );
     assert_eq!(report["updated"], "atelier://tasks/1", "{report}");
@@ -400,4 +398,29 @@ fn a_waiting_sidecar_takes_over_when_the_owner_exits() {
         !socket.exists(),
         "the sidecar that took over removed its socket on leaving"
     );
+}
+
+/// Agent threads across two real hosts: two official-SDK sessions on two `atelier mcp`
+/// processes (the second reaches the vault through the first's socket) post to one thread at
+/// the same time. Seqs fill 1..N with no gap and keep each host's order; a retried post with
+/// its key answers the first message; the subscribed host hears of new messages; each host's
+/// cursor is its own and only moves forward.
+#[test]
+fn two_hosts_coordinate_through_one_thread() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    for host in ["mcp:thread-host-a", "mcp:thread-host-b"] {
+        cli.ok(&["grants", "add", host, "vault_write"]);
+    }
+    let report = run_host(&cli, "threads");
+    assert_eq!(report["update"], "atelier://threads/1", "{report}");
+    assert_eq!(
+        report["authors"],
+        serde_json::json!(["mcp:thread-host-a", "mcp:thread-host-b"]),
+        "{report}"
+    );
+    let listed = cli.json(&["threads", "ls"]);
+    assert_eq!(listed[0]["last_seq"], 22, "{listed}");
+    let read = cli.json(&["threads", "read", "1", "--after", "20"]);
+    assert_eq!(read["messages"].as_array().map(Vec::len), Some(2), "{read}");
 }

@@ -3,11 +3,14 @@ stdio the way Claude Desktop or Cursor would. Run by tests/e2e/mcp.rs:
 
     python host.py ATELIER_BIN VAULT before|granted
     python host.py ATELIER_BIN VAULT takeover OWNER_PID
+    python host.py ATELIER_BIN VAULT threads
 
 `before`: the host holds only the default `vault_read`; `granted`: the owner has granted it
 tasks_write, run_plays and bank_assets, and it calls every tool; `takeover`: it creates a task
 through the owner (`atelier serve`, OWNER_PID), stops the owner with SIGINT, and goes on in the
-same session. It prints one JSON report as its last line; any failed expectation raises (exit 1).
+same session; `threads`: two hosts (two `atelier mcp` processes, the second reaching the vault
+through the first) post to one thread at the same time, retry posts, subscribe, read and
+acknowledge. It prints one JSON report as its last line; any failed expectation raises (exit 1).
 """
 
 import asyncio
@@ -20,7 +23,97 @@ from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
-READ_TOOLS = ["assets_list", "plays_list", "read", "run_get", "search", "tasks_list", "tasks_next"]
+READ_TOOLS = ["assets_list", "plays_list", "read", "search", "tasks_list", "thread_read"]
+
+
+async def two_hosts(binary: str, vault: str) -> dict:
+    """Two hosts post to one thread concurrently, with retries, cursors and notifications."""
+    report = {}
+    updates = asyncio.Queue()
+
+    async def on_message(message):
+        if isinstance(message, types.ResourceUpdatedNotification):
+            await updates.put(str(message.params.uri))
+
+    async def nothing(message):
+        pass
+
+    def host(name):
+        return StdioServerParameters(command=binary, args=["--vault", vault, "mcp"]), name
+
+    (params_a, name_a), (params_b, name_b) = host("Thread Host A"), host("Thread Host B")
+    async with stdio_client(params_a) as (ra, wa):
+        async with ClientSession(ra, wa, message_handler=nothing,
+                                 client_info=types.Implementation(name=name_a, version="1")) as a:
+            await a.initialize()
+            async with stdio_client(params_b) as (rb, wb):
+                async with ClientSession(rb, wb, message_handler=on_message,
+                                         client_info=types.Implementation(name=name_b,
+                                                                          version="1")) as b:
+                    await b.initialize()
+
+                    async def post(session, arguments):
+                        result = await session.call_tool("thread_post", arguments)
+                        assert not result.is_error, (arguments, result)
+                        return result.structured_content["items"][0]["data"]
+
+                    async def read(session, arguments):
+                        result = await session.call_tool("thread_read", arguments)
+                        assert not result.is_error, (arguments, result)
+                        return result.structured_content["items"][0]["data"]
+
+                    first = await post(a, {"title": "Pilot", "body": "a-0", "key": "a-0"})
+                    thread = first["message"]["thread"]
+                    uri = f"atelier://threads/{thread}"
+                    await b.subscribe_resource(uri)
+
+                    async def burst(session, author):
+                        seqs = []
+                        for n in range(1, 11):
+                            posted = await post(session, {"thread": thread, "body": f"{author}-{n}",
+                                                          "key": f"{author}-{n}"})
+                            seqs.append(posted["message"]["seq"])
+                        return seqs
+
+                    seqs_a, seqs_b = await asyncio.gather(burst(a, "a"), burst(b, "b"))
+                    report["seqs_a"], report["seqs_b"] = seqs_a, seqs_b
+                    # Each host's own posts keep their order; together they fill 1..21 with no gap.
+                    assert seqs_a == sorted(seqs_a) and seqs_b == sorted(seqs_b), (seqs_a, seqs_b)
+                    assert sorted([first["message"]["seq"]] + seqs_a + seqs_b) == list(range(1, 22))
+                    report["interleaved"] = seqs_a != list(range(2, 12))
+
+                    # A retried post answers the first message; the same key from another
+                    # author is another message.
+                    again = await post(a, {"thread": thread, "body": "a-3 again", "key": "a-3"})
+                    assert again["created"] is False and again["message"]["body"] == "a-3", again
+                    assert again["message"]["seq"] == seqs_a[2], again
+                    other = await post(b, {"thread": thread, "body": "b says a-3", "key": "a-3"})
+                    assert other["created"] is True and other["message"]["seq"] == 22, other
+
+                    report["update"] = await asyncio.wait_for(updates.get(), timeout=15)
+
+                    # Cursors: B reads everything, acknowledges 10, then reads only what follows.
+                    page = await read(b, {"thread": thread})
+                    assert [m["seq"] for m in page["messages"]] == list(range(1, 23)), page
+                    assert page["cursor"] == 0, page
+                    page = await read(b, {"thread": thread, "ack": 10})
+                    assert page["cursor"] == 10, page
+                    assert [m["seq"] for m in page["messages"]] == list(range(11, 23)), page
+                    page = await read(b, {"thread": thread, "ack": 4})
+                    assert page["cursor"] == 10, "a cursor never moves back"
+                    try:
+                        await b.call_tool("thread_read", {"thread": thread, "ack": 99})
+                        raise AssertionError("acknowledged past the end")
+                    except MCPError as e:
+                        assert e.data["code"] == "INVALID_INPUT", e.data
+                    # A's cursor is its own.
+                    page = await read(a, {"thread": thread})
+                    assert page["cursor"] == 0 and len(page["messages"]) == 22, page
+                    resource = await b.read_resource(uri)
+                    shown = json.loads(resource.contents[0].text)
+                    assert shown["messages"][-1]["seq"] == 22, shown
+                    report["authors"] = sorted({m["author"] for m in page["messages"]})
+    return report
 
 
 async def main(binary: str, vault: str, phase: str) -> dict:
@@ -101,7 +194,7 @@ async def main(binary: str, vault: str, phase: str) -> dict:
             assert updated["items"][0]["data"]["state"] == "active", updated
             listed = await call("tasks_list", {})
             assert listed["total"] == 3, listed
-            ready = await call("tasks_next", {})
+            ready = await call("tasks_list", {"ready": True})
             assert any(t["data"]["id"] == ids[1] for t in ready["items"]), ready
             task = await call("read", {"reference": f"task:{ids[2]}"})
             assert task["items"][0]["data"]["depends_on"] == [ids[1]], task
@@ -125,7 +218,7 @@ async def main(binary: str, vault: str, phase: str) -> dict:
             assert not ran.is_error, ran
             run = ran.structured_content["items"][0]["data"]
             assert run["status"] == "passed", run
-            shown = await call("run_get", {"id": run["id"]})
+            shown = await call("read", {"reference": f"run:{run['id']}"})
             assert shown["items"][0]["source"] == f"atelier://runs/{run['id']}", shown
             # The play's `approval: review` banked it already: banking again is refused.
             report["called"].append("asset_bank")
@@ -168,4 +261,7 @@ async def main(binary: str, vault: str, phase: str) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))))
+    if sys.argv[3] == "threads":
+        print(json.dumps(asyncio.run(two_hosts(sys.argv[1], sys.argv[2]))))
+    else:
+        print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))))

@@ -20,7 +20,15 @@ What a request gets is chosen by its model name:
     truncated       200, then the stream stops before its end marker
     hang            no response head for 60 s (the client's timeout fires first)
     stall           200 and one event, then 60 s of silence
+    slow-*          like anything else, after 0.3 s (so calls overlap and limits show)
+    instant*        like anything else, without the 5 ms pause between stream events
 A key containing "invalid" is refused with 401 on every route.
+
+An `Idempotency-Key` header makes a generation request idempotent, as providers that honour the
+header do: the first request with a key is executed and its 200 reply remembered; a later
+request with the same key gets that reply again without executing (logged `"replayed": true`).
+Each log line also says how many generation requests were in flight when it arrived
+(`"inflight"`), so tests can check concurrency limits.
 
 --replies FILE is a JSON object {model: [reply, ...]}; a model's replies are given in turn, the
 last one repeated. The file is read on every request, so a test may rewrite it.
@@ -37,6 +45,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COUNTS = {}
 COUNTS_LOCK = threading.Lock()
+# Idempotency-Key -> the events of its executed 200 reply.
+REPLIES = {}
+INFLIGHT = [0]
 
 
 def count(model):
@@ -113,6 +124,14 @@ def error_body(fmt, status, message):
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 
 
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A client that was killed mid-request (the crash tests do this) is not a stub error.
+        if isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "stub-provider/1"
@@ -120,11 +139,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet: tests read --log instead
         pass
 
-    def record(self, body):
+    def record(self, body, **extra):
         if not self.server.log_path:
             return
         entry = {"method": self.command, "path": self.path,
-                 "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+                 "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
+                 **extra}
         with self.server.log_lock, open(self.server.log_path, "a") as f:
             f.write(json.dumps(entry) + "\n")
 
@@ -164,13 +184,28 @@ class Handler(BaseHTTPRequestHandler):
         return "openai"
 
     def do_POST(self):
+        with COUNTS_LOCK:
+            INFLIGHT[0] += 1
+            inflight = INFLIGHT[0]
+        try:
+            self.post(inflight)
+        finally:
+            with COUNTS_LOCK:
+                INFLIGHT[0] -= 1
+
+    def post(self, inflight):
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
             body = None
-        self.record(body)
+        key = self.headers.get("idempotency-key")
+        with COUNTS_LOCK:
+            remembered = REPLIES.get(key) if key else None
+        self.record(body, inflight=inflight, replayed=remembered is not None)
+        if remembered is not None:
+            return self.stream(remembered, "")
         fmt = self.format_of(self.path)
         if body is None:
             return self.send_json(400, error_body(fmt, 400, "the body is not JSON"))
@@ -195,20 +230,28 @@ class Handler(BaseHTTPRequestHandler):
         if model == "hang":
             time.sleep(60)
             return
+        if model.startswith("slow-"):
+            time.sleep(0.3)
         text = self.reply(model, nth)
         prompt_tokens = len(json.dumps(body).split())
         events = {"openai": openai_events, "anthropic": anthropic_events,
                   "gemini": gemini_events}[fmt](model, text, prompt_tokens)
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("cache-control", "no-cache")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
         events = list(events)
         if model == "malformed":
             events = events[:2] + [(None, "RAW:{\"choices\": [")]
         if model == "truncated":
             events = events[:2]
+        if key:
+            with COUNTS_LOCK:
+                REPLIES[key] = events
+        self.stream(events, model)
+
+    def stream(self, events, model):
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
         for i, (name, data) in enumerate(events):
             text = data[4:] if isinstance(data, str) and data.startswith("RAW:") else \
                 (data if isinstance(data, str) else json.dumps(data))
@@ -216,7 +259,8 @@ class Handler(BaseHTTPRequestHandler):
             self.chunk(frame.encode())
             if model == "stall" and i == 0:
                 time.sleep(60)
-            time.sleep(0.005)
+            if not model.startswith("instant"):
+                time.sleep(0.005)
         self.chunk(b"")
 
     def chunk(self, data):
@@ -243,7 +287,7 @@ def main():
     parser.add_argument("--log")
     parser.add_argument("--replies")
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.log_path = args.log
     server.log_lock = threading.Lock()

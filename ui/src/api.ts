@@ -9,6 +9,7 @@ export type Status = B.Status_Serialize;
 export type Task = B.Task_Serialize;
 export type TaskTreeNode = B.TaskTreeNode_Serialize;
 export type TaskAction = B.TaskAction;
+export type OrchestrationView = B.OrchestrationView_Serialize;
 export type Role = B.Role_Serialize;
 export type Event = B.Event;
 export type GrantView = B.GrantView_Serialize;

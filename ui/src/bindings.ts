@@ -33,6 +33,15 @@ export const commands = {
 	taskTree: () => typedError<TaskTreeNode_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("task_tree")),
 	/**  The ready set: tasks whose dependencies are all completed, most urgent first. */
 	taskNext: () => typedError<Task_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("task_next")),
+	/**
+	 *  Starts the scheduler on a task tree (or answers the orchestration already working through
+	 *  it); the app's workers run its tasks.
+	 */
+	orchestrate: (request: OrchestrateRequest) => typedError<OrchestrationView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("orchestrate", { request })),
+	/**  Every orchestration, newest first, with where its tasks are and what waits for a person. */
+	orchestrationsList: () => typedError<OrchestrationView_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("orchestrations_list")),
+	/**  Stops an orchestration: nothing new starts; runs going finish. */
+	orchestrationStop: (id: number) => typedError<OrchestrationView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("orchestration_stop", { id })),
 	/**  Every role, resolved through its inheritance, with inherited fields named. */
 	roleList: () => typedError<Role_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("role_list")),
 	/**  Creates a canon block. */
@@ -727,6 +736,16 @@ export type CutSource = {
 	tokens: number,
 };
 
+/**  A job out of attempts. */
+export type DeadLetter = {
+	/**  The job. */
+	job: number,
+	/**  Its task. */
+	task: number,
+	/**  Why its last attempt failed. */
+	error: string,
+};
+
 /**  What a file holds, by its extension. */
 export type DocumentKind = 
 /**  Markdown: frontmatter, headings, wikilinks. */
@@ -898,6 +917,29 @@ export type Error_Deserialize =
 	/**  Its dependencies that are not completed. */
 	waiting_on: number[],
 } } | 
+/**  A task the scheduler blocked waits on something only another action ends. */
+{ code: "TASK_WAITING"; details: {
+	/**  The task. */
+	task: number,
+	/**  What it waits on, e.g. `task 3, which failed`. */
+	waiting: string,
+	/**  What ends the wait. */
+	remedy: string,
+} } | 
+/**  A task is already being worked through by another orchestration. */
+{ code: "ALREADY_ORCHESTRATED"; details: {
+	/**  The task. */
+	task: number,
+	/**  The orchestration that has it. */
+	orchestration: number,
+} } | 
+/**  A loop or rate guard of the scheduler refused work. */
+{ code: "GUARD_REFUSED"; details: {
+	/**  Which guard, e.g. `spawned_per_task`. */
+	guard: string,
+	/**  What was asked, what the cap is, and how to change it. */
+	detail: string,
+} } | 
 /**  A role file or directory is invalid. */
 { code: "ROLE_INVALID"; details: {
 	/**  File name. */
@@ -1061,6 +1103,29 @@ export type Error_Serialize =
 	task: number,
 	/**  Its dependencies that are not completed. */
 	waiting_on: number[],
+} } | 
+/**  A task the scheduler blocked waits on something only another action ends. */
+{ code: "TASK_WAITING"; details: {
+	/**  The task. */
+	task: number,
+	/**  What it waits on, e.g. `task 3, which failed`. */
+	waiting: string,
+	/**  What ends the wait. */
+	remedy: string,
+} } | 
+/**  A task is already being worked through by another orchestration. */
+{ code: "ALREADY_ORCHESTRATED"; details: {
+	/**  The task. */
+	task: number,
+	/**  The orchestration that has it. */
+	orchestration: number,
+} } | 
+/**  A loop or rate guard of the scheduler refused work. */
+{ code: "GUARD_REFUSED"; details: {
+	/**  Which guard, e.g. `spawned_per_task`. */
+	guard: string,
+	/**  What was asked, what the cap is, and how to change it. */
+	detail: string,
 } } | 
 /**  A role file or directory is invalid. */
 { code: "ROLE_INVALID"; details: {
@@ -1316,6 +1381,16 @@ export type GraphStatus_Serialize = {
 	outbox_head: number,
 	/**  A problem, if the graph could not be read. */
 	problem: string | null,
+};
+
+/**  A task whose job waits before its next try. */
+export type Held = {
+	/**  The task. */
+	task: number,
+	/**  Why it waits. */
+	reason: string,
+	/**  When it is tried again, ms since the epoch. */
+	until: number,
 };
 
 /**  What a hook rule does with a changed file. */
@@ -1698,6 +1773,101 @@ export type NewTask_Serialize = {
 	depends_on: number[],
 };
 
+/**  A subtree to work through. */
+export type OrchestrateRequest = {
+	/**  The root task. */
+	root: number,
+};
+
+/**  An orchestration as stored. */
+export type Orchestration = Orchestration_Serialize | Orchestration_Deserialize;
+
+/**  Where an orchestration is. */
+export type OrchestrationState = 
+/**  Working, or waiting for a person or a retry. */
+"running" | 
+/**  Its root task closed. */
+"finished" | 
+/**  A person stopped it. */
+"stopped";
+
+/**  An orchestration and where its tasks are. */
+export type OrchestrationView = OrchestrationView_Serialize | OrchestrationView_Deserialize;
+
+/**  An orchestration and where its tasks are. */
+export type OrchestrationView_Deserialize = {
+	/**  Its tasks by state. */
+	tasks: TaskCounts,
+	/**  Tasks waiting for approval. */
+	in_review: ReviewWait[],
+	/**  Its jobs. */
+	jobs: QueueDepth,
+	/**  Its dead letters. */
+	dead_letters: DeadLetter[],
+	/**  Tasks whose job waits before its next try, and why (a guard, a failed attempt). */
+	held: Held[],
+	/**
+	 *  Running, with nothing queued or held: it moves again only when a person acts (approves,
+	 *  resets, completes a task by hand).
+	 */
+	idle: boolean,
+} & Orchestration_Deserialize;
+
+/**  An orchestration and where its tasks are. */
+export type OrchestrationView_Serialize = {
+	/**  Its tasks by state. */
+	tasks: TaskCounts,
+	/**  Tasks waiting for approval. */
+	in_review: ReviewWait[],
+	/**  Its jobs. */
+	jobs: QueueDepth,
+	/**  Its dead letters. */
+	dead_letters: DeadLetter[],
+	/**  Tasks whose job waits before its next try, and why (a guard, a failed attempt). */
+	held: Held[],
+	/**
+	 *  Running, with nothing queued or held: it moves again only when a person acts (approves,
+	 *  resets, completes a task by hand).
+	 */
+	idle: boolean,
+} & Orchestration_Serialize;
+
+/**  An orchestration as stored. */
+export type Orchestration_Deserialize = {
+	/**  Id. */
+	id: number,
+	/**  The task whose subtree it works through. */
+	root: number,
+	/**  Who started it; every job acts within what this principal may do. */
+	principal: string,
+	/**  Where it is. */
+	state: OrchestrationState,
+	/**  Tasks its decompositions created. */
+	spawned: number,
+	/**  Started, ms since the epoch. */
+	started_at: number,
+	/**  Finished or stopped, ms since the epoch. */
+	finished_at?: number | null,
+};
+
+/**  An orchestration as stored. */
+export type Orchestration_Serialize = {
+	/**  Id. */
+	id: number,
+	/**  The task whose subtree it works through. */
+	root: number,
+	/**  Who started it; every job acts within what this principal may do. */
+	principal: string,
+	/**  Where it is. */
+	state: OrchestrationState,
+	/**  Tasks its decompositions created. */
+	spawned: number,
+	/**  Started, ms since the epoch. */
+	started_at: number,
+	/**  Finished or stopped, ms since the epoch. */
+	finished_at: number | null,
+};
+
 /**  Why a candidate is in the list. */
 export type Origin = 
 /**  Named by the step, or by `--model`. */
@@ -1808,6 +1978,12 @@ export type Play_Deserialize = {
 	steps: Step_Deserialize[],
 	/**  What happens to a passing run's output. */
 	approval: Approval,
+	/**
+	 *  A decomposition play: its output is a JSON object `{"subtasks": [...]}` (title,
+	 *  description, role, play, priority, after) that the scheduler creates under the task it
+	 *  ran for. Its role needs `spawn_tasks`.
+	 */
+	decomposes?: boolean,
 	/**  The SHA-256 of the file's text: the version a run pins. */
 	version: string,
 };
@@ -1828,6 +2004,12 @@ export type Play_Serialize = {
 	steps: Step_Serialize[],
 	/**  What happens to a passing run's output. */
 	approval: Approval,
+	/**
+	 *  A decomposition play: its output is a JSON object `{"subtasks": [...]}` (title,
+	 *  description, role, play, priority, after) that the scheduler creates under the task it
+	 *  ran for. Its role needs `spawn_tasks`.
+	 */
+	decomposes: boolean,
 	/**  The SHA-256 of the file's text: the version a run pins. */
 	version: string,
 };
@@ -2098,6 +2280,18 @@ export type ProviderView_Serialize = {
 	builtin: boolean,
 };
 
+/**  How many jobs are where, for `status`. */
+export type QueueDepth = {
+	/**  Queued and due now. */
+	ready: number,
+	/**  Queued for later (delayed or backing off). */
+	waiting: number,
+	/**  Held by a worker. */
+	leased: number,
+	/**  Out of attempts. */
+	dead: number,
+};
+
 /**  A related document and why. */
 export type RelatedDocument = {
 	/**  The document. */
@@ -2137,6 +2331,16 @@ export type ReviewAction =
 "approve" | 
 /**  in_review → rejected. Needs `approve_assets`. */
 "reject";
+
+/**  A task waiting for a person to review its output. */
+export type ReviewWait = {
+	/**  The task. */
+	task: number,
+	/**  Its title. */
+	title: string,
+	/**  The asset to approve or reject. */
+	asset: number,
+};
 
 /**  A role with inheritance resolved. */
 export type Role = Role_Serialize | Role_Deserialize;
@@ -2399,8 +2603,17 @@ export type RunRequest_Deserialize = {
 	params?: { [key in string]: Value },
 	/**  A `provider:model` for every step, overriding routing. */
 	model?: string | null,
-	/**  The task the run is for. */
+	/**
+	 *  The task the run is for. Its title, description and the outputs of the tasks it depends
+	 *  on reach the play's templates as `task` and `upstream`.
+	 */
 	task?: number | null,
+	/**
+	 *  Starting a run again with the same key answers the run that passed under it instead of
+	 *  running again, and each model call carries the key (with the step) so a provider that
+	 *  honours `Idempotency-Key` does not work twice. The scheduler keys runs by task and attempt.
+	 */
+	idempotency_key?: string | null,
 };
 
 /**  A play to run. */
@@ -2416,8 +2629,17 @@ export type RunRequest_Serialize = {
 	params: { [key in string]: Value },
 	/**  A `provider:model` for every step, overriding routing. */
 	model: string | null,
-	/**  The task the run is for. */
+	/**
+	 *  The task the run is for. Its title, description and the outputs of the tasks it depends
+	 *  on reach the play's templates as `task` and `upstream`.
+	 */
 	task: number | null,
+	/**
+	 *  Starting a run again with the same key answers the run that passed under it instead of
+	 *  running again, and each model call carries the key (with the step) so a provider that
+	 *  honours `Idempotency-Key` does not work twice. The scheduler keys runs by task and attempt.
+	 */
+	idempotency_key: string | null,
 };
 
 /**  A run as stored. */
@@ -2859,6 +3081,8 @@ export type Status_Deserialize = {
 	kill_switch?: SwitchState | null,
 	/**  The OS keychain: `not checked yet`, `available`, or why it is not. */
 	keychain?: string | null,
+	/**  The scheduler's queue and what is running or waiting. */
+	work?: WorkStatus | null,
 };
 
 /**  The state of the vault, answered even when sealed. */
@@ -2883,6 +3107,8 @@ export type Status_Serialize = {
 	kill_switch: SwitchState | null,
 	/**  The OS keychain: `not checked yet`, `available`, or why it is not. */
 	keychain: string | null,
+	/**  The scheduler's queue and what is running or waiting. */
+	work: WorkStatus | null,
 };
 
 /**  One model call of a play. */
@@ -3050,6 +3276,24 @@ export type TaskAction =
 "reset" | 
 /**  any open state → cancelled. */
 "cancel";
+
+/**  How many tasks of an orchestration are in each state. */
+export type TaskCounts = {
+	/**  Not ready yet. */
+	pending: number,
+	/**  Ready, waiting for a worker. */
+	active: number,
+	/**  Running. */
+	in_progress: number,
+	/**  Waiting on a failed dependency or on a person's approval. */
+	blocked: number,
+	/**  Done. */
+	completed: number,
+	/**  Failed; `reset` retries. */
+	failed: number,
+	/**  Abandoned. */
+	cancelled: number,
+};
 
 /**  A dependency edge: `id` waits on `depends_on`. */
 export type TaskDependency = {
@@ -3239,6 +3483,10 @@ export type Task_Deserialize = {
 	priority: number,
 	/**  Why it is blocked or failed, when it is. */
 	reason?: string | null,
+	/**  What a blocked task waits on, when the scheduler blocked it. */
+	waiting?: Waiting | null,
+	/**  The orchestration working through it, if one is. */
+	orchestration?: number | null,
 	/**  Created, ms since the epoch. */
 	created_at: number,
 	/**  Last changed, ms since the epoch. */
@@ -3265,6 +3513,10 @@ export type Task_Serialize = {
 	priority: number,
 	/**  Why it is blocked or failed, when it is. */
 	reason: string | null,
+	/**  What a blocked task waits on, when the scheduler blocked it. */
+	waiting: Waiting | null,
+	/**  The orchestration working through it, if one is. */
+	orchestration: number | null,
 	/**  Created, ms since the epoch. */
 	created_at: number,
 	/**  Last changed, ms since the epoch. */
@@ -3333,6 +3585,23 @@ export type Verification_Serialize = {
 	problem: string | null,
 };
 
+/**  What a task blocked by the scheduler waits on. */
+export type Waiting = 
+/**
+ *  A task it depends on, directly or through others, failed; resetting that task (and it
+ *  completing) lets this one go on.
+ */
+{ kind: "dependency"; 
+/**  The failed task. */
+task: number } | 
+/**
+ *  A person approving its output: approving the asset completes the task, rejecting it
+ *  fails the task.
+ */
+{ kind: "approval"; 
+/**  The asset in review. */
+asset: number };
+
 /**  How a provider speaks. */
 export type WireFormat = 
 /**
@@ -3344,6 +3613,22 @@ export type WireFormat =
 "anthropic" | 
 /**  Google Gemini `generateContent` (`:streamGenerateContent?alt=sse`). */
 "gemini";
+
+/**  The scheduler at a glance, for `status`. */
+export type WorkStatus = {
+	/**  Jobs by where they are (the dead letters included). */
+	queue: QueueDepth,
+	/**  Orchestrations running. */
+	orchestrations: number,
+	/**  Tasks in progress. */
+	running_tasks: number,
+	/**  Tasks blocked on a failed dependency. */
+	blocked_tasks: number,
+	/**  Tasks waiting for a person to approve their output. */
+	waiting_for_approval: number,
+	/**  Runs going now. */
+	runs_in_flight: number,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -51,6 +51,9 @@ pub enum Command {
     /// Tasks: a hierarchy with dependencies and a state machine.
     #[command(subcommand)]
     Tasks(TaskCommand),
+    /// Threads: messages in order, through which hosts, roles and people coordinate.
+    #[command(subcommand)]
+    Threads(ThreadCommand),
     /// Roles: personas with capabilities, from roles/*.yaml.
     #[command(subcommand)]
     Roles(RoleCommand),
@@ -544,6 +547,51 @@ pub enum HookActionArg {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ThreadCommand {
+    /// Start a thread.
+    #[command(
+        after_help = "Example: atelier threads new \"Pilot episode\" --with mcp:claude-desktop"
+    )]
+    New {
+        /// What it is about.
+        title: String,
+        /// Who else takes part (mcp:<client>, role:<name>, owner); repeatable.
+        #[arg(long = "with")]
+        with: Vec<String>,
+    },
+    /// Post a message (give --key to make a retry safe: the same key answers the first post).
+    Post {
+        /// The thread id.
+        thread: i64,
+        /// The message.
+        body: String,
+        /// An idempotency key of your choosing.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Messages after a seq (by default after your cursor), oldest first.
+    Read {
+        /// The thread id.
+        thread: i64,
+        /// Only messages after this seq.
+        #[arg(long)]
+        after: Option<i64>,
+        /// At most this many (1-500).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Mark everything up to SEQ as handled (your cursor only moves forward).
+    Ack {
+        /// The thread id.
+        thread: i64,
+        /// The last seq handled.
+        seq: i64,
+    },
+    /// Threads, newest first, with participants and your unread count.
+    Ls,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TaskCommand {
     /// Create a task.
     #[command(
@@ -596,6 +644,28 @@ pub enum TaskCommand {
     Cancel(TransitionArgs),
     /// Tasks ready to start: pending or active with every dependency completed.
     Next,
+    /// Work through ROOT's subtree with the scheduler: each ready task runs its play (or, with
+    /// only a role, an ad-hoc request from its title and description) as its role, several at
+    /// once; a failure blocks what depends on it; outputs that need approval wait for it. Follows
+    /// it until nothing more can move without a person.
+    #[command(after_help = "Example: atelier tasks run 1 --concurrency 3
+
+If the app or `atelier serve` holds the vault, its workers do the work and this follows it.")]
+    Run {
+        /// The root task.
+        root: i64,
+        /// Tasks at once when this process does the work (default: orchestration.concurrency
+        /// in config.yaml).
+        #[arg(long)]
+        concurrency: Option<u32>,
+    },
+    /// Orchestrations, newest first, with where their tasks are.
+    Orchestrations,
+    /// Stop an orchestration: nothing new starts; runs going finish.
+    Stop {
+        /// The orchestration id.
+        orchestration: i64,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -5,10 +5,12 @@ mod assets;
 mod demo;
 mod docs;
 mod mcp;
+mod orchestrate;
 mod plays;
 mod providers;
 mod render;
 mod run;
+mod threads;
 
 use clap::Parser;
 use std::process::ExitCode;

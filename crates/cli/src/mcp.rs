@@ -30,7 +30,8 @@ pub fn serve(dir: &Path) -> Result<(), Failure> {
         })
 }
 
-/// `atelier serve`: owns the vault at `dir` and serves it on its socket until Ctrl-C.
+/// `atelier serve`: owns the vault at `dir`, serves it on its socket and runs the scheduler's
+/// jobs until Ctrl-C.
 pub fn own(dir: &Path) -> Result<(), Failure> {
     let atelier = Atelier::open(OpenOptions::new(dir.to_path_buf()));
     if let Some(message) = atelier.status().sealed_message {
@@ -47,6 +48,12 @@ pub fn own(dir: &Path) -> Result<(), Failure> {
         socket.display()
     ));
     let atelier = Arc::new(atelier);
+    // The owner runs the scheduler's jobs, whoever started them (the CLI, a chat host).
+    let _workers = atelier_core::workers::Workers::start(
+        Arc::clone(&atelier),
+        atelier.concurrency(),
+        Arc::new(|_| {}),
+    );
     runtime()?.block_on(async {
         tokio::select! {
             served = atelier_mcp::owner::serve_owner(Arc::clone(&atelier), dir) => served.map_err(|e| {

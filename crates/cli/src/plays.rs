@@ -75,6 +75,7 @@ pub fn run(out: &Out, atelier: &dyn Api, who: &Principal, args: RunArgs) -> Resu
         params: parse_params(&args.params).map_err(fail)?,
         model: args.model,
         task: args.task,
+        idempotency_key: None,
         adhoc: None,
     };
     if args.dry_run {

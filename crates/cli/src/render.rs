@@ -87,6 +87,21 @@ pub fn status(status: &Status) -> String {
             if let Some(keychain) = &status.keychain {
                 let _ = write!(s, "\nKeychain: {keychain}");
             }
+            if let Some(w) = &status.work {
+                let _ = write!(
+                    s,
+                    "\nWork:    {} orchestration(s) running; {} task(s) in progress, {} waiting for approval, {} blocked; {} run(s) in flight\nQueue:   {} ready, {} waiting, {} held by a worker, {} dead letter(s)",
+                    w.orchestrations,
+                    w.running_tasks,
+                    w.waiting_for_approval,
+                    w.blocked_tasks,
+                    w.runs_in_flight,
+                    w.queue.ready,
+                    w.queue.waiting,
+                    w.queue.leased,
+                    w.queue.dead
+                );
+            }
             if let Some(switch) = &status.kill_switch {
                 let _ = write!(
                     s,

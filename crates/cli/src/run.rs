@@ -10,6 +10,7 @@ use atelier_core::api::{
 use atelier_core::auth::{Capability, Principal};
 use atelier_core::catalog::{ShapeKind, Tier};
 use atelier_core::tasks::{TaskAction, TaskFilter, TaskState};
+use atelier_core::workers::Workers;
 use atelier_core::{Atelier, Error, ErrorKind, OpenOptions, SealReason, clock, vault};
 use serde::Serialize;
 use std::io::Read;
@@ -114,10 +115,27 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 // serves the vault's socket, so other commands and chat hosts reach it here.
                 let runs_long = matches!(
                     command,
-                    Command::Watch { .. } | Command::Ingest { .. } | Command::Run(_)
+                    Command::Watch { .. }
+                        | Command::Ingest { .. }
+                        | Command::Run(_)
+                        | Command::Tasks(TaskCommand::Run { .. })
                 );
                 let _serving = (runs_long && atelier.status().sealed.is_none())
                     .then(|| crate::mcp::serve_meanwhile(Arc::clone(&atelier), &dir));
+                // `tasks run` does the work here when this process holds the vault.
+                let _workers = match &command {
+                    Command::Tasks(TaskCommand::Run { concurrency, .. })
+                        if atelier.status().sealed.is_none() =>
+                    {
+                        let count = concurrency.unwrap_or_else(|| atelier.concurrency());
+                        Some(Workers::start(
+                            Arc::clone(&atelier),
+                            count,
+                            Arc::new(|_| {}),
+                        ))
+                    }
+                    _ => None,
+                };
                 dispatch(&out, atelier.as_ref(), &who, command, &dir)
             }
         },
@@ -219,6 +237,7 @@ fn dispatch(
         Command::Plays(command) => crate::plays::plays(out, atelier, who, command, dir)?,
         Command::Run(args) => crate::plays::run(out, atelier, who, args)?,
         Command::Runs(command) => crate::plays::runs(out, atelier, who, command)?,
+        Command::Threads(command) => crate::threads::threads(out, atelier, who, command)?,
         Command::Assets(command) => crate::assets::assets(out, atelier, who, command)?,
         Command::Init { .. } | Command::Demo | Command::Mcp { .. } | Command::Serve => {}
     }
@@ -370,6 +389,11 @@ fn tasks(
         TaskCommand::Unblock(a) => transition(TaskAction::Unblock, a)?,
         TaskCommand::Reset(a) => transition(TaskAction::Reset, a)?,
         TaskCommand::Cancel(a) => transition(TaskAction::Cancel, a)?,
+        TaskCommand::Run { root, .. } => crate::orchestrate::run(out, atelier, who, root)?,
+        TaskCommand::Orchestrations => crate::orchestrate::list(out, atelier, who)?,
+        TaskCommand::Stop { orchestration } => {
+            crate::orchestrate::stop(out, atelier, who, orchestration)?
+        }
         TaskCommand::Next => {
             let ready = atelier.task_next(who).map_err(fail)?;
             out.show(&ready, |l| {

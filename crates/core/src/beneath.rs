@@ -221,7 +221,10 @@ pub fn write_file(
 /// Writes `bytes` to a new file at `path`, whole: through a temporary file beside it, synced and
 /// renamed. For the vault's own files (blobs), where no symlink check is needed.
 pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+    // Unique per call: two threads may write the same content-addressed blob at once.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(bytes)?;

@@ -2,6 +2,7 @@
 
 use crate::auth::Capability;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The file name inside the vault.
@@ -20,6 +21,63 @@ pub struct Config {
     /// What every MCP client (`mcp:<name>`) may do without a grant of its own.
     #[serde(default = "default_mcp_capabilities")]
     pub mcp_default_capabilities: Vec<Capability>,
+    /// How the scheduler works through task trees.
+    #[serde(default)]
+    pub orchestration: Orchestration,
+}
+
+/// The scheduler's limits and guards (`orchestration:` in `config.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Orchestration {
+    /// Tasks run at once, across all orchestrations.
+    pub concurrency: u32,
+    /// Calls in flight at once per provider, by provider name; providers not listed are
+    /// bounded only by `concurrency`.
+    pub provider_limits: BTreeMap<String, u32>,
+    /// Tries of one task before it fails (a provider error is retried with backoff).
+    pub attempts: u32,
+    /// Subtasks one decomposition may create.
+    pub max_spawned_per_task: u32,
+    /// Subtasks all decompositions of one orchestration may create.
+    pub max_spawned_per_orchestration: u32,
+    /// Runs the scheduler starts per minute, across all orchestrations.
+    pub max_runs_per_minute: u32,
+}
+
+impl Default for Orchestration {
+    fn default() -> Self {
+        Orchestration {
+            concurrency: 2,
+            provider_limits: BTreeMap::new(),
+            attempts: 3,
+            max_spawned_per_task: 12,
+            max_spawned_per_orchestration: 60,
+            max_runs_per_minute: 60,
+        }
+    }
+}
+
+impl Orchestration {
+    fn check(&self) -> Result<(), String> {
+        let positive = [
+            ("concurrency", self.concurrency),
+            ("attempts", self.attempts),
+            ("max_runs_per_minute", self.max_runs_per_minute),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("orchestration.{name} must be at least 1"));
+        }
+        if self.concurrency > 64 {
+            return Err("orchestration.concurrency must be at most 64".to_owned());
+        }
+        if let Some((name, _)) = self.provider_limits.iter().find(|(_, v)| **v == 0) {
+            return Err(format!(
+                "orchestration.provider_limits.{name} must be at least 1 (remove the provider to leave it unbounded)"
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn default_mcp_capabilities() -> Vec<Capability> {
@@ -43,6 +101,7 @@ impl Default for Config {
             task_depth_limit: default_depth_limit(),
             ingest_max_file_bytes: default_max_file_bytes(),
             mcp_default_capabilities: default_mcp_capabilities(),
+            orchestration: Orchestration::default(),
         }
     }
 }
@@ -50,6 +109,7 @@ impl Default for Config {
 impl Config {
     /// The text `init` writes: the defaults, explained.
     pub fn default_text() -> String {
+        let orchestration = Orchestration::default();
         format!(
             "# Atelier vault settings. Unknown keys are refused, so typos do not pass silently.\n\
              \n\
@@ -61,14 +121,31 @@ impl Config {
              \n\
              # What every MCP client (a chat host, `mcp:<name>`) may do without a grant of its\n\
              # own. `[]` makes hosts ask for everything; grants add more per host.\n\
-             mcp_default_capabilities: [{}]\n",
+             mcp_default_capabilities: [{}]\n\
+             \n\
+             # The scheduler (`atelier tasks run`): tasks at once, calls in flight per provider\n\
+             # (e.g. `provider_limits: {{openai: 2}}`), tries per task, and the guards against\n\
+             # runaway decomposition: subtasks per decomposition and per orchestration, and\n\
+             # runs started per minute.\n\
+             orchestration:\n\
+             \x20 concurrency: {}\n\
+             \x20 provider_limits: {{}}\n\
+             \x20 attempts: {}\n\
+             \x20 max_spawned_per_task: {}\n\
+             \x20 max_spawned_per_orchestration: {}\n\
+             \x20 max_runs_per_minute: {}\n",
             default_depth_limit(),
             default_max_file_bytes(),
             default_mcp_capabilities()
                 .iter()
                 .map(|c| c.name())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            orchestration.concurrency,
+            orchestration.attempts,
+            orchestration.max_spawned_per_task,
+            orchestration.max_spawned_per_orchestration,
+            orchestration.max_runs_per_minute,
         )
     }
 
@@ -101,6 +178,7 @@ impl Config {
                 config.task_depth_limit
             ));
         }
+        config.orchestration.check()?;
         if config.ingest_max_file_bytes == 0 {
             return Err("ingest_max_file_bytes must be at least 1".to_owned());
         }
@@ -138,5 +216,13 @@ mod tests {
         );
         assert!(Config::parse("mcp_default_capabilities: [root]").is_err());
         assert!(Config::parse("mcp_default_capabilities: [vault_read, manage_grants]").is_err());
+        assert_eq!(
+            Config::parse("orchestration: {concurrency: 4, provider_limits: {stub: 1}}")
+                .map(|c| (c.orchestration.concurrency, c.orchestration.provider_limits)),
+            Ok((4, BTreeMap::from([("stub".to_owned(), 1)])))
+        );
+        assert!(Config::parse("orchestration: {concurrency: 0}").is_err());
+        assert!(Config::parse("orchestration: {provider_limits: {stub: 0}}").is_err());
+        assert!(Config::parse("orchestration: {paralel: 3}").is_err());
     }
 }

@@ -175,6 +175,32 @@ pub enum Error {
         /// Its dependencies that are not completed.
         waiting_on: Vec<i64>,
     },
+    /// A task the scheduler blocked waits on something only another action ends.
+    #[error("task {task} waits on {waiting}: {remedy}")]
+    TaskWaiting {
+        /// The task.
+        task: i64,
+        /// What it waits on, e.g. `task 3, which failed`.
+        waiting: String,
+        /// What ends the wait.
+        remedy: String,
+    },
+    /// A task is already being worked through by another orchestration.
+    #[error("task {task} is already being worked through by orchestration {orchestration}")]
+    AlreadyOrchestrated {
+        /// The task.
+        task: i64,
+        /// The orchestration that has it.
+        orchestration: i64,
+    },
+    /// A loop or rate guard of the scheduler refused work.
+    #[error("{guard}: {detail}")]
+    GuardRefused {
+        /// Which guard, e.g. `spawned_per_task`.
+        guard: String,
+        /// What was asked, what the cap is, and how to change it.
+        detail: String,
+    },
     /// A role file or directory is invalid.
     #[error("{file}:{line}: {message}")]
     RoleInvalid {
@@ -299,6 +325,9 @@ impl Error {
             Error::DepthExceeded { .. } => "DEPTH_EXCEEDED",
             Error::OpenChildren { .. } => "OPEN_CHILDREN",
             Error::DependenciesIncomplete { .. } => "DEPENDENCIES_INCOMPLETE",
+            Error::TaskWaiting { .. } => "TASK_WAITING",
+            Error::AlreadyOrchestrated { .. } => "ALREADY_ORCHESTRATED",
+            Error::GuardRefused { .. } => "GUARD_REFUSED",
             Error::RoleInvalid { .. } => "ROLE_INVALID",
             Error::Storage { .. } => "STORAGE",
             Error::Graph { .. } => "GRAPH",

@@ -18,6 +18,8 @@ pub mod error;
 pub mod grants;
 pub mod graph;
 pub mod input;
+pub mod jobs;
+pub mod orchestrator;
 pub mod outbox;
 pub mod plays;
 pub mod providers;
@@ -27,9 +29,11 @@ pub mod roles;
 pub mod secrets;
 pub mod store;
 pub mod tasks;
+pub mod threads;
 pub mod vault;
 pub mod vectors;
 pub mod watch;
+pub mod workers;
 
 pub use api::{Atelier, OpenOptions};
 

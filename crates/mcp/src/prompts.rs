@@ -87,6 +87,7 @@ impl VaultServer {
             params,
             model: None,
             task: None,
+            idempotency_key: None,
         };
         let preview = self.call(move |a| a.run_preview(&who, &request)).await?;
         let several = preview.steps.len() > 1;

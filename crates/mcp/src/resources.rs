@@ -42,6 +42,12 @@ pub fn templates() -> Vec<ResourceTemplate> {
             "A task with its children and dependencies, as JSON.",
             "application/json",
         ),
+        (
+            "atelier://threads/{id}",
+            "thread",
+            "A thread: its newest messages in order and your cursor, as JSON. Subscribe to hear of new messages.",
+            "application/json",
+        ),
     ]
     .into_iter()
     .map(|(uri, name, description, mime)| {
@@ -65,6 +71,8 @@ pub enum Target {
     Shape(String),
     /// `atelier://tasks/{id}`
     Task(i64),
+    /// `atelier://threads/{id}`
+    Thread(i64),
 }
 
 /// Parses an `atelier://` URI (a `#…` fragment, as search results carry, is ignored).
@@ -86,6 +94,7 @@ pub fn parse(uri: &str) -> Result<Target, ErrorData> {
     Ok(match kind {
         "canon" => Target::Canon(id()?),
         "tasks" => Target::Task(id()?),
+        "threads" => Target::Thread(id()?),
         "roles" => Target::Role(name.to_owned()),
         "shapes" => Target::Shape(name.to_owned()),
         "docs" => {
@@ -109,6 +118,7 @@ pub fn touched<'a>(target: &str, subscribed: impl Iterator<Item = &'a String>) -
         "task" => Some(format!("atelier://tasks/{name}")),
         "canon" => Some(format!("atelier://canon/{name}")),
         "shape" => Some(format!("atelier://shapes/{name}")),
+        "thread" => Some(format!("atelier://threads/{name}")),
         _ => None,
     };
     let project_prefix = (kind == "project").then(|| format!("atelier://docs/{name}/"));
@@ -168,6 +178,34 @@ impl VaultServer {
             Target::Task(id) => {
                 let task = self.call(move |a| a.task_show(&who, id)).await?;
                 (pretty(&task), "application/json")
+            }
+            Target::Thread(id) => {
+                // The newest page: what a host that was told of an update wants to see.
+                let page = self
+                    .call(move |a| {
+                        let last = a
+                            .thread_read(
+                                &who,
+                                &atelier_core::api::ThreadRead {
+                                    thread: id,
+                                    after: Some(0),
+                                    limit: Some(1),
+                                },
+                            )?
+                            .thread
+                            .last_seq;
+                        let after = last.saturating_sub(bounded::PAGE as i64).max(0);
+                        a.thread_read(
+                            &who,
+                            &atelier_core::api::ThreadRead {
+                                thread: id,
+                                after: Some(after),
+                                limit: Some(bounded::PAGE as u32),
+                            },
+                        )
+                    })
+                    .await?;
+                (pretty(&page), "application/json")
             }
         };
         Ok(ResourceContents::text(text, uri).with_mime_type(mime))
@@ -249,6 +287,7 @@ mod tests {
     #[test]
     fn uris_parse_into_targets_and_bad_ones_are_refused() {
         assert_eq!(parse("atelier://canon/3").ok(), Some(Target::Canon(3)));
+        assert_eq!(parse("atelier://threads/4").ok(), Some(Target::Thread(4)));
         assert_eq!(
             parse("atelier://docs/novel/Places/Lighthouse.md#L3-L9").ok(),
             Some(Target::Document {
@@ -267,6 +306,7 @@ mod tests {
             "atelier://tasks/",
             "atelier://docs/novel",
             "atelier://planets/3",
+            "atelier://threads/0",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
@@ -280,11 +320,17 @@ mod tests {
             "atelier://docs/novel/a.md",
             "atelier://docs/other/a.md",
             "atelier://canon/1",
+            "atelier://threads/2",
+            "atelier://threads/20",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
         assert_eq!(touched("task:3", subscribed.iter()), ["atelier://tasks/3"]);
+        assert_eq!(
+            touched("thread:2", subscribed.iter()),
+            ["atelier://threads/2"]
+        );
         assert_eq!(
             touched("project:novel", subscribed.iter()),
             ["atelier://docs/novel/a.md"]

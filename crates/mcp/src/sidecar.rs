@@ -85,6 +85,12 @@ pub async fn run(dir: &Path) -> Result<(), SidecarError> {
         let ended = match backend {
             Backend::Relayed(stream) => pump(&mut host, stream, &mut stdout, replay).await?,
             Backend::Owned(atelier) => {
+                // Owning the vault, this process runs the scheduler's jobs (`tasks_run`).
+                let _workers = atelier_core::workers::Workers::start(
+                    Arc::clone(&atelier),
+                    atelier.concurrency(),
+                    Arc::new(|_| {}),
+                );
                 // Other sidecars (and the CLI, later) reach the vault through this one now.
                 let socket = tokio::spawn({
                     let atelier = Arc::clone(&atelier);

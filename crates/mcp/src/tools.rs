@@ -6,8 +6,8 @@ use crate::principal::principal_of;
 use crate::refusal;
 use crate::server::VaultServer;
 use atelier_core::api::{
-    AssetFilter, BankRequest, NewSubtask, NewTask, RunEvent, RunRequest, SearchRequest, TaskEdit,
-    TaskTransition,
+    AssetFilter, BankRequest, NewSubtask, NewTask, OrchestrateRequest, RunEvent, RunRequest,
+    SearchRequest, TaskEdit, TaskTransition, ThreadAck, ThreadCreate, ThreadPost, ThreadRead,
 };
 use atelier_core::auth::Capability;
 use atelier_core::tasks::{TaskAction, TaskFilter};
@@ -24,14 +24,15 @@ pub const NEEDS: &[(&str, Capability)] = &[
     ("search", Capability::VaultRead),
     ("read", Capability::VaultRead),
     ("tasks_list", Capability::VaultRead),
-    ("tasks_next", Capability::VaultRead),
     ("tasks_create", Capability::TasksWrite),
     ("tasks_update", Capability::TasksWrite),
+    ("tasks_run", Capability::RunPlays),
     ("plays_list", Capability::VaultRead),
     ("play_run", Capability::RunPlays),
-    ("run_get", Capability::VaultRead),
     ("asset_bank", Capability::BankAssets),
     ("assets_list", Capability::VaultRead),
+    ("thread_post", Capability::VaultWrite),
+    ("thread_read", Capability::VaultRead),
 ];
 
 /// Arguments of `search`.
@@ -58,7 +59,8 @@ pub struct SearchArgs {
 #[serde(deny_unknown_fields)]
 pub struct ReadArgs {
     /// What to read: `document:PROJECT:PATH` (or `document:PATH` when unique), `canon:ID`,
-    /// `asset:ID` (its newest version), or `task:ID`.
+    /// `asset:ID` (its newest version), `task:ID`, `run:ID` (status, usage, steps, gates) or
+    /// `orchestration:ID` (the scheduler's progress through a task tree).
     pub reference: String,
     /// From a previous answer's `next_cursor`, for the rest of a long text.
     #[serde(default)]
@@ -77,6 +79,9 @@ pub struct TasksListArgs {
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub parent: Option<i64>,
+    /// Only tasks that can start now (open, every dependency completed), most urgent first.
+    #[serde(default)]
+    pub ready: bool,
     /// From a previous answer's `next_cursor`.
     #[serde(default)]
     pub cursor: Option<String>,
@@ -190,13 +195,49 @@ pub struct PlayRunArgs {
     pub model: Option<String>,
 }
 
-/// Arguments of `run_get`.
+/// Arguments of `tasks_run`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RunGetArgs {
-    /// The run's id.
+pub struct TasksRunArgs {
+    /// The root of the task tree to work through.
     #[schemars(range(min = 1))]
-    pub id: i64,
+    pub root: i64,
+}
+
+/// Arguments of `thread_post`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadPostArgs {
+    /// The thread; leave it out and give `title` to start a new one.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub thread: Option<i64>,
+    /// The title of a new thread.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The message.
+    pub body: String,
+    /// A key of your choosing: posting again with the same key answers the first message
+    /// instead of adding another, so a retry after a lost answer is safe.
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// Arguments of `thread_read`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadReadArgs {
+    /// The thread.
+    #[schemars(range(min = 1))]
+    pub thread: i64,
+    /// Messages after this seq; by default after your cursor (what you acknowledged).
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub after: Option<i64>,
+    /// First acknowledge everything up to this seq (your cursor only moves forward).
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub ack: Option<i64>,
 }
 
 /// Arguments of `asset_bank`.
@@ -237,6 +278,7 @@ fn choice<T: DeserializeOwned>(field: &str, value: &str, allowed: &str) -> Resul
         .map_err(|_| refusal::not_one_of(field, value, allowed))
 }
 
+const REFERENCES: &str = "document:…, canon:ID, asset:ID, task:ID, run:ID, orchestration:ID";
 const STATES: &str = "pending, active, in_progress, blocked, completed, failed, cancelled";
 const ACTIONS: &str = "activate, start, block, unblock, complete, fail, reset, cancel";
 
@@ -291,13 +333,10 @@ impl VaultServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let who = principal_of(&context.peer);
-        let (kind, rest) = args.reference.split_once(':').ok_or_else(|| {
-            refusal::not_one_of(
-                "reference",
-                &args.reference,
-                "document:…, canon:ID, asset:ID, task:ID",
-            )
-        })?;
+        let (kind, rest) = args
+            .reference
+            .split_once(':')
+            .ok_or_else(|| refusal::not_one_of("reference", &args.reference, REFERENCES))?;
         let id = || -> Result<i64, ErrorData> {
             rest.trim().parse().map_err(|_| {
                 refusal::bad_arguments("read", &[format!("`{rest}` is not a whole-number id")])
@@ -344,11 +383,21 @@ impl VaultServer {
                 let detail = self.call(move |a| a.task_show(&who, id)).await?;
                 vec![Item::new(format!("atelier://tasks/{id}"), detail)]
             }
+            "run" => {
+                let id = id()?;
+                let run = self.call(move |a| a.run_show(&who, id)).await?;
+                vec![Item::new(format!("atelier://runs/{id}"), run)]
+            }
+            "orchestration" => {
+                let id = id()?;
+                let view = self.call(move |a| a.orchestration_show(&who, id)).await?;
+                vec![Item::new(format!("atelier://orchestrations/{id}"), view)]
+            }
             _ => {
                 return Err(refusal::not_one_of(
                     "reference",
                     &args.reference,
-                    "document:…, canon:ID, asset:ID, task:ID",
+                    REFERENCES,
                 ));
             }
         };
@@ -356,7 +405,7 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "List tasks, optionally only some states or the children of one task. Paged: pass next_cursor back for more."
+        description = "List tasks, optionally only some states, the children of one task, or only those ready to start now (ready: true, most urgent first). Paged: pass next_cursor back for more."
     )]
     async fn tasks_list(
         &self,
@@ -374,7 +423,20 @@ impl VaultServer {
             ..TaskFilter::default()
         };
         let who = principal_of(&context.peer);
-        let tasks = self.call(move |a| a.task_list(&who, &filter)).await?;
+        let ready = args.ready;
+        let tasks = self
+            .call(move |a| {
+                if !ready {
+                    return a.task_list(&who, &filter);
+                }
+                // The ready set, narrowed by the same filter.
+                let wanted = a.task_list(&who, &filter)?;
+                Ok(a.task_next(&who)?
+                    .into_iter()
+                    .filter(|t| wanted.iter().any(|w| w.id == t.id))
+                    .collect())
+            })
+            .await?;
         bounded::page(
             tasks.iter().map(task_item).collect(),
             args.cursor.as_deref(),
@@ -382,15 +444,91 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "The tasks that can start now: open, with every dependency completed, most urgent first."
+        description = "Work through a task tree with the scheduler: each ready task runs its play (or, with only a role, a request from its title and description) as its role, several at once, in dependency order; a failure blocks what depends on it; outputs that need approval wait for the user. Answers at once with the orchestration; follow it with read orchestration:ID. Needs the tasks_write and run_plays grants; every task acts within what you may do."
     )]
-    async fn tasks_next(
+    async fn tasks_run(
         &self,
+        Parameters(args): Parameters<TasksRunArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let who = principal_of(&context.peer);
-        let tasks = self.call(move |a| a.task_next(&who)).await?;
-        bounded::page(tasks.iter().map(task_item).collect(), None)
+        let request = OrchestrateRequest { root: args.root };
+        let view = self.call(move |a| a.orchestrate(&who, &request)).await?;
+        Ok(bounded::one(Item::new(
+            format!("atelier://orchestrations/{}", view.orchestration.id),
+            view,
+        )))
+    }
+
+    #[tool(
+        description = "Post a message to a thread the user's hosts and roles coordinate through, or start a thread (give title, no thread). Messages are numbered in order per thread. Give a key to make a retry safe: the same key answers the first message. Needs the vault_write grant."
+    )]
+    async fn thread_post(
+        &self,
+        Parameters(args): Parameters<ThreadPostArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let who = principal_of(&context.peer);
+        let (thread, title) = match (args.thread, args.title) {
+            (Some(thread), None) => (Some(thread), None),
+            (None, Some(title)) => (None, Some(title)),
+            _ => {
+                return Err(refusal::bad_arguments(
+                    "thread_post",
+                    &["give either thread (to post to it) or title (to start one)".to_owned()],
+                ));
+            }
+        };
+        let (body, key) = (args.body, args.key);
+        let posted = self
+            .call(move |a| {
+                let thread = match (thread, title) {
+                    (Some(thread), _) => thread,
+                    (None, title) => {
+                        let request = ThreadCreate {
+                            title: title.unwrap_or_default(),
+                            participants: Vec::new(),
+                        };
+                        a.thread_create(&who, &request)?.thread.id
+                    }
+                };
+                a.thread_post(&who, &ThreadPost { thread, body, key })
+            })
+            .await?;
+        Ok(bounded::one(Item::new(
+            format!("atelier://threads/{}", posted.message.thread),
+            posted,
+        )))
+    }
+
+    #[tool(
+        description = "Read a thread's messages in order: by default those after your cursor (what you acknowledged), or after a given seq. Give ack to first mark everything up to that seq as handled. Subscribe to atelier://threads/ID to be told when new messages arrive."
+    )]
+    async fn thread_read(
+        &self,
+        Parameters(args): Parameters<ThreadReadArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let who = principal_of(&context.peer);
+        let thread = args.thread;
+        let request = ThreadRead {
+            thread,
+            after: args.after,
+            limit: Some(bounded::PAGE as u32),
+        };
+        let ack = args.ack;
+        let page = self
+            .call(move |a| {
+                if let Some(seq) = ack {
+                    a.thread_ack(&who, ThreadAck { thread, seq })?;
+                }
+                a.thread_read(&who, &request)
+            })
+            .await?;
+        Ok(bounded::one(Item::new(
+            format!("atelier://threads/{thread}"),
+            page,
+        )))
     }
 
     #[tool(
@@ -519,6 +657,7 @@ impl VaultServer {
             play: args.play,
             params: args.params,
             task: args.task,
+            idempotency_key: None,
             adhoc: None,
             model: args.model,
         };
@@ -553,18 +692,6 @@ impl VaultServer {
             format!("atelier://runs/{}", run.id),
             run,
         )))
-    }
-
-    #[tool(description = "One run: its play, status, usage, steps and gates.")]
-    async fn run_get(
-        &self,
-        Parameters(args): Parameters<RunGetArgs>,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
-        let who = principal_of(&context.peer);
-        let id = args.id;
-        let run = self.call(move |a| a.run_show(&who, id)).await?;
-        Ok(bounded::one(Item::new(format!("atelier://runs/{id}"), run)))
     }
 
     #[tool(

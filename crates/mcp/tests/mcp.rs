@@ -241,14 +241,13 @@ fn items(answer: &Value) -> &Vec<Value> {
     answer["items"].as_array().expect("items")
 }
 
-const READ_TOOLS: [&str; 7] = [
+const READ_TOOLS: [&str; 6] = [
     "assets_list",
     "plays_list",
     "read",
-    "run_get",
     "search",
     "tasks_list",
-    "tasks_next",
+    "thread_read",
 ];
 
 /// A host reads by default and sees only the read tools; a grant adds tools and is announced
@@ -336,7 +335,10 @@ async fn refusals_are_json_rpc_errors_with_codes_and_change_nothing() {
         ("read", json!({"reference": "canon:abc"})),
         ("read", json!({"reference": "planet:3"})),
         ("assets_list", json!({"state": "gold"})),
-        ("run_get", json!({"id": -4})),
+        ("read", json!({"reference": "run:-4x"})),
+        ("thread_read", json!({"thread": 1, "after": -1})),
+        ("tasks_run", json!({"root": 0})),
+        ("thread_post", json!({"body": "x"})),
     ] {
         let (code, data) = session.refused(tool, arguments.clone()).await;
         assert_eq!(code, invalid, "{tool} {arguments}: {data}");
@@ -487,7 +489,7 @@ async fn every_tool_answers_with_labelled_bounded_results() {
         }
     }
     assert_eq!(seen, 34);
-    let next = session.ok("tasks_next", json!({})).await;
+    let next = session.ok("tasks_list", json!({"ready": true})).await;
     assert!(items(&next).iter().any(|t| t["data"]["id"] == ids[1]));
 
     let plays = session.ok("plays_list", json!({})).await;
@@ -530,7 +532,9 @@ async fn every_tool_answers_with_labelled_bounded_results() {
     );
     assert!(said.iter().any(|m| m == "step outline passed"), "{said:?}");
     let run_id = run["id"].as_i64().expect("run id");
-    let shown = session.ok("run_get", json!({"id": run_id})).await;
+    let shown = session
+        .ok("read", json!({"reference": format!("run:{run_id}")}))
+        .await;
     assert_eq!(
         items(&shown)[0]["source"],
         format!("atelier://runs/{run_id}")
@@ -726,6 +730,7 @@ async fn resources_are_listed_read_and_watched() {
             "atelier://roles/{name}",
             "atelier://shapes/{id}",
             "atelier://tasks/{id}",
+            "atelier://threads/{id}",
         ]
     );
     let listed = session

@@ -8,13 +8,68 @@ import { TasksView } from "../views/TasksView";
 
 const { commands } = backend;
 
-function serve(tree: ReturnType<typeof node>[], ready = [] as ReturnType<typeof task>[]) {
+function serve(tree: ReturnType<typeof node>[], ready = [] as ReturnType<typeof task>[], orchestrations: unknown[] = []) {
   commands.taskTree.mockImplementation(() => ok(tree));
   commands.taskNext.mockImplementation(() => ok(ready));
+  commands.orchestrationsList.mockImplementation(() => ok(orchestrations));
+}
+
+/** An orchestration view as the core answers it. */
+function orchestration(id: number, root: number, extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    root,
+    principal: "owner",
+    state: "running",
+    spawned: 0,
+    started_at: 1_700_000_000_000,
+    finished_at: null,
+    tasks: { pending: 0, active: 0, in_progress: 1, blocked: 1, completed: 2, failed: 0, cancelled: 0 },
+    in_review: [],
+    jobs: { ready: 0, waiting: 0, leased: 0, dead: 0 },
+    dead_letters: [],
+    held: [],
+    idle: true,
+    ...extra,
+  };
 }
 
 describe("TasksView", () => {
   beforeEach(resetBackend);
+
+  it("runs a tree with the scheduler and shows what waits for a person", async () => {
+    const pilot = task(1, "Pilot", "in_progress", { orchestration: 1 });
+    const review = task(2, "Review", "blocked", {
+      parent_id: 1,
+      orchestration: 1,
+      waiting: { kind: "approval", asset: 7 },
+    });
+    const blocked = task(3, "Polish", "blocked", {
+      parent_id: 1,
+      orchestration: 1,
+      waiting: { kind: "dependency", task: 4 },
+    });
+    const failed = task(4, "Research", "failed", { parent_id: 1, orchestration: 1 });
+    serve(
+      [node(pilot, [node(review), node(blocked), node(failed)])],
+      [],
+      [orchestration(1, 1, { in_review: [{ task: 2, title: "Review", asset: 7 }] })],
+    );
+    commands.orchestrate.mockImplementation(() => ok(orchestration(1, 1)));
+    render(<TasksView />);
+    expect(await screen.findByText("waits for your approval of asset 7")).toHaveClass("chip", "waiting");
+    expect(screen.getByText("waits on #4 Research (failed)")).toBeInTheDocument();
+    const waiting = screen.getByRole("list", { name: "Waiting for your approval in orchestration 1" });
+    expect(waiting).toHaveTextContent("#2 Review: approve or reject asset 7");
+    expect(screen.queryByRole("button", { name: "Run task 2 with the scheduler" })).toBeNull();
+    await userEvent.click(screen.getByRole("button", { name: "Run task 1 with the scheduler" }));
+    expect(commands.orchestrate).toHaveBeenCalledWith({ root: 1 });
+    commands.orchestrationStop.mockImplementation(() => refusal("INVALID_INPUT", "orchestration 1 is finished, not running"));
+    await userEvent.click(screen.getByRole("button", { name: "Stop orchestration 1" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "orchestration 1 is finished, not running (INVALID_INPUT)",
+    );
+  });
 
   it("shows the tree with state chips and only the transitions the state allows", async () => {
     serve(

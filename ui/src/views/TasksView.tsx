@@ -1,8 +1,17 @@
 // Tasks: the tree with state chips, every allowed transition on its row, rename, move (drag or
-// the Move control), dependencies, and the ready list. Refusals appear beside the control that
-// caused them, in the core's own words.
+// the Move control), dependencies, and the ready list; a tree with subtasks can be run by the
+// scheduler, and the Scheduler panel shows each orchestration and what waits for a person.
+// Refusals appear beside the control that caused them, in the core's own words.
 import { useCallback, useEffect, useMemo, useState, type DragEvent } from "react";
-import { attempt, commands, events, type Task, type TaskAction, type TaskTreeNode } from "../api";
+import {
+  attempt,
+  commands,
+  events,
+  type OrchestrationView,
+  type Task,
+  type TaskAction,
+  type TaskTreeNode,
+} from "../api";
 
 const ACTION_LABELS: Record<TaskAction, string> = {
   activate: "Activate",
@@ -33,15 +42,18 @@ function flatten(nodes: TaskTreeNode[], depth = 0): { node: TaskTreeNode; depth:
 export function TasksView() {
   const [tree, setTree] = useState<TaskTreeNode[]>([]);
   const [ready, setReady] = useState<Task[]>([]);
+  const [orchestrations, setOrchestrations] = useState<OrchestrationView[]>([]);
   const [problem, setProblem] = useState("");
 
   const reload = useCallback(async () => {
-    const [forest, next] = await Promise.all([
+    const [forest, next, runs] = await Promise.all([
       attempt(() => commands.taskTree(), setProblem),
       attempt(() => commands.taskNext(), setProblem),
+      attempt(() => commands.orchestrationsList(), setProblem),
     ]);
     if (forest) setTree(forest);
     if (next) setReady(next);
+    if (runs) setOrchestrations(runs);
   }, []);
 
   useEffect(() => {
@@ -85,9 +97,67 @@ export function TasksView() {
             ))}
           </ol>
         )}
+        <Scheduler orchestrations={orchestrations} titles={titles} />
       </aside>
     </div>
   );
+}
+
+/** The scheduler's orchestrations: progress, and what waits for a person. */
+function Scheduler({ orchestrations, titles }: { orchestrations: OrchestrationView[]; titles: Map<number, string> }) {
+  const [problem, setProblem] = useState("");
+  const running = orchestrations.filter((o) => o.state === "running");
+  return (
+    <section aria-labelledby="scheduler-title" className="scheduler">
+      <h2 id="scheduler-title">Scheduler</h2>
+      {running.length === 0 ? (
+        <p className="empty">Nothing is running. Run a task with subtasks to work through it.</p>
+      ) : (
+        <ul aria-label="Orchestrations">
+          {running.map((o) => (
+            <li key={o.id} id={`orchestration-${o.id}`}>
+              <strong>
+                #{o.root} {titles.get(o.root) ?? ""}
+              </strong>{" "}
+              <span className="counts">
+                {o.tasks.completed} completed, {o.tasks.in_progress} running, {o.tasks.failed} failed,{" "}
+                {o.tasks.blocked} blocked
+              </span>
+              {o.in_review.length > 0 && (
+                <ul aria-label={`Waiting for your approval in orchestration ${o.id}`}>
+                  {o.in_review.map((w) => (
+                    <li key={w.task}>
+                      #{w.task} {w.title}: approve or reject asset {w.asset} in Assets
+                    </li>
+                  ))}
+                </ul>
+              )}
+              {o.held.map((h) => (
+                <p key={h.task} className="held">
+                  #{h.task} waits: {h.reason}
+                </p>
+              ))}
+              <button
+                aria-label={`Stop orchestration ${o.id}`}
+                onClick={() => void attempt(() => commands.orchestrationStop(o.id), setProblem)}
+              >
+                Stop
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {problem && <p role="alert" className="error">{problem}</p>}
+    </section>
+  );
+}
+
+/** What a task the scheduler blocked waits on, in words. */
+function waitingText(task: Task, titles: Map<number, string>): string | null {
+  const waiting = task.waiting;
+  if (!waiting) return null;
+  if (waiting.kind === "approval") return `waits for your approval of asset ${waiting.asset}`;
+  return `waits on #${waiting.task} ${titles.get(waiting.task) ?? ""} (failed)`.trim();
 }
 
 function StateChip({ state }: { state: Task["state"] }) {
@@ -280,6 +350,20 @@ function TaskRow({ node, all, titles }: RowProps) {
           <span className="title">{node.title}</span>
         )}
         <StateChip state={node.state} />
+        {waitingText(node, titles) && (
+          <span className="chip waiting" id={`task-${node.id}-waiting`}>
+            {waitingText(node, titles)}
+          </span>
+        )}
+        {node.parent_id === null && node.children.length > 0 && node.state !== "completed" && (
+          <button
+            aria-label={`Run task ${node.id} with the scheduler`}
+            title="Each ready subtask runs its play as its role, in dependency order"
+            onClick={() => void attempt(() => commands.orchestrate({ root: node.id }), setProblem)}
+          >
+            Run
+          </button>
+        )}
         {node.depends_on.length > 0 && (
           <span className="deps" aria-label={`Task ${node.id} waits on`}>
             waits on

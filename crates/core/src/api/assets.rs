@@ -538,6 +538,12 @@ impl Atelier {
                 &note,
             )?;
             assets::push_snapshot(ctx.tx, request.asset, ctx.now)?;
+            if matches!(to, AssetState::Approved | AssetState::Rejected) {
+                // Tasks of an orchestration waiting on this review complete or fail with it.
+                let mut books = super::orchestrate::books(ctx);
+                books.reviewed(request.asset, to == AssetState::Approved, Some(&note))?;
+                books.finish()?;
+            }
             Ok((
                 asset_view(ctx.tx, request.asset)?,
                 Entry {

@@ -9,11 +9,13 @@ mod assets;
 mod catalog;
 mod changes;
 mod documents;
+mod orchestrate;
 mod projects;
 mod providers;
 mod runs;
 mod switch;
 mod tasks;
+mod threads;
 mod watching;
 pub mod wire;
 
@@ -29,6 +31,10 @@ pub use documents::{
     Backlink, DocumentSummary, DocumentText, DocumentView, LinkView, PassageText, RelatedDocument,
     RelatedReason, SearchRequest,
 };
+pub use orchestrate::{
+    DeadLetter, Held, LEASE_MS, OrchestrateRequest, OrchestrationView, ReviewWait, TaskCounts,
+    Wake, WorkEvent, Worked,
+};
 pub use projects::{
     HookAction, HookAdd, HookView, IngestProgress, IngestReport, IngestStage, IngestTimings,
     ProjectAdd, ProjectView, SkippedFiles,
@@ -39,6 +45,9 @@ pub use switch::SwitchState;
 pub use tasks::{
     NewSubtask, NewTask, TaskDependency, TaskDetail, TaskEdit, TaskMove, TaskTransition,
     TaskTreeNode,
+};
+pub use threads::{
+    Participant, PostView, ThreadAck, ThreadCreate, ThreadPage, ThreadPost, ThreadRead, ThreadView,
 };
 pub use watching::{WatchOptions, WatchOutcome};
 
@@ -119,6 +128,10 @@ struct OpenVault {
     kill: Mutex<crate::providers::transport::Cancel>,
     /// Runs going in this process, by id, for `run_cancel`.
     runs: Mutex<std::collections::HashMap<i64, crate::providers::transport::Cancel>>,
+    /// Calls in flight per provider, within `orchestration.provider_limits`.
+    slots: crate::providers::slots::ProviderSlots,
+    /// Wakes this process's workers when jobs were enqueued.
+    wake: Wake,
     model_dirs: Vec<PathBuf>,
     roles: RoleSet,
     config: Config,
@@ -162,6 +175,26 @@ pub struct Status {
     pub kill_switch: Option<SwitchState>,
     /// The OS keychain: `not checked yet`, `available`, or why it is not.
     pub keychain: Option<String>,
+    /// The scheduler's queue and what is running or waiting.
+    pub work: Option<WorkStatus>,
+}
+
+/// The scheduler at a glance, for `status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct WorkStatus {
+    /// Jobs by where they are (the dead letters included).
+    pub queue: crate::jobs::QueueDepth,
+    /// Orchestrations running.
+    pub orchestrations: i64,
+    /// Tasks in progress.
+    pub running_tasks: i64,
+    /// Tasks blocked on a failed dependency.
+    pub blocked_tasks: i64,
+    /// Tasks waiting for a person to approve their output.
+    pub waiting_for_approval: i64,
+    /// Runs going now.
+    pub runs_in_flight: i64,
 }
 
 impl Status {
@@ -178,6 +211,7 @@ impl Status {
             vectors: None,
             kill_switch: None,
             keychain: None,
+            work: None,
         }
     }
 }
@@ -341,6 +375,12 @@ impl Atelier {
                 message: e.to_string(),
             }
         })?;
+        // Likewise every job still leased: its worker was in the process that died.
+        crate::jobs::reclaim_orphans(&conn, options.clock.now()).map_err(|e| {
+            SealReason::StorageUnavailable {
+                message: Error::from(e).to_string(),
+            }
+        })?;
         let kill = crate::providers::transport::Cancel::default();
         if matches!(switch::switch_state(&conn), Ok(Some(_))) {
             kill.cancel();
@@ -357,6 +397,10 @@ impl Atelier {
             keychain: OnceLock::new(),
             kill: Mutex::new(kill),
             runs: Mutex::new(std::collections::HashMap::new()),
+            slots: crate::providers::slots::ProviderSlots::new(
+                config.orchestration.provider_limits.clone(),
+            ),
+            wake: Wake::default(),
             model_dirs,
             roles,
             config,
@@ -407,6 +451,18 @@ impl Atelier {
             .map_or(-1, |n| i64::try_from(n).unwrap_or(-1));
         let outbox_head = outbox::last_id(&db).unwrap_or(-1);
         let kill_switch = switch::switch_state(&db).ok().flatten();
+        let work = WorkStatus {
+            queue: crate::jobs::depth(&db, self.clock.now()).unwrap_or_default(),
+            orchestrations: count("SELECT COUNT(*) FROM orchestrations WHERE state = 'running'"),
+            running_tasks: count("SELECT COUNT(*) FROM tasks WHERE state = 'in_progress'"),
+            blocked_tasks: count(
+                "SELECT COUNT(*) FROM tasks WHERE state = 'blocked' AND waiting_kind = 'dependency'",
+            ),
+            waiting_for_approval: count(
+                "SELECT COUNT(*) FROM tasks WHERE state = 'blocked' AND waiting_kind = 'approval'",
+            ),
+            runs_in_flight: count("SELECT COUNT(*) FROM runs WHERE status = 'running'"),
+        };
         drop(db);
         let keychain = match open.keychain.get() {
             None => "not checked yet".to_owned(),
@@ -450,6 +506,7 @@ impl Atelier {
             vectors: Some(vectors),
             kill_switch,
             keychain: Some(keychain),
+            work: Some(work),
         }
     }
 
@@ -484,6 +541,8 @@ impl Atelier {
             tx.commit()?;
             out
         };
+        // The change may have made scheduled work ready.
+        open.wake.notify();
         // The change is committed; a projection failure here is repaired on the next read.
         let _ = self.graph_in_sync(open);
         let _ = self.vectors_in_sync(open);

@@ -12,6 +12,7 @@ use crate::catalog;
 use crate::clock::Millis;
 use crate::docs::search::{SearchFilter, SearchMode};
 use crate::error::{Error, Result};
+use crate::input;
 use crate::plays::adhoc::{self, AdhocRequest};
 use crate::plays::assemble::{
     self, Assembled, AssemblyInput, ResolvedShape, SourceCandidate, SourceKind,
@@ -46,9 +47,15 @@ pub struct RunRequest {
     /// A `provider:model` for every step, overriding routing.
     #[serde(default)]
     pub model: Option<String>,
-    /// The task the run is for.
+    /// The task the run is for. Its title, description and the outputs of the tasks it depends
+    /// on reach the play's templates as `task` and `upstream`.
     #[serde(default)]
     pub task: Option<i64>,
+    /// Starting a run again with the same key answers the run that passed under it instead of
+    /// running again, and each model call carries the key (with the step) so a provider that
+    /// honours `Idempotency-Key` does not work twice. The scheduler keys runs by task and attempt.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// What a run tells while it works.
@@ -273,7 +280,7 @@ impl Atelier {
     }
 
     /// The play a request names, or the one-step play its ad-hoc parts make.
-    fn requested_play(&self, request: &RunRequest) -> Result<LoadedPlay> {
+    pub(super) fn requested_play(&self, request: &RunRequest) -> Result<LoadedPlay> {
         match &request.adhoc {
             Some(parts) => adhoc::play(parts).map_err(|p| Error::invalid("adhoc", p.message)),
             None => self.play(&request.play),
@@ -358,11 +365,25 @@ impl Atelier {
                 format!("`{model}` should be written `provider:model`"),
             ));
         }
+        if let Some(key) = &request.idempotency_key {
+            input::line("idempotency_key", key, 200)?;
+            if let Some(run) = self.passed_under_key(open, who, key)? {
+                return Ok(run);
+            }
+        }
+        let mut params = params;
+        if let Some(task) = request.task {
+            let db = lock(&open.db);
+            for (name, value) in task_context(&db, task)? {
+                // A parameter of the play's own with the same name wins.
+                params.entry(name).or_insert(value);
+            }
+        }
         let prices = self.prices()?;
         let run = self.write(who, Capability::RunPlays, |ctx| {
             ctx.tx.execute(
-                "INSERT INTO runs (play, play_version, play_text, params, principal, task_id, status, created_at, started_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?7)",
+                "INSERT INTO runs (play, play_version, play_text, params, principal, task_id, status, created_at, started_at, idempotency_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?7, ?8)",
                 params![
                     loaded.play.name,
                     loaded.play.version,
@@ -370,7 +391,8 @@ impl Atelier {
                     Value::Object(params.clone()).to_string(),
                     who.as_text(),
                     request.task,
-                    ctx.now
+                    ctx.now,
+                    request.idempotency_key
                 ],
             )?;
             let run = ctx.tx.last_insert_rowid();
@@ -469,6 +491,31 @@ impl Atelier {
             status: status.to_owned(),
         });
         self.run_view(&lock(&open.db), run)
+    }
+
+    /// The run that passed under `key`, banked if its play banks and a crash came between the
+    /// two; `None` if no run passed under it.
+    fn passed_under_key(
+        &self,
+        open: &OpenVault,
+        who: &Principal,
+        key: &str,
+    ) -> Result<Option<RunView>> {
+        let passed: Option<i64> = lock(&open.db)
+            .query_row(
+                "SELECT id FROM runs WHERE idempotency_key = ?1 AND status = 'passed'
+                 ORDER BY id LIMIT 1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(run) = passed else {
+            return Ok(None);
+        };
+        if self.run_view(&lock(&open.db), run)?.asset.is_none() {
+            self.bank_passed_run(who, run)?;
+        }
+        Ok(Some(self.run_view(&lock(&open.db), run)?))
     }
 
     /// Cancels a running run of this process. Needs `run_plays`.
@@ -689,8 +736,20 @@ impl Atelier {
             let prepared = self.prepare_step(open, step, &context)?;
             self.step_started(open, run, step, &prepared)?;
             let candidates = self.candidates(open, step, request.model.as_deref())?;
-            let answer =
-                self.call_models(open, run, step, &prepared, &candidates, cancel, on_event);
+            let key = request
+                .idempotency_key
+                .as_ref()
+                .map(|k| format!("{k}:{}", step.id));
+            let answer = self.call_models(
+                open,
+                run,
+                step,
+                &prepared,
+                &candidates,
+                key,
+                cancel,
+                on_event,
+            );
             let (model, completion, attempts, latency) = match answer {
                 Ok(a) => a,
                 Err((attempts, failure)) => {
@@ -894,6 +953,7 @@ impl Atelier {
         step: &Step,
         prepared: &PreparedStep,
         candidates: &[Candidate],
+        idempotency_key: Option<String>,
         cancel: &Cancel,
         on_event: &mut dyn FnMut(RunEvent),
     ) -> std::result::Result<
@@ -959,6 +1019,7 @@ impl Atelier {
                     },
                     _ => OutputFormat::Text,
                 },
+                idempotency_key: idempotency_key.clone(),
             };
             on_event(RunEvent::StepStarted {
                 run,
@@ -977,6 +1038,9 @@ impl Atelier {
                         step: step.id.clone(),
                         text: text.to_owned(),
                     });
+                };
+                let Some(_slot) = open.slots.take(&provider.name, cancel) else {
+                    return Err((attempts, StepFailure::Cancelled));
                 };
                 match transport::stream_chat(
                     &endpoint,
@@ -1085,7 +1149,16 @@ impl Atelier {
         let candidates = self.candidates(open, &judge, None)?;
         let mut ignore = |_: RunEvent| {};
         let (_, completion, _, _) = self
-            .call_models(open, 0, &judge, &prepared, &candidates, cancel, &mut ignore)
+            .call_models(
+                open,
+                0,
+                &judge,
+                &prepared,
+                &candidates,
+                None,
+                cancel,
+                &mut ignore,
+            )
             .map_err(|(_, failure)| failure)?;
         Ok(match gates::parse_json_output(&completion.text) {
             Some(v) if v.get("pass").and_then(Value::as_bool).is_some() => GateResult {
@@ -1218,6 +1291,38 @@ fn sleep_unless_cancelled(wait: std::time::Duration, cancel: &Cancel) -> bool {
         );
     }
     !cancel.is_cancelled()
+}
+
+/// What templates of a run for `task` see besides the play's parameters: `task` (id, title,
+/// description) and `upstream`, the output of the last passed run of each task it depends on.
+pub(super) fn task_context(db: &Connection, task: i64) -> Result<Map<String, Value>> {
+    let found = crate::tasks::get(db, task)?;
+    let mut upstream = Vec::new();
+    for on in crate::tasks::dependencies(db, task)? {
+        let dependency = crate::tasks::get(db, on)?;
+        let output: Option<String> = db
+            .query_row(
+                "SELECT s.output FROM runs r JOIN run_steps s ON s.run_id = r.id
+                 WHERE r.task_id = ?1 AND r.status = 'passed' AND s.status = 'passed'
+                   AND s.output IS NOT NULL
+                 ORDER BY r.id DESC, s.finished_at DESC, s.position DESC LIMIT 1",
+                [on],
+                |r| r.get(0),
+            )
+            .optional()?;
+        upstream.push(json!({
+            "task": on,
+            "title": dependency.title,
+            "output": output.unwrap_or_default(),
+        }));
+    }
+    let mut context = Map::new();
+    context.insert(
+        "task".to_owned(),
+        json!({"id": task, "title": found.title, "description": found.description}),
+    );
+    context.insert("upstream".to_owned(), Value::Array(upstream));
+    Ok(context)
 }
 
 /// Parameters and the outputs of earlier steps, as templates see them.

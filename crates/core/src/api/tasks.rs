@@ -1,12 +1,13 @@
 //! Task commands: create, edit, move, dependencies, transitions, list, tree, next, show.
 
+use super::orchestrate::books;
 use super::{Atelier, Ctx};
 use crate::audit::Entry;
 use crate::auth::{Capability, Principal};
 use crate::error::{Error, Result};
 use crate::input;
 use crate::outbox::{self, GraphChange};
-use crate::tasks::{self, Task, TaskAction, TaskFilter, TaskState};
+use crate::tasks::{self, Task, TaskAction, TaskFilter, TaskState, Waiting};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -205,6 +206,25 @@ fn check_role(ctx: &Ctx<'_, '_>, role: &str) -> Result<String> {
     }
 }
 
+/// Why a person cannot move a task the scheduler blocked, and what ends the wait.
+fn waiting_error(task: i64, waiting: Waiting) -> Error {
+    let (waiting, remedy) = match waiting {
+        Waiting::Dependency { task: failed } => (
+            format!("task {failed}, which failed"),
+            format!("reset task {failed}; this one goes on once it completes"),
+        ),
+        Waiting::Approval { asset } => (
+            format!("the review of its output, asset {asset}"),
+            format!("approve asset {asset} to complete the task, or reject it to fail the task"),
+        ),
+    };
+    Error::TaskWaiting {
+        task,
+        waiting,
+        remedy,
+    }
+}
+
 fn check_id(field: &str, id: i64) -> Result<i64> {
     if id > 0 {
         Ok(id)
@@ -238,6 +258,48 @@ fn project(ctx: &Ctx<'_, '_>, id: i64) -> Result<()> {
     let snapshot = tasks::snapshot(ctx.tx, id)?;
     outbox::push(ctx.tx, &GraphChange::Task(snapshot), ctx.now)?;
     Ok(())
+}
+
+/// Refuses too many subtasks, or one waiting on itself or a later one.
+pub(super) fn check_subtasks(subtasks: &[NewSubtask]) -> Result<()> {
+    if subtasks.len() > MAX_SUBTASKS {
+        return Err(Error::invalid(
+            "subtasks",
+            format!("at most {MAX_SUBTASKS} in one call"),
+        ));
+    }
+    for (index, sub) in subtasks.iter().enumerate() {
+        if let Some(bad) = sub.after.iter().find(|a| **a >= index) {
+            return Err(Error::invalid(
+                "after",
+                format!("subtask {index} can only wait on earlier subtasks, not {bad}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Inserts checked `subtasks` under `parent` (each waiting on the earlier ones its `after`
+/// names); answers their ids in order.
+pub(super) fn insert_subtasks(
+    ctx: &Ctx<'_, '_>,
+    parent: i64,
+    subtasks: &[NewSubtask],
+) -> Result<Vec<i64>> {
+    let mut ids: Vec<i64> = Vec::with_capacity(subtasks.len());
+    for sub in subtasks {
+        let child = NewTask {
+            title: sub.title.clone(),
+            description: sub.description.clone(),
+            parent: Some(parent),
+            role: sub.role.clone(),
+            play: sub.play.clone(),
+            priority: sub.priority,
+            depends_on: sub.after.iter().map(|a| ids[*a]).collect(),
+        };
+        ids.push(insert_task(ctx, &child)?.0);
+    }
+    Ok(ids)
 }
 
 /// Checks `new` and inserts it with its dependencies; answers its id and checked title.
@@ -285,6 +347,12 @@ fn insert_task(ctx: &Ctx<'_, '_>, new: &NewTask) -> Result<(i64, String)> {
         tasks::add_dependency(ctx.tx, id, *on, ctx.now)?;
     }
     project(ctx, id)?;
+    if let Some(parent) = new.parent {
+        // A task added under an orchestrated one joins that orchestration.
+        let mut books = books(ctx);
+        books.adopt(id, parent)?;
+        books.finish()?;
+    }
     Ok((id, title))
 }
 
@@ -313,35 +381,11 @@ impl Atelier {
         new: NewTask,
         subtasks: Vec<NewSubtask>,
     ) -> Result<Vec<Task>> {
-        if subtasks.len() > MAX_SUBTASKS {
-            return Err(Error::invalid(
-                "subtasks",
-                format!("at most {MAX_SUBTASKS} in one call"),
-            ));
-        }
-        for (index, sub) in subtasks.iter().enumerate() {
-            if let Some(bad) = sub.after.iter().find(|a| **a >= index) {
-                return Err(Error::invalid(
-                    "after",
-                    format!("subtask {index} can only wait on earlier subtasks, not {bad}"),
-                ));
-            }
-        }
+        check_subtasks(&subtasks)?;
         self.write(who, Capability::TasksWrite, |ctx| {
             let (root, title) = insert_task(ctx, &new)?;
             let mut ids = vec![root];
-            for sub in &subtasks {
-                let child = NewTask {
-                    title: sub.title.clone(),
-                    description: sub.description.clone(),
-                    parent: Some(root),
-                    role: sub.role.clone(),
-                    play: sub.play.clone(),
-                    priority: sub.priority,
-                    depends_on: sub.after.iter().map(|a| ids[a + 1]).collect(),
-                };
-                ids.push(insert_task(ctx, &child)?.0);
-            }
+            ids.extend(insert_subtasks(ctx, root, &subtasks)?);
             let created = ids
                 .iter()
                 .map(|id| tasks::get(ctx.tx, *id))
@@ -493,6 +537,9 @@ impl Atelier {
                 ));
             }
             project(ctx, dep.id)?;
+            let mut books = books(ctx);
+            books.consider(dep.id)?;
+            books.finish()?;
             let entry = Entry {
                 action: "task.dependency.remove",
                 target: format!("task:{}", dep.id),
@@ -514,6 +561,11 @@ impl Atelier {
                 .map(|r| input::text("reason", r, 4096, false))
                 .transpose()?;
             let from = task.state;
+            if let Some(waiting) = task.waiting
+                && request.action != TaskAction::Cancel
+            {
+                return Err(waiting_error(task.id, waiting));
+            }
             let Some(to) = request.action.apply(from) else {
                 let allowed: Vec<&str> = TaskAction::allowed_from(from)
                     .iter()
@@ -553,8 +605,21 @@ impl Atelier {
                 TaskState::Blocked | TaskState::Failed | TaskState::Cancelled => reason,
                 _ => None,
             };
+            task.waiting = None;
             tasks::update(ctx.tx, &task, ctx.now)?;
             project(ctx, task.id)?;
+            // What this move changes for an orchestration working through the task.
+            let mut books = books(ctx);
+            match request.action {
+                TaskAction::Complete => books.after_completed(task.id)?,
+                TaskAction::Cancel => books.closed(task.id)?,
+                TaskAction::Fail => {
+                    books.after_failed(task.id, task.reason.as_deref().unwrap_or("failed"))?;
+                }
+                TaskAction::Reset => books.reset(task.id)?,
+                _ => {}
+            }
+            books.finish()?;
             let entry = Entry {
                 action: "task.transition",
                 target: format!("task:{}", task.id),

@@ -12,10 +12,11 @@ use super::{
     AssetDetail, AssetExport, AssetFilter, AssetLineage, AssetOrigin, AssetReviewRequest,
     AssetView, Atelier, BankRequest, CanonEdit, CanonFilter, DocumentView, Exported, GrantAdd,
     GrantView, HookAdd, HookView, IngestProgress, IngestReport, KeyView, NewCanon, NewShape,
-    NewTask, ProjectAdd, ProjectView, Promotion, ProviderAdd, ProviderCheck, ProviderView,
-    ReindexReport, RelatedDocument, Route, RunEvent, RunPreview, RunRequest, RunView,
-    SearchRequest, ShapeEdit, Status, SwitchState, TaskDependency, TaskDetail, TaskEdit, TaskMove,
-    TaskTransition, TaskTreeNode, WatchOptions, WatchOutcome,
+    NewTask, OrchestrateRequest, OrchestrationView, PostView, ProjectAdd, ProjectView, Promotion,
+    ProviderAdd, ProviderCheck, ProviderView, ReindexReport, RelatedDocument, Route, RunEvent,
+    RunPreview, RunRequest, RunView, SearchRequest, ShapeEdit, Status, SwitchState, TaskDependency,
+    TaskDetail, TaskEdit, TaskMove, TaskTransition, TaskTreeNode, ThreadAck, ThreadCreate,
+    ThreadPage, ThreadPost, ThreadRead, ThreadView, WatchOptions, WatchOutcome,
 };
 use crate::audit::{Event, Verification};
 use crate::auth::Principal;
@@ -176,6 +177,18 @@ plain_calls! { atelier, who;
     fn task_list(filter: &TaskFilter as TaskFilter) -> Vec<Task> = atelier.task_list(who, &filter);
     fn task_tree(root: Option<i64>) -> Vec<TaskTreeNode> = atelier.task_tree(who, root);
     fn task_next() -> Vec<Task> = atelier.task_next(who);
+    fn orchestrate(request: &OrchestrateRequest as OrchestrateRequest) -> OrchestrationView =
+        atelier.orchestrate(who, &request);
+    fn orchestration_show(id: i64) -> OrchestrationView = atelier.orchestration_show(who, id);
+    fn orchestrations_list() -> Vec<OrchestrationView> = atelier.orchestrations_list(who);
+    fn orchestration_stop(id: i64) -> OrchestrationView = atelier.orchestration_stop(who, id);
+    fn thread_create(request: &ThreadCreate as ThreadCreate) -> ThreadView =
+        atelier.thread_create(who, &request);
+    fn thread_post(post: &ThreadPost as ThreadPost) -> PostView = atelier.thread_post(who, &post);
+    fn thread_read(request: &ThreadRead as ThreadRead) -> ThreadPage =
+        atelier.thread_read(who, &request);
+    fn thread_ack(ack: ThreadAck) -> i64 = atelier.thread_ack(who, ack);
+    fn threads_list() -> Vec<ThreadView> = atelier.threads_list(who);
     fn role_list() -> Vec<Role> = atelier.role_list(who);
     fn role_show(name: &str as String) -> Role = atelier.role_show(who, &name);
     fn canon_create(new: NewCanon) -> CanonBlock = atelier.canon_create(who, new);

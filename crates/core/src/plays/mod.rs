@@ -33,6 +33,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "episode_show_notes.yaml",
         include_str!("../../plays/episode_show_notes.yaml"),
     ),
+    ("plan.yaml", include_str!("../../plays/plan.yaml")),
 ];
 
 /// Where a play came from.

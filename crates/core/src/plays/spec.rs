@@ -27,6 +27,11 @@ pub struct Play {
     pub steps: Vec<Step>,
     /// What happens to a passing run's output.
     pub approval: Approval,
+    /// A decomposition play: its output is a JSON object `{"subtasks": [...]}` (title,
+    /// description, role, play, priority, after) that the scheduler creates under the task it
+    /// ran for. Its role needs `spawn_tasks`.
+    #[serde(default)]
+    pub decomposes: bool,
     /// The SHA-256 of the file's text: the version a run pins.
     pub version: String,
 }
@@ -241,6 +246,8 @@ struct PlayFile {
     steps: Vec<Step>,
     #[serde(default)]
     approval: Approval,
+    #[serde(default)]
+    decomposes: bool,
 }
 
 /// What is wrong with a play file, with its line when known.
@@ -474,6 +481,7 @@ pub fn parse(file: &str, text: &str) -> Result<Play, PlayProblem> {
         parameters: raw.parameters,
         steps: raw.steps,
         approval: raw.approval,
+        decomposes: raw.decomposes,
         version: hex(&Sha256::digest(text.as_bytes())),
     })
 }

@@ -7,6 +7,7 @@
 
 pub mod pricing;
 pub mod routing;
+pub mod slots;
 pub mod sse;
 pub mod transport;
 pub mod wire;
@@ -172,6 +173,9 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
     /// Text or JSON.
     pub output: OutputFormat,
+    /// Sent as the `Idempotency-Key` header: the same call retried after a crash carries the
+    /// same key, so a provider that honours it answers the first result instead of working again.
+    pub idempotency_key: Option<String>,
 }
 
 /// Tokens a call used.

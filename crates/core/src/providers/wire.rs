@@ -50,11 +50,15 @@ pub fn auth_header(format: WireFormat, key: &str) -> (&'static str, String) {
 /// The streaming generation request.
 pub fn chat_request(format: WireFormat, base_url: &str, req: &ChatRequest) -> WireRequest {
     let base = base_url.trim_end_matches('/');
-    match format {
+    let mut wire = match format {
         WireFormat::OpenAi => openai_request(base, req),
         WireFormat::Anthropic => anthropic_request(base, req),
         WireFormat::Gemini => gemini_request(base, req),
+    };
+    if let Some(key) = &req.idempotency_key {
+        wire.headers.push(("idempotency-key", key.clone()));
     }
+    wire
 }
 
 /// A cheap authenticated read (the model list), for `keys test` and `providers test`.
@@ -359,6 +363,7 @@ mod tests {
             max_tokens: 64,
             temperature: Some(0.5),
             output,
+            idempotency_key: None,
         }
     }
 

@@ -40,6 +40,11 @@ pub const EMBEDDED: &[Migration] = &[
         name: "0003_runs.sql",
         sql: include_str!("../../../../migrations/0003_runs.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_orchestration.sql",
+        sql: include_str!("../../../../migrations/0004_orchestration.sql"),
+    },
 ];
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -33,14 +33,56 @@ pub struct Task {
     pub priority: i64,
     /// Why it is blocked or failed, when it is.
     pub reason: Option<String>,
+    /// What a blocked task waits on, when the scheduler blocked it.
+    pub waiting: Option<Waiting>,
+    /// The orchestration working through it, if one is.
+    pub orchestration: Option<i64>,
     /// Created, ms since the epoch.
     pub created_at: Millis,
     /// Last changed, ms since the epoch.
     pub updated_at: Millis,
 }
 
+/// What a task blocked by the scheduler waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Waiting {
+    /// A task it depends on, directly or through others, failed; resetting that task (and it
+    /// completing) lets this one go on.
+    Dependency {
+        /// The failed task.
+        task: i64,
+    },
+    /// A person approving its output: approving the asset completes the task, rejecting it
+    /// fails the task.
+    Approval {
+        /// The asset in review.
+        asset: i64,
+    },
+}
+
+impl Waiting {
+    /// The stored kind and id.
+    pub fn columns(self) -> (&'static str, i64) {
+        match self {
+            Waiting::Dependency { task } => ("dependency", task),
+            Waiting::Approval { asset } => ("approval", asset),
+        }
+    }
+
+    fn from_columns(kind: Option<String>, on: Option<i64>) -> Option<Waiting> {
+        match (kind.as_deref(), on) {
+            (Some("dependency"), Some(task)) => Some(Waiting::Dependency { task }),
+            (Some("approval"), Some(asset)) => Some(Waiting::Approval { asset }),
+            _ => None,
+        }
+    }
+}
+
 const COLUMNS: &str = "id, title, description, state, parent_id, role, play, priority, \
-                       blocked_reason, created_at, updated_at";
+                       blocked_reason, created_at, updated_at, waiting_kind, waiting_on, \
+                       orchestration_id";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
     let state: String = row.get(3)?;
@@ -62,6 +104,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
         reason: row.get(8)?,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
+        waiting: Waiting::from_columns(row.get(11)?, row.get(12)?),
+        orchestration: row.get(13)?,
     })
 }
 
@@ -159,11 +203,13 @@ pub fn insert(conn: &Connection, new: &Insert<'_>, now: Millis) -> Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
-/// Writes every editable field of `task` back.
+/// Writes every editable field of `task` back (the orchestration is stamped by the scheduler).
 pub fn update(conn: &Connection, task: &Task, now: Millis) -> Result<()> {
+    let (kind, on) = task.waiting.map(Waiting::columns).unzip();
     conn.execute(
         "UPDATE tasks SET title = ?2, description = ?3, state = ?4, parent_id = ?5, role = ?6,
-                          play = ?7, priority = ?8, blocked_reason = ?9, updated_at = ?10
+                          play = ?7, priority = ?8, blocked_reason = ?9, updated_at = ?10,
+                          waiting_kind = ?11, waiting_on = ?12
          WHERE id = ?1",
         params![
             task.id,
@@ -175,7 +221,9 @@ pub fn update(conn: &Connection, task: &Task, now: Millis) -> Result<()> {
             task.play,
             task.priority,
             task.reason,
-            now
+            now,
+            kind,
+            on
         ],
     )?;
     Ok(())

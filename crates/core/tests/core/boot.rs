@@ -18,6 +18,7 @@ const CHANGED: &[Migration] = &[
     },
     atelier_core::store::migrations::EMBEDDED[1],
     atelier_core::store::migrations::EMBEDDED[2],
+    atelier_core::store::migrations::EMBEDDED[3],
 ];
 
 fn sealed_with(vault: &TempVault, options: OpenOptions) -> SealReason {

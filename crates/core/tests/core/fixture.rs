@@ -85,6 +85,11 @@ pub fn dump(vault: &Path) -> String {
         "asset_reviews",
         "asset_sources",
         "kill_switch",
+        "jobs",
+        "orchestrations",
+        "threads",
+        "thread_participants",
+        "messages",
     ] {
         let mut stmt = conn
             .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
@@ -335,6 +340,7 @@ pub fn outline_request(model: Option<&str>) -> RunRequest {
         ]),
         model: model.map(str::to_owned),
         task: None,
+        idempotency_key: None,
         adhoc: None,
     }
 }

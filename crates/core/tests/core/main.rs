@@ -8,6 +8,7 @@ mod catalog;
 mod docs;
 mod fixture;
 mod graph;
+mod orchestrate;
 mod prompts;
 mod providers;
 mod remote;

@@ -89,6 +89,7 @@ fn the_shipped_plays_assemble_the_prompts_in_their_snapshots() {
             "episode_show_notes",
             params(&[("episode", "Episode 12: keeping the light")]),
         ),
+        ("plan", params(&[("goal", "Write the pilot episode")])),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
     let update = std::env::var_os("ATELIER_UPDATE_SNAPSHOTS").is_some();
@@ -102,6 +103,7 @@ fn the_shipped_plays_assemble_the_prompts_in_their_snapshots() {
                     params,
                     model: Some("stub:any".to_owned()),
                     task: None,
+                    idempotency_key: None,
                     adhoc: None,
                 },
             )

@@ -25,6 +25,7 @@ fn request(model: &str) -> ChatRequest {
         max_tokens: 64,
         temperature: None,
         output: OutputFormat::Text,
+        idempotency_key: None,
     }
 }
 

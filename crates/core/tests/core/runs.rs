@@ -141,6 +141,7 @@ fn bad_key_and_provider_inputs_are_refused_and_change_nothing() {
                 params: Map::new(),
                 model: None,
                 task: None,
+                idempotency_key: None,
                 adhoc: None,
             },
             &mut |_| {},
@@ -154,6 +155,7 @@ fn bad_key_and_provider_inputs_are_refused_and_change_nothing() {
                 params: Map::new(),
                 model: None,
                 task: None,
+                idempotency_key: None,
                 adhoc: None,
             },
             &mut |_| {},
@@ -301,6 +303,7 @@ fn failing_gates_fail_the_run_and_skip_the_steps_after() {
         params: params(&[("character", "Mara")]),
         model: Some("stub:facts".to_owned()),
         task: None,
+        idempotency_key: None,
         adhoc: None,
     };
     let run = atelier
@@ -562,6 +565,7 @@ fn a_rubric_is_judged_by_the_reviewer_and_its_verdict_gates_the_run() {
         params: params(&[("character", "Mara Quell")]),
         model: Some("stub:bible".to_owned()),
         task: None,
+        idempotency_key: None,
         adhoc: None,
     };
     let rubric_of = |run: &atelier_core::api::RunView| {
@@ -721,6 +725,7 @@ fn an_adhoc_request_runs_like_a_one_step_play() {
         params: Map::new(),
         model: Some("stub:scene".to_owned()),
         task: None,
+        idempotency_key: None,
     };
     let preview = atelier
         .run_preview(&owner(), &request(parts.clone()))

@@ -1,0 +1,671 @@
+//! The durable job queue: background work kept in the vault's SQLite, so it survives `kill -9`
+//! and restarts (seed 004 used pg-boss; this is the same contract without a server).
+//!
+//! A job is enqueued with a kind, a JSON payload, a priority, an optional delay and an optional
+//! idempotency key (enqueueing the same key again answers the first job). A worker *leases* the
+//! next due job for a while and renews the lease by heartbeat; a lease that lapses (the worker
+//! died) sends the job back to the queue, its attempt counted. A worker *completes* a job in the
+//! same transaction as the job's effect, and only while it still holds the lease (fencing), so
+//! acknowledged work is neither lost nor done twice. A failed attempt is retried after an
+//! exponential backoff until `max_attempts`; then the job is `dead`, with its last error, until
+//! someone requeues it.
+//!
+//! Every function takes the connection (or transaction) and the time: the caller owns both.
+
+use crate::clock::Millis;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The first retry waits this long; each further one twice as long as the last.
+const FIRST_BACKOFF_MS: Millis = 1_000;
+/// No retry waits longer than this.
+const MAX_BACKOFF_MS: Millis = 5 * 60 * 1_000;
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting to be leased (possibly not due yet).
+    Queued,
+    /// A worker holds it until its lease ends.
+    Leased,
+    /// Completed.
+    Done,
+    /// Out of attempts; kept with its last error.
+    Dead,
+}
+
+impl JobState {
+    fn name(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Leased => "leased",
+            JobState::Done => "done",
+            JobState::Dead => "dead",
+        }
+    }
+
+    fn parse(text: &str) -> rusqlite::Result<JobState> {
+        Ok(match text {
+            "queued" => JobState::Queued,
+            "leased" => JobState::Leased,
+            "done" => JobState::Done,
+            "dead" => JobState::Dead,
+            other => {
+                return Err(rusqlite::Error::InvalidColumnType(
+                    0,
+                    format!("job state {other}"),
+                    rusqlite::types::Type::Text,
+                ));
+            }
+        })
+    }
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    /// What to do, e.g. `task.run`.
+    pub kind: String,
+    /// Its arguments.
+    pub payload: Value,
+    /// Enqueueing the same key again answers the first job instead of adding one.
+    pub key: Option<String>,
+    /// Higher runs first.
+    pub priority: i64,
+    /// Not before `now + delay_ms`.
+    pub delay_ms: Millis,
+    /// Attempts before the job is dead (at least 1).
+    pub max_attempts: u32,
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Row id.
+    pub id: i64,
+    /// What to do.
+    pub kind: String,
+    /// Its arguments.
+    pub payload: Value,
+    /// Its idempotency key.
+    pub key: Option<String>,
+    /// Higher runs first.
+    pub priority: i64,
+    /// Where it is.
+    pub state: JobState,
+    /// Attempts started so far (a lease is an attempt).
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Not leased before this.
+    pub run_at: Millis,
+    /// The worker holding it, while leased.
+    pub lease_owner: Option<String>,
+    /// When the lease lapses, while leased.
+    pub lease_until: Option<Millis>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was enqueued.
+    pub created_at: Millis,
+    /// When it ended (done or dead).
+    pub finished_at: Option<Millis>,
+}
+
+/// What `enqueue` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The job's id.
+    pub id: i64,
+    /// False when a job with the same key was already there (and is answered instead).
+    pub created: bool,
+}
+
+/// How many jobs are where, for `status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct QueueDepth {
+    /// Queued and due now.
+    pub ready: i64,
+    /// Queued for later (delayed or backing off).
+    pub waiting: i64,
+    /// Held by a worker.
+    pub leased: i64,
+    /// Out of attempts.
+    pub dead: i64,
+}
+
+const COLUMNS: &str = "id, kind, payload, idempotency_key, priority, state, attempts, \
+     max_attempts, run_at, lease_owner, lease_until, last_error, created_at, finished_at";
+
+fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
+    let payload: String = row.get(2)?;
+    let state: String = row.get(5)?;
+    Ok(Job {
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        payload: serde_json::from_str(&payload).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        key: row.get(3)?,
+        priority: row.get(4)?,
+        state: JobState::parse(&state)?,
+        attempts: row.get(6)?,
+        max_attempts: row.get(7)?,
+        run_at: row.get(8)?,
+        lease_owner: row.get(9)?,
+        lease_until: row.get(10)?,
+        last_error: row.get(11)?,
+        created_at: row.get(12)?,
+        finished_at: row.get(13)?,
+    })
+}
+
+/// The job `id`, if there is one.
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Job>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+        [id],
+        job,
+    )
+    .optional()
+}
+
+/// Adds `new` to the queue, or answers the job already enqueued under its key.
+pub fn enqueue(conn: &Connection, new: &NewJob, now: Millis) -> rusqlite::Result<Enqueued> {
+    if let Some(key) = &new.key
+        && let Some(id) = conn
+            .query_row(
+                "SELECT id FROM jobs WHERE idempotency_key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?
+    {
+        return Ok(Enqueued { id, created: false });
+    }
+    conn.execute(
+        "INSERT INTO jobs (kind, payload, idempotency_key, priority, state, attempts, max_attempts,
+                           run_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?6, ?7)",
+        params![
+            new.kind,
+            new.payload.to_string(),
+            new.key,
+            new.priority,
+            new.max_attempts.max(1),
+            now + new.delay_ms.max(0),
+            now,
+        ],
+    )?;
+    Ok(Enqueued {
+        id: conn.last_insert_rowid(),
+        created: true,
+    })
+}
+
+/// Leases the next due job to `worker` until `now + lease_ms`, first sending jobs whose lease
+/// lapsed back to the queue (or to the dead letters, when that was their last attempt). Call it
+/// in an immediate transaction so two workers never lease one job.
+pub fn lease(
+    conn: &Connection,
+    worker: &str,
+    now: Millis,
+    lease_ms: Millis,
+) -> rusqlite::Result<Option<Job>> {
+    reclaim_lapsed(conn, now)?;
+    let next: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?1
+             ORDER BY priority DESC, run_at, id LIMIT 1",
+            [now],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(id) = next else {
+        return Ok(None);
+    };
+    conn.execute(
+        "UPDATE jobs SET state = 'leased', lease_owner = ?2, lease_until = ?3,
+                         attempts = attempts + 1
+         WHERE id = ?1",
+        params![id, worker, now + lease_ms],
+    )?;
+    get(conn, id)
+}
+
+/// Lapsed leases: the worker stopped renewing (it crashed, or hangs). Their attempt counts.
+fn reclaim_lapsed(conn: &Connection, now: Millis) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE jobs SET
+             state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+             finished_at = CASE WHEN attempts >= max_attempts THEN ?1 ELSE NULL END,
+             last_error = 'the worker ' || lease_owner || ' stopped renewing its lease',
+             lease_owner = NULL, lease_until = NULL, run_at = ?1
+         WHERE state = 'leased' AND lease_until <= ?1",
+        [now],
+    )
+}
+
+/// A job whose process died this many times while holding it is dead: it is likely what kills
+/// the process.
+pub const MAX_INTERRUPTIONS: u32 = 10;
+
+/// Sends every leased job back to the queue: call it when a process takes the vault, since one
+/// process owns a vault and so every lease still held belongs to a process that died. The
+/// interrupted attempt is not counted against the job (the job did not fail; its process
+/// stopped), but interruptions are, up to [`MAX_INTERRUPTIONS`]. Answers how many came back.
+pub fn reclaim_orphans(conn: &Connection, now: Millis) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE jobs SET
+             interruptions = interruptions + 1,
+             attempts = MAX(attempts - 1, 0),
+             state = CASE WHEN interruptions + 1 >= ?2 THEN 'dead' ELSE 'queued' END,
+             finished_at = CASE WHEN interruptions + 1 >= ?2 THEN ?1 ELSE NULL END,
+             last_error = CASE WHEN interruptions + 1 >= ?2
+                 THEN 'the process running it stopped ' || (interruptions + 1) || ' times'
+                 ELSE last_error END,
+             lease_owner = NULL, lease_until = NULL, run_at = ?1
+         WHERE state = 'leased'",
+        params![now, MAX_INTERRUPTIONS],
+    )
+}
+
+/// Renews `worker`'s lease on job `id` until `now + lease_ms`. False when the worker no longer
+/// holds it (the lease lapsed and the job went back to the queue): it must stop and not complete.
+pub fn heartbeat(
+    conn: &Connection,
+    id: i64,
+    worker: &str,
+    now: Millis,
+    lease_ms: Millis,
+) -> rusqlite::Result<bool> {
+    let renewed = conn.execute(
+        "UPDATE jobs SET lease_until = ?3
+         WHERE id = ?1 AND state = 'leased' AND lease_owner = ?2 AND lease_until > ?4",
+        params![id, worker, now + lease_ms, now],
+    )?;
+    Ok(renewed == 1)
+}
+
+/// Renews every lease held by workers whose name starts with `prefix` (one process's pool)
+/// until `now + lease_ms`; answers how many.
+pub fn heartbeat_all(
+    conn: &Connection,
+    prefix: &str,
+    now: Millis,
+    lease_ms: Millis,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE jobs SET lease_until = ?2
+         WHERE state = 'leased' AND substr(lease_owner, 1, length(?1)) = ?1 AND lease_until > ?3",
+        params![prefix, now + lease_ms, now],
+    )
+}
+
+/// Puts job `id` back in the queue until `until` without counting the attempt (a guard said
+/// "not yet"), noting why. False when `worker` no longer holds it.
+pub fn postpone(
+    conn: &Connection,
+    id: i64,
+    worker: &str,
+    until: Millis,
+    why: &str,
+) -> rusqlite::Result<bool> {
+    let postponed = conn.execute(
+        "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), run_at = ?3,
+                         last_error = ?4, lease_owner = NULL, lease_until = NULL
+         WHERE id = ?1 AND state = 'leased' AND lease_owner = ?2",
+        params![id, worker, until, why],
+    )?;
+    Ok(postponed == 1)
+}
+
+/// Marks job `id` done, if `worker` still holds its lease; run it in the transaction of the
+/// job's effect, and roll that back when this answers false.
+pub fn complete(conn: &Connection, id: i64, worker: &str, now: Millis) -> rusqlite::Result<bool> {
+    let done = conn.execute(
+        "UPDATE jobs SET state = 'done', finished_at = ?3, lease_owner = NULL, lease_until = NULL
+         WHERE id = ?1 AND state = 'leased' AND lease_owner = ?2 AND lease_until > ?3",
+        params![id, worker, now],
+    )?;
+    Ok(done == 1)
+}
+
+/// Records a failed attempt of job `id` by `worker`: back to the queue after a backoff, or dead
+/// when it was the last attempt. `None` when the worker no longer holds the lease (nothing is
+/// changed); else the job's new state.
+pub fn fail(
+    conn: &Connection,
+    id: i64,
+    worker: &str,
+    error: &str,
+    now: Millis,
+) -> rusqlite::Result<Option<JobState>> {
+    let Some(job) = get(conn, id)? else {
+        return Ok(None);
+    };
+    if job.state != JobState::Leased || job.lease_owner.as_deref() != Some(worker) {
+        return Ok(None);
+    }
+    let state = if job.attempts >= job.max_attempts {
+        JobState::Dead
+    } else {
+        JobState::Queued
+    };
+    conn.execute(
+        "UPDATE jobs SET state = ?2, last_error = ?3, run_at = ?4, finished_at = ?5,
+                         lease_owner = NULL, lease_until = NULL
+         WHERE id = ?1",
+        params![
+            id,
+            state.name(),
+            error,
+            now + backoff(job.attempts),
+            (state == JobState::Dead).then_some(now),
+        ],
+    )?;
+    Ok(Some(state))
+}
+
+/// How long to wait before the attempt after `attempts` failed ones: 1 s, 2 s, 4 s, … up to
+/// five minutes.
+pub fn backoff(attempts: u32) -> Millis {
+    let doublings = attempts.saturating_sub(1).min(20);
+    (FIRST_BACKOFF_MS << doublings).min(MAX_BACKOFF_MS)
+}
+
+/// Sends dead job `id` back to the queue with fresh attempts. False when it is not dead.
+pub fn requeue(conn: &Connection, id: i64, now: Millis) -> rusqlite::Result<bool> {
+    let requeued = conn.execute(
+        "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?2, finished_at = NULL
+         WHERE id = ?1 AND state = 'dead'",
+        params![id, now],
+    )?;
+    Ok(requeued == 1)
+}
+
+/// The dead letters, newest first.
+pub fn dead_letters(conn: &Connection) -> rusqlite::Result<Vec<Job>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM jobs WHERE state = 'dead' ORDER BY finished_at DESC, id DESC"
+    ))?;
+    stmt.query_map([], job)?.collect()
+}
+
+/// How many jobs are ready, waiting, leased and dead at `now`.
+pub fn depth(conn: &Connection, now: Millis) -> rusqlite::Result<QueueDepth> {
+    conn.query_row(
+        "SELECT
+             COALESCE(SUM(state = 'queued' AND run_at <= ?1), 0),
+             COALESCE(SUM(state = 'queued' AND run_at > ?1), 0),
+             COALESCE(SUM(state = 'leased'), 0),
+             COALESCE(SUM(state = 'dead'), 0)
+         FROM jobs",
+        [now],
+        |r| {
+            Ok(QueueDepth {
+                ready: r.get(0)?,
+                waiting: r.get(1)?,
+                leased: r.get(2)?,
+                dead: r.get(3)?,
+            })
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::migrations::{EMBEDDED, migrate};
+
+    const T0: Millis = 1_767_225_600_000;
+    const LEASE: Millis = 30_000;
+
+    fn queue() -> Connection {
+        let mut conn = Connection::open_in_memory().expect("sqlite");
+        migrate(&mut conn, EMBEDDED, T0).expect("migrate");
+        conn
+    }
+
+    fn new(kind: &str) -> NewJob {
+        NewJob {
+            kind: kind.to_owned(),
+            payload: serde_json::json!({ "task": 1 }),
+            key: None,
+            priority: 0,
+            delay_ms: 0,
+            max_attempts: 3,
+        }
+    }
+
+    #[test]
+    fn the_same_key_answers_the_first_job() {
+        let conn = queue();
+        let first = enqueue(
+            &conn,
+            &NewJob {
+                key: Some("task:1".into()),
+                ..new("a")
+            },
+            T0,
+        )
+        .expect("enqueue");
+        let again = enqueue(
+            &conn,
+            &NewJob {
+                key: Some("task:1".into()),
+                payload: serde_json::json!({ "other": true }),
+                ..new("a")
+            },
+            T0 + 5,
+        )
+        .expect("enqueue again");
+        assert!(first.created);
+        assert_eq!(
+            again,
+            Enqueued {
+                id: first.id,
+                created: false
+            }
+        );
+        let stored = get(&conn, first.id).expect("get").expect("job");
+        assert_eq!(
+            stored.payload,
+            serde_json::json!({ "task": 1 }),
+            "the first one stands"
+        );
+    }
+
+    #[test]
+    fn higher_priority_goes_first_and_a_delay_is_honoured() {
+        let conn = queue();
+        let low = enqueue(&conn, &new("low"), T0).expect("low").id;
+        let high = enqueue(
+            &conn,
+            &NewJob {
+                priority: 5,
+                ..new("high")
+            },
+            T0,
+        )
+        .expect("high")
+        .id;
+        let later = enqueue(
+            &conn,
+            &NewJob {
+                priority: 9,
+                delay_ms: 10_000,
+                ..new("later")
+            },
+            T0,
+        )
+        .expect("later")
+        .id;
+        let order: Vec<i64> = (0..3)
+            .filter_map(|_| lease(&conn, "w", T0, LEASE).expect("lease").map(|j| j.id))
+            .collect();
+        assert_eq!(order, vec![high, low], "the delayed job is not due yet");
+        let due = lease(&conn, "w", T0 + 10_000, LEASE)
+            .expect("lease")
+            .expect("due now");
+        assert_eq!(due.id, later);
+    }
+
+    #[test]
+    fn a_lapsed_lease_returns_the_job_and_its_worker_can_no_longer_complete_it() {
+        let conn = queue();
+        let id = enqueue(&conn, &new("a"), T0).expect("enqueue").id;
+        let first = lease(&conn, "crashed", T0, LEASE)
+            .expect("lease")
+            .expect("job");
+        assert_eq!(first.attempts, 1);
+        assert!(heartbeat(&conn, id, "crashed", T0 + 10_000, LEASE).expect("beat"));
+        // No beat after that: the lease ends at T0 + 40 s.
+        assert_eq!(
+            lease(&conn, "other", T0 + 39_999, LEASE).expect("lease"),
+            None
+        );
+        let again = lease(&conn, "other", T0 + 40_000, LEASE)
+            .expect("lease")
+            .expect("back");
+        assert_eq!((again.id, again.attempts), (id, 2));
+        assert!(
+            again
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("crashed"))
+        );
+        assert!(
+            !complete(&conn, id, "crashed", T0 + 40_001).expect("complete"),
+            "fenced"
+        );
+        assert!(!heartbeat(&conn, id, "crashed", T0 + 40_001, LEASE).expect("beat"));
+        assert_eq!(
+            fail(&conn, id, "crashed", "late", T0 + 40_001).expect("fail"),
+            None
+        );
+        assert!(complete(&conn, id, "other", T0 + 40_001).expect("complete"));
+        assert_eq!(
+            get(&conn, id).expect("get").expect("job").state,
+            JobState::Done
+        );
+        assert_eq!(
+            lease(&conn, "other", T0 + 999_999, LEASE).expect("lease"),
+            None
+        );
+    }
+
+    #[test]
+    fn failures_back_off_then_the_job_is_dead_with_its_last_error_until_requeued() {
+        let conn = queue();
+        let id = enqueue(&conn, &new("a"), T0).expect("enqueue").id;
+        let mut now = T0;
+        for (attempt, expected) in [
+            (1, JobState::Queued),
+            (2, JobState::Queued),
+            (3, JobState::Dead),
+        ] {
+            let job = lease(&conn, "w", now, LEASE).expect("lease").expect("due");
+            assert_eq!(job.attempts, attempt);
+            let state = fail(&conn, id, "w", &format!("boom {attempt}"), now).expect("fail");
+            assert_eq!(state, Some(expected));
+            if expected == JobState::Queued {
+                assert_eq!(
+                    lease(&conn, "w", now + backoff(attempt) - 1, LEASE).expect("lease"),
+                    None
+                );
+                now += backoff(attempt);
+            }
+        }
+        let dead = dead_letters(&conn).expect("dead");
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].last_error.as_deref(), Some("boom 3"));
+        assert_eq!(
+            depth(&conn, now).expect("depth"),
+            QueueDepth {
+                dead: 1,
+                ..QueueDepth::default()
+            }
+        );
+        assert!(requeue(&conn, id, now).expect("requeue"));
+        assert!(!requeue(&conn, id, now).expect("only the dead"));
+        assert_eq!(
+            lease(&conn, "w", now, LEASE)
+                .expect("lease")
+                .expect("back")
+                .attempts,
+            1
+        );
+    }
+
+    #[test]
+    fn a_lapsed_last_attempt_is_a_dead_letter() {
+        let conn = queue();
+        let id = enqueue(
+            &conn,
+            &NewJob {
+                max_attempts: 1,
+                ..new("a")
+            },
+            T0,
+        )
+        .expect("e")
+        .id;
+        lease(&conn, "w", T0, LEASE).expect("lease").expect("job");
+        assert_eq!(lease(&conn, "w", T0 + LEASE, LEASE).expect("lease"), None);
+        let job = get(&conn, id).expect("get").expect("job");
+        assert_eq!(job.state, JobState::Dead);
+        assert_eq!(job.finished_at, Some(T0 + LEASE));
+    }
+
+    #[test]
+    fn orphans_come_back_without_losing_an_attempt_until_they_kill_too_often() {
+        let conn = queue();
+        let id = enqueue(
+            &conn,
+            &NewJob {
+                max_attempts: 1,
+                ..new("a")
+            },
+            T0,
+        )
+        .expect("e")
+        .id;
+        let mut at = T0;
+        for round in 1..MAX_INTERRUPTIONS {
+            let job = lease(&conn, "dead-process", at, LEASE)
+                .expect("lease")
+                .expect("the job is back after each interruption");
+            assert_eq!(job.attempts, 1);
+            // The next process takes the vault a moment later.
+            at += 10;
+            assert_eq!(reclaim_orphans(&conn, at).expect("reclaim"), 1);
+            let job = get(&conn, id).expect("get").expect("job");
+            assert_eq!(
+                (job.state, job.attempts),
+                (JobState::Queued, 0),
+                "round {round}"
+            );
+        }
+        lease(&conn, "dead-process", at, LEASE)
+            .expect("lease")
+            .expect("job");
+        reclaim_orphans(&conn, at + 10).expect("reclaim");
+        let job = get(&conn, id).expect("get").expect("job");
+        assert_eq!(job.state, JobState::Dead);
+        assert_eq!(
+            job.last_error.as_deref(),
+            Some("the process running it stopped 10 times")
+        );
+        assert_eq!(reclaim_orphans(&conn, at + 20).expect("reclaim"), 0);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_five_minutes() {
+        assert_eq!([1, 2, 3, 4].map(backoff), [1_000, 2_000, 4_000, 8_000]);
+        assert_eq!(backoff(30), MAX_BACKOFF_MS);
+    }
+}
