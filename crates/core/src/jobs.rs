@@ -395,16 +395,22 @@ pub fn dead_letters(conn: &Connection) -> rusqlite::Result<Vec<Job>> {
     stmt.query_map([], job)?.collect()
 }
 
-/// How many jobs are ready, waiting, leased and dead at `now`.
-pub fn depth(conn: &Connection, now: Millis) -> rusqlite::Result<QueueDepth> {
+/// How many jobs are ready, waiting, leased and dead at `now`: all of them, or only the
+/// `task.run` jobs of one orchestration.
+pub fn depth(
+    conn: &Connection,
+    now: Millis,
+    orchestration: Option<i64>,
+) -> rusqlite::Result<QueueDepth> {
     conn.query_row(
         "SELECT
              COALESCE(SUM(state = 'queued' AND run_at <= ?1), 0),
              COALESCE(SUM(state = 'queued' AND run_at > ?1), 0),
              COALESCE(SUM(state = 'leased'), 0),
              COALESCE(SUM(state = 'dead'), 0)
-         FROM jobs",
-        [now],
+         FROM jobs
+         WHERE ?2 IS NULL OR json_extract(payload, '$.orchestration') = ?2",
+        params![now, orchestration],
         |r| {
             Ok(QueueDepth {
                 ready: r.get(0)?,
@@ -584,11 +590,15 @@ mod tests {
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].last_error.as_deref(), Some("boom 3"));
         assert_eq!(
-            depth(&conn, now).expect("depth"),
+            depth(&conn, now, None).expect("depth"),
             QueueDepth {
                 dead: 1,
                 ..QueueDepth::default()
             }
+        );
+        assert_eq!(
+            depth(&conn, now, Some(9)).expect("depth of another orchestration"),
+            QueueDepth::default()
         );
         assert!(requeue(&conn, id, now).expect("requeue"));
         assert!(!requeue(&conn, id, now).expect("only the dead"));

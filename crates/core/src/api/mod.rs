@@ -452,7 +452,7 @@ impl Atelier {
         let outbox_head = outbox::last_id(&db).unwrap_or(-1);
         let kill_switch = switch::switch_state(&db).ok().flatten();
         let work = WorkStatus {
-            queue: crate::jobs::depth(&db, self.clock.now()).unwrap_or_default(),
+            queue: crate::jobs::depth(&db, self.clock.now(), None).unwrap_or_default(),
             orchestrations: count("SELECT COUNT(*) FROM orchestrations WHERE state = 'running'"),
             running_tasks: count("SELECT COUNT(*) FROM tasks WHERE state = 'in_progress'"),
             blocked_tasks: count(

@@ -240,23 +240,7 @@ fn view(db: &rusqlite::Connection, id: i64, now: i64) -> Result<OrchestrationVie
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let jobs = db.query_row(
-        "SELECT
-             COALESCE(SUM(state = 'queued' AND run_at <= ?2), 0),
-             COALESCE(SUM(state = 'queued' AND run_at > ?2), 0),
-             COALESCE(SUM(state = 'leased'), 0),
-             COALESCE(SUM(state = 'dead'), 0)
-         FROM jobs WHERE kind = ?3 AND json_extract(payload, '$.orchestration') = ?1",
-        params![id, now, TASK_JOB],
-        |r| {
-            Ok(QueueDepth {
-                ready: r.get(0)?,
-                waiting: r.get(1)?,
-                leased: r.get(2)?,
-                dead: r.get(3)?,
-            })
-        },
-    )?;
+    let jobs = jobs::depth(db, now, Some(id))?;
     let dead_letters = db
         .prepare_cached(
             "SELECT id, json_extract(payload, '$.task'), COALESCE(last_error, '') FROM jobs
