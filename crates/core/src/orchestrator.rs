@@ -444,32 +444,29 @@ impl<'c> Bookkeeping<'c> {
              WHERE state = 'dead' AND kind = ?2 AND json_extract(payload, '$.task') = ?1",
             params![id, TASK_JOB],
         )?;
-        let released: Vec<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT id FROM tasks WHERE waiting_kind = 'dependency' AND waiting_on = ?1
-                   AND state = 'blocked' ORDER BY id",
-            )?
-            .query_map([id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for task in released {
+        for task in self.blocked_on(Waiting::Dependency { task: id })? {
             self.set_state(task, TaskState::Pending, None, None)?;
         }
         self.consider(id)
     }
 
+    /// The blocked tasks that wait on `waiting`, by id.
+    fn blocked_on(&self, waiting: Waiting) -> Result<Vec<i64>> {
+        let (kind, on) = waiting.columns();
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM tasks WHERE waiting_kind = ?1 AND waiting_on = ?2
+                   AND state = 'blocked' ORDER BY id",
+            )?
+            .query_map(params![kind, on], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
     /// A person approved (`true`) or rejected asset `asset`: the tasks waiting on it complete
     /// or fail.
     pub fn reviewed(&mut self, asset: i64, approved: bool, note: Option<&str>) -> Result<()> {
-        let waiting: Vec<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT id FROM tasks WHERE waiting_kind = 'approval' AND waiting_on = ?1
-                   AND state = 'blocked' ORDER BY id",
-            )?
-            .query_map([asset], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for task in waiting {
+        for task in self.blocked_on(Waiting::Approval { asset })? {
             if approved {
                 self.completed(task)?;
             } else {

@@ -381,14 +381,19 @@ fn spawn(
     Ok(ids)
 }
 
+/// A task as a goal in words: its title, and its description when it has one.
+fn goal_of(task: &Task) -> String {
+    if task.description.trim().is_empty() {
+        task.title.clone()
+    } else {
+        format!("{}\n\n{}", task.title, task.description)
+    }
+}
+
 /// The text an ad-hoc run of a task without a play gets as its Task: its title, description,
 /// and the outputs of the tasks it depends on.
 fn adhoc_task(db: &rusqlite::Connection, task: &Task) -> Result<String> {
-    let mut text = task.title.clone();
-    if !task.description.trim().is_empty() {
-        text.push_str("\n\n");
-        text.push_str(&task.description);
-    }
+    let mut text = goal_of(task);
     let context = super::runs::task_context(db, task.id)?;
     for upstream in context
         .get("upstream")
@@ -671,14 +676,9 @@ impl Atelier {
         let mut request = request;
         if play.parameters.iter().any(|p| p.name == "goal") {
             // A play run on a task takes the task as its goal (the shipped `plan` does).
-            let goal = if task.description.trim().is_empty() {
-                task.title.clone()
-            } else {
-                format!("{}\n\n{}", task.title, task.description)
-            };
             request
                 .params
-                .insert("goal".to_owned(), serde_json::Value::String(goal));
+                .insert("goal".to_owned(), serde_json::Value::String(goal_of(task)));
         }
         if let Err(e) = self.delegation_allowed(open, starter, task, &play) {
             return Outcome::Fail(e.to_string(), None);
