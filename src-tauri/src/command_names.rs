@@ -14,6 +14,7 @@ const COMMAND_NAMES: &[&str] = &[
     "task_transition",
     "task_show",
     "task_tree",
+    "task_plan",
     "task_next",
     "orchestrate",
     "orchestrations_list",

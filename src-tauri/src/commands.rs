@@ -7,7 +7,7 @@ use crate::vault::AppVault;
 use atelier_core::api::{
     CanonEdit, CanonFilter, GrantAdd, GrantView, InitReport, NewCanon, NewShape, NewTask,
     OrchestrateRequest, OrchestrationView, ShapeEdit, Status, TaskDependency, TaskDetail, TaskEdit,
-    TaskMove, TaskTransition, TaskTreeNode,
+    TaskMove, TaskPlan, TaskTransition, TaskTreeNode,
 };
 use atelier_core::audit::{Event, Verification};
 use atelier_core::catalog::{CanonBlock, Shape};
@@ -147,6 +147,13 @@ pub async fn task_show(vault: State<'_, AppVault>, id: i64) -> Answer<TaskDetail
 #[specta::specta]
 pub async fn task_tree(vault: State<'_, AppVault>) -> Answer<Vec<TaskTreeNode>> {
     Ok(vault.as_owner(|a, who| a.task_tree(who, None))?)
+}
+
+/// The plan under `root`: its dependency graph with live states and its critical path.
+#[tauri::command]
+#[specta::specta]
+pub async fn task_plan(vault: State<'_, AppVault>, root: i64) -> Answer<TaskPlan> {
+    Ok(vault.as_owner(|a, who| a.task_plan(who, root))?)
 }
 
 /// The ready set: tasks whose dependencies are all completed, most urgent first.

@@ -44,6 +44,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::task_transition,
             commands::task_show,
             commands::task_tree,
+            commands::task_plan,
             commands::task_next,
             commands::orchestrate,
             commands::orchestrations_list,

@@ -2,7 +2,7 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-use atelier_core::vault;
+use atelier_core::{logfile, vault};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         eprintln!("atelier-desktop: no data directory on this system; pass --vault DIR");
         return ExitCode::from(2);
     };
+    logfile::install(&dir, "desktop");
     match atelier_desktop::run(dir) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

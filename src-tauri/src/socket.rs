@@ -41,11 +41,8 @@ pub fn serve_if_open(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         if let Err(e) = atelier_mcp::owner::serve_owner(atelier, &dir).await {
-            // The app works without it; hosts then see the vault as busy. Said where logs go.
-            #[allow(clippy::print_stderr, reason = "the app's log is its stderr")]
-            {
-                eprintln!("atelier: the vault's socket could not be served: {e}");
-            }
+            // The app works without it; hosts then see the vault as busy.
+            tracing::error!(error = %e, "the vault's socket could not be served");
             *app.state::<Serving>()
                 .0
                 .lock()

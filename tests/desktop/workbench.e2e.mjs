@@ -193,6 +193,28 @@ try {
   await (await session.find("#tab-tasks")).click();
   await session.waitForText(`#task-${added.id} .title`, (t) => t === "Asked from a terminal");
 
+  step("the plan of a task tree: its critical path, and live states as a terminal moves a task");
+  const pilot = cliJson("tasks", "add", "Pilot episode");
+  const outline = cliJson("tasks", "add", "Outline the pilot", "--parent", String(pilot.id));
+  const draft = cliJson("tasks", "add", "Draft the pilot", "--parent", String(pilot.id), "--depends-on", String(outline.id));
+  cliJson("tasks", "add", "Logline", "--parent", String(pilot.id));
+  await (await session.find(`button[aria-label="Plan of task ${pilot.id}"]`)).click();
+  await session.waitForText('ol[aria-label="Critical path"]', (t) => t.includes("Outline the pilot") && t.includes("Draft the pilot"));
+  await session.waitForText("#plan-summary", (t) => t.startsWith("The critical path takes"));
+  const planState = (id) =>
+    session.execute("return document.getElementById(arguments[0])?.getAttribute('data-state') ?? null", [`plan-node-${id}`]);
+  for (const action of ["activate", "start", "complete"]) cliJson("tasks", action, String(outline.id));
+  for (let i = 0; (await planState(outline.id)) !== "completed"; i++) {
+    if (i > 150) throw new Error(`the plan shows task ${outline.id} as ${await planState(outline.id)}`);
+    await sleep(100);
+  }
+  const critical = await session.execute(
+    "return document.getElementById(arguments[0])?.getAttribute('class') ?? ''",
+    [`plan-edge-${outline.id}-${draft.id}`],
+  );
+  if (critical !== "edge critical") throw new Error(`the edge into the draft is "${critical}"`);
+  writeFileSync(join(out, "plan.png"), windowPng("Atelier"));
+
   // Last, because without a window manager the second window covers the first in screenshots.
   step("a second window shows what the first one changes, through the task event");
   const first = await session.currentWindow();

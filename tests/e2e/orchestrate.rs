@@ -216,6 +216,42 @@ fn kill_nine_at_random_points_loses_and_repeats_no_task() {
         "no kill landed inside a run, so this seed proved nothing: lengthen the runs"
     );
     cli.ok(&["audit", "verify"]);
+
+    // The structured log: every line whole JSON even across 20 kills; each run of
+    // `atelier tasks run` that got as far as logging says it started (a kill may come first), and
+    // task completions are recorded (one completed just before a kill may miss its line).
+    let mut starts = 0;
+    let mut moved = std::collections::BTreeSet::new();
+    let logs = cli.vault.join("logs");
+    for entry in std::fs::read_dir(&logs).expect("the vault has a logs/ folder") {
+        let path = entry.expect("entry").path();
+        if !path.to_string_lossy().contains("atelier.log")
+            || path.extension().is_some_and(|e| e == "lock")
+        {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path).expect("log file").lines() {
+            let event: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("a torn log line ({e}): {line}"));
+            assert_eq!(event["process"], "cli", "{line}");
+            assert!(
+                event["ts"].as_str().is_some_and(|t| t.ends_with('Z')),
+                "{line}"
+            );
+            match event["message"].as_str() {
+                Some("started") => starts += 1,
+                Some("task moved") if event["state"] == "completed" => {
+                    moved.insert(event["task"].as_i64().expect("task"));
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!((1..=21).contains(&starts), "{starts} starts logged");
+    assert!(
+        !moved.is_empty() && moved.iter().all(|id| ids.contains(id)),
+        "completions logged: {moved:?}"
+    );
 }
 
 fn collect_states(nodes: &serde_json::Value, into: &mut BTreeMap<i64, String>) {

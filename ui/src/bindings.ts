@@ -31,6 +31,8 @@ export const commands = {
 	taskShow: (id: number) => typedError<TaskDetail_Serialize, CommandError_Serialize>(__TAURI_INVOKE("task_show", { id })),
 	/**  The task forest with each task's dependencies and allowed actions. */
 	taskTree: () => typedError<TaskTreeNode_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("task_tree")),
+	/**  The plan under `root`: its dependency graph with live states and its critical path. */
+	taskPlan: (root: number) => typedError<TaskPlan_Serialize, CommandError_Serialize>(__TAURI_INVOKE("task_plan", { root })),
 	/**  The ready set: tasks whose dependencies are all completed, most urgent first. */
 	taskNext: () => typedError<Task_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("task_next")),
 	/**
@@ -1959,6 +1961,65 @@ export type PassageSource = {
 	lines: [number, number],
 };
 
+/**  `to` waits on `from`. */
+export type PlanEdge = {
+	/**  The dependency. */
+	from: number,
+	/**  The task waiting on it. */
+	to: number,
+	/**  Whether the critical path follows it. */
+	critical: boolean,
+};
+
+/**  A task in the plan. */
+export type PlanNode = PlanNode_Serialize | PlanNode_Deserialize;
+
+/**  A task in the plan. */
+export type PlanNode_Deserialize = {
+	/**  Layout column: how many steps of work come before it can start. */
+	column: number,
+	/**
+	 *  Whether it lies on the critical path (a container does when the path runs through
+	 *  its children).
+	 */
+	critical: boolean,
+	/**  Whether it lies outside the subtree (a task one in it waits on). */
+	outside: boolean,
+	/**  Whether it has subtasks in the plan; its span is then theirs. */
+	container: boolean,
+	/**  Its own work, in ms: 0 for a container. */
+	work_ms: number,
+	/**  Whether `work_ms` is measured from its finished run rather than estimated. */
+	measured: boolean,
+	/**  Earliest start, ms from the plan's start. */
+	start_ms: number,
+	/**  Earliest finish, ms from the plan's start. */
+	finish_ms: number,
+} & Task_Deserialize;
+
+/**  A task in the plan. */
+export type PlanNode_Serialize = {
+	/**  Layout column: how many steps of work come before it can start. */
+	column: number,
+	/**
+	 *  Whether it lies on the critical path (a container does when the path runs through
+	 *  its children).
+	 */
+	critical: boolean,
+	/**  Whether it lies outside the subtree (a task one in it waits on). */
+	outside: boolean,
+	/**  Whether it has subtasks in the plan; its span is then theirs. */
+	container: boolean,
+	/**  Its own work, in ms: 0 for a container. */
+	work_ms: number,
+	/**  Whether `work_ms` is measured from its finished run rather than estimated. */
+	measured: boolean,
+	/**  Earliest start, ms from the plan's start. */
+	start_ms: number,
+	/**  Earliest finish, ms from the plan's start. */
+	finish_ms: number,
+} & Task_Serialize;
+
 /**  A parsed, checked play. */
 export type Play = Play_Serialize | Play_Deserialize;
 
@@ -3398,6 +3459,57 @@ export type TaskMove_Serialize = {
 	id: number,
 	/**  Its new parent; `None` makes it a root. */
 	parent: number | null,
+};
+
+/**  A task subtree laid out as a DAG. */
+export type TaskPlan = TaskPlan_Serialize | TaskPlan_Deserialize;
+
+/**  A task subtree laid out as a DAG. */
+export type TaskPlan_Deserialize = {
+	/**  The subtree's root. */
+	root: number,
+	/**  The root, every task below it, and tasks outside it that one of them waits on. */
+	nodes: PlanNode_Deserialize[],
+	/**  Dependency edges between nodes. */
+	edges: PlanEdge[],
+	/**  The tasks whose work decides when the root can finish, in order. */
+	critical_path: number[],
+	/**
+	 *  How long that chain takes from the start, in ms (measured where a task has run,
+	 *  estimated where it has not).
+	 */
+	length_ms: number,
+	/**  How long the longest chain of work still to do takes, in ms. */
+	remaining_ms: number,
+	/**
+	 *  Tasks that can never start because they wait on themselves through the hierarchy (a
+	 *  task waiting on its own parent, say).
+	 */
+	stuck: number[],
+};
+
+/**  A task subtree laid out as a DAG. */
+export type TaskPlan_Serialize = {
+	/**  The subtree's root. */
+	root: number,
+	/**  The root, every task below it, and tasks outside it that one of them waits on. */
+	nodes: PlanNode_Serialize[],
+	/**  Dependency edges between nodes. */
+	edges: PlanEdge[],
+	/**  The tasks whose work decides when the root can finish, in order. */
+	critical_path: number[],
+	/**
+	 *  How long that chain takes from the start, in ms (measured where a task has run,
+	 *  estimated where it has not).
+	 */
+	length_ms: number,
+	/**  How long the longest chain of work still to do takes, in ms. */
+	remaining_ms: number,
+	/**
+	 *  Tasks that can never start because they wait on themselves through the hierarchy (a
+	 *  task waiting on its own parent, say).
+	 */
+	stuck: number[],
 };
 
 /**  Where a task is in its life. */

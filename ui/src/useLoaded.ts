@@ -15,3 +15,15 @@ export function useLoaded<T>(load: () => Promise<Answer<T>>, initial: T) {
   }, [reload]);
   return { data, problem, reload };
 }
+
+/** Runs `reload` on mount and again each time `event` fires; `reload` must be stable. Every
+ *  window hears every change, so two windows never disagree. */
+export function useReloadOn(event: { listen: (cb: () => void) => Promise<() => void> }, reload: () => Promise<void>) {
+  useEffect(() => {
+    void reload();
+    const unlisten = event.listen(() => void reload());
+    return () => {
+      void unlisten.then((stop) => stop());
+    };
+  }, [event, reload]);
+}

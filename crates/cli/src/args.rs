@@ -605,6 +605,12 @@ pub enum TaskCommand {
         /// Show only this task and its subtree.
         root: Option<i64>,
     },
+    /// Show the plan under ROOT: its tasks by step, what waits on what, and the critical
+    /// path (the chain of work that decides when ROOT can finish).
+    Plan {
+        /// The plan's root task.
+        root: i64,
+    },
     /// Show one task with its dependencies, dependents and blockers.
     Show {
         /// Task id.

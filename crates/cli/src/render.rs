@@ -3,7 +3,7 @@
 //! Writes go through `writeln!` and ignore errors, so `atelier … | head` never panics on a
 //! closed pipe.
 
-use atelier_core::api::{GrantView, InitReport, Status, TaskDetail, TaskTreeNode};
+use atelier_core::api::{GrantView, InitReport, Status, TaskDetail, TaskPlan, TaskTreeNode};
 use atelier_core::audit::{Event, Verification};
 use atelier_core::catalog::{CanonBlock, Shape};
 use atelier_core::clock::format_rfc3339;
@@ -183,6 +183,92 @@ pub fn task_tree(nodes: &[TaskTreeNode]) -> String {
     }
     let mut s = String::new();
     walk(&mut s, nodes, "");
+    s
+}
+
+/// A duration for people: "850 ms", "4.2 s", "3 min 5 s".
+fn took(ms: i64) -> String {
+    match ms {
+        ..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1_000.0),
+        _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1_000),
+    }
+}
+
+/// The plan by step: `*` marks the critical path, `~` an estimated duration.
+pub fn task_plan(plan: &TaskPlan) -> String {
+    let mut nodes: Vec<_> = plan.nodes.iter().collect();
+    nodes.sort_by_key(|n| (n.column, n.task.id));
+    let title = |id: i64| {
+        plan.nodes
+            .iter()
+            .find(|n| n.task.id == id)
+            .map_or_else(String::new, |n| n.task.title.clone())
+    };
+    let mut s = format!(
+        "Plan of task {} ({}): the critical path takes {}; {} of it is left.\n",
+        plan.root,
+        title(plan.root),
+        took(plan.length_ms),
+        took(plan.remaining_ms)
+    );
+    let _ = writeln!(
+        s,
+        "{:>4}  {:>5}  {:<13}  {:>10}  {:<12}  TITLE",
+        "STEP", "ID", "STATE", "WORK", "WAITS ON"
+    );
+    for n in nodes {
+        let work = if n.container {
+            "-".to_owned()
+        } else if n.measured {
+            took(n.work_ms)
+        } else {
+            format!("~{}", took(n.work_ms))
+        };
+        let waits: Vec<i64> = plan
+            .edges
+            .iter()
+            .filter(|e| e.to == n.task.id)
+            .map(|e| e.from)
+            .collect();
+        let _ = writeln!(
+            s,
+            "{:>4}  {:>5}  {:<13}  {:>10}  {:<12}  {}{}{}",
+            n.column,
+            n.task.id,
+            n.task.state.to_string(),
+            work,
+            ids(&waits),
+            if n.critical { "* " } else { "  " },
+            n.task.title,
+            if n.outside {
+                "  (outside this plan)"
+            } else {
+                ""
+            }
+        );
+    }
+    let path: Vec<String> = plan
+        .critical_path
+        .iter()
+        .map(|id| format!("{id} {}", title(*id)))
+        .collect();
+    let _ = write!(
+        s,
+        "Critical path: {}",
+        if path.is_empty() {
+            "none".to_owned()
+        } else {
+            path.join(" → ")
+        }
+    );
+    if !plan.stuck.is_empty() {
+        let _ = write!(
+            s,
+            "\nStuck (they wait on themselves through their parents): {}",
+            ids(&plan.stuck)
+        );
+    }
     s
 }
 

@@ -11,7 +11,7 @@ use atelier_core::auth::{Capability, Principal};
 use atelier_core::catalog::{ShapeKind, Tier};
 use atelier_core::tasks::{TaskAction, TaskFilter, TaskState};
 use atelier_core::workers::Workers;
-use atelier_core::{Atelier, Error, ErrorKind, OpenOptions, SealReason, clock, vault};
+use atelier_core::{Atelier, Error, ErrorKind, OpenOptions, SealReason, clock, logfile, vault};
 use serde::Serialize;
 use std::io::Read;
 use std::path::PathBuf;
@@ -102,8 +102,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Demo => crate::demo::run(&out, &dir),
-        Command::Mcp { action: None } => crate::mcp::serve(&dir),
-        Command::Serve => crate::mcp::own(&dir),
+        Command::Mcp { action: None } => {
+            logfile::install(&dir, "mcp");
+            crate::mcp::serve(&dir)
+        }
+        Command::Serve => {
+            logfile::install(&dir, "serve");
+            crate::mcp::own(&dir)
+        }
         Command::Mcp {
             action: Some(McpCommand::Install { host, dry_run }),
         } => crate::mcp::install(&out, host, dry_run, cli.vault.as_deref()),
@@ -120,6 +126,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                         | Command::Run(_)
                         | Command::Tasks(TaskCommand::Run { .. })
                 );
+                if runs_long {
+                    logfile::install(&dir, "cli");
+                }
                 let _serving = (runs_long && atelier.status().sealed.is_none())
                     .then(|| crate::mcp::serve_meanwhile(Arc::clone(&atelier), &dir));
                 // `tasks run` does the work here when this process holds the vault.
@@ -333,6 +342,10 @@ fn tasks(
         TaskCommand::Tree { root } => {
             let tree = atelier.task_tree(who, root).map_err(fail)?;
             out.show(&tree, |t| render::task_tree(t));
+        }
+        TaskCommand::Plan { root } => {
+            let plan = atelier.task_plan(who, root).map_err(fail)?;
+            out.show(&plan, render::task_plan);
         }
         TaskCommand::Show { id } => {
             let detail = atelier.task_show(who, id).map_err(fail)?;

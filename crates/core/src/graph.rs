@@ -291,6 +291,44 @@ impl Graph {
             .collect())
     }
 
+    /// The tasks under `root` (to `depth` levels) with their parents, and every dependency
+    /// edge out of the root or of one of them, as `(task, dependency)`: the plan view's shape.
+    pub fn subtree(&self, root: i64, depth: u32) -> GraphResult<Subtree> {
+        let conn = self.connection()?;
+        let depth = depth.clamp(1, MAX_HOPS);
+        if depth > DEFAULT_HOPS {
+            conn.query(&format!("CALL var_length_extend_max_depth={depth}"))?;
+        }
+        let pairs = |query: String| -> GraphResult<Vec<(i64, i64)>> {
+            let mut stmt = conn.prepare(&query)?;
+            Ok(conn
+                .execute(&mut stmt, vec![("id", Value::Int64(root))])?
+                .filter_map(|row| match row.as_slice() {
+                    [Value::Int64(a), Value::Int64(b)] => Some((*a, *b)),
+                    _ => None,
+                })
+                .collect())
+        };
+        let under = format!("MATCH (t:Task)-[:CHILD_OF*1..{depth}]->(:Task {{id: $id}})");
+        let mut children = pairs(format!(
+            "{under} MATCH (t)-[:CHILD_OF]->(p:Task) RETURN t.id, p.id"
+        ))?;
+        let mut dependencies = pairs(format!(
+            "{under} MATCH (t)-[:DEPENDS_ON]->(d:Task) RETURN t.id, d.id"
+        ))?;
+        dependencies.extend(pairs(
+            "MATCH (t:Task {id: $id})-[:DEPENDS_ON]->(d:Task) RETURN t.id, d.id".to_owned(),
+        )?);
+        children.sort_unstable();
+        children.dedup();
+        dependencies.sort_unstable();
+        dependencies.dedup();
+        Ok(Subtree {
+            children,
+            dependencies,
+        })
+    }
+
     /// The documents `id` links to and the documents linking to it, by id.
     pub fn links_of(&self, id: i64) -> GraphResult<(Vec<i64>, Vec<i64>)> {
         let conn = self.connection()?;
@@ -411,6 +449,16 @@ fn prepared<T>(
     }
     slot.as_mut()
         .ok_or_else(|| GraphError("statements were not prepared".to_owned()))
+}
+
+/// A task subtree's shape as the graph holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Subtree {
+    /// `(task, parent)` for every task below the root.
+    pub children: Vec<(i64, i64)>,
+    /// `(task, dependency)` for the root and every task below it; the dependency may lie
+    /// outside the subtree.
+    pub dependencies: Vec<(i64, i64)>,
 }
 
 /// A task upstream of another.

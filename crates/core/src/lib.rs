@@ -19,6 +19,7 @@ pub mod grants;
 pub mod graph;
 pub mod input;
 pub mod jobs;
+pub mod logfile;
 pub mod orchestrator;
 pub mod outbox;
 pub mod plays;

@@ -92,7 +92,11 @@ impl Drop for Workers {
 
 fn work(atelier: &Atelier, name: &str, stop: &AtomicBool, on_event: &EventSink) {
     while !stop.load(Ordering::SeqCst) {
-        match atelier.work_next(name, &mut |event| on_event(event)) {
+        let mut report = |event: WorkEvent| {
+            log(name, &event);
+            on_event(event);
+        };
+        match atelier.work_next(name, &mut report) {
             Ok(Worked::Job) => {}
             Ok(Worked::Idle) => atelier.wait_for_work(Duration::from_millis(250)),
             Err(e) => {
@@ -100,6 +104,33 @@ fn work(atelier: &Atelier, name: &str, stop: &AtomicBool, on_event: &EventSink) 
                 atelier.wait_for_work(Duration::from_millis(500));
             }
         }
+    }
+}
+
+/// Each step of the work goes to the log, as the CLI and the app show it.
+fn log(worker: &str, event: &WorkEvent) {
+    match event {
+        WorkEvent::Started {
+            orchestration,
+            task,
+            title,
+        } => tracing::info!(worker, orchestration, task, title, "task started"),
+        WorkEvent::Finished {
+            orchestration,
+            task,
+            state,
+            run,
+            note,
+        } => tracing::info!(
+            worker,
+            orchestration,
+            task,
+            state = state.name(),
+            run,
+            note,
+            "task moved"
+        ),
+        WorkEvent::Held { task, reason } => tracing::info!(worker, task, reason, "task held"),
     }
 }
 

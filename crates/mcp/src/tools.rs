@@ -59,8 +59,9 @@ pub struct SearchArgs {
 #[serde(deny_unknown_fields)]
 pub struct ReadArgs {
     /// What to read: `document:PROJECT:PATH` (or `document:PATH` when unique), `canon:ID`,
-    /// `asset:ID` (its newest version), `task:ID`, `run:ID` (status, usage, steps, gates) or
-    /// `orchestration:ID` (the scheduler's progress through a task tree).
+    /// `asset:ID` (its newest version), `task:ID`, `run:ID` (status, usage, steps, gates),
+    /// `orchestration:ID` (the scheduler's progress through a task tree) or `plan:ID` (the
+    /// task tree under ID as a dependency graph, with its critical path).
     pub reference: String,
     /// From a previous answer's `next_cursor`, for the rest of a long text.
     #[serde(default)]
@@ -278,7 +279,8 @@ fn choice<T: DeserializeOwned>(field: &str, value: &str, allowed: &str) -> Resul
         .map_err(|_| refusal::not_one_of(field, value, allowed))
 }
 
-const REFERENCES: &str = "document:…, canon:ID, asset:ID, task:ID, run:ID, orchestration:ID";
+const REFERENCES: &str =
+    "document:…, canon:ID, asset:ID, task:ID, run:ID, orchestration:ID, plan:ID";
 const STATES: &str = "pending, active, in_progress, blocked, completed, failed, cancelled";
 const ACTIONS: &str = "activate, start, block, unblock, complete, fail, reset, cancel";
 
@@ -325,7 +327,7 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "Read one thing from the vault whole: a document's text (document:PROJECT:PATH), a canon block (canon:ID), an asset's newest version (asset:ID) or a task with its children and dependencies (task:ID). Long text comes in parts: pass next_cursor back for the rest."
+        description = "Read one thing from the vault whole: a document's text (document:PROJECT:PATH), a canon block (canon:ID), an asset's newest version (asset:ID) a task with its children and dependencies (task:ID), a run (run:ID), an orchestration's progress (orchestration:ID) or a task tree's plan with its critical path (plan:ID). Long text comes in parts: pass next_cursor back for the rest."
     )]
     async fn read(
         &self,
@@ -392,6 +394,11 @@ impl VaultServer {
                 let id = id()?;
                 let view = self.call(move |a| a.orchestration_show(&who, id)).await?;
                 vec![Item::new(format!("atelier://orchestrations/{id}"), view)]
+            }
+            "plan" => {
+                let id = id()?;
+                let plan = self.call(move |a| a.task_plan(&who, id)).await?;
+                vec![Item::new(format!("atelier://plans/{id}"), plan)]
             }
             _ => {
                 return Err(refusal::not_one_of(

@@ -443,6 +443,14 @@ async fn every_tool_answers_with_labelled_bounded_results() {
         .ok("read", json!({"reference": format!("task:{}", ids[2])}))
         .await;
     assert_eq!(items(&task)[0]["data"]["depends_on"], json!([ids[1]]));
+    let plan = session
+        .ok("read", json!({"reference": format!("plan:{}", ids[0])}))
+        .await;
+    assert_eq!(
+        items(&plan)[0]["data"]["critical_path"],
+        json!([ids[1], ids[2], ids[3]]),
+        "outline, draft and edit in a chain are the whole critical path"
+    );
 
     let updated = session
         .ok(

@@ -10,7 +10,7 @@ export const backend = (() => {
   const names = [
     "vaultStatus", "vaultRetry", "vaultInit", "windowOpen",
     "taskCreate", "taskEdit", "taskMove", "taskDependencyAdd", "taskDependencyRemove",
-    "taskTransition", "taskShow", "taskTree", "taskNext",
+    "taskTransition", "taskShow", "taskTree", "taskPlan", "taskNext",
     "orchestrate", "orchestrationsList", "orchestrationStop",
     "roleList", "canonCreate", "canonEdit", "canonList", "shapeCreate", "shapeEdit", "shapeList",
     "auditTail", "auditVerify", "grantAdd", "grantList", "grantRevoke",

@@ -1,8 +1,9 @@
 // Tasks: the tree with state chips, every allowed transition on its row, rename, move (drag or
 // the Move control), dependencies, and the ready list; a tree with subtasks can be run by the
-// scheduler, and the Scheduler panel shows each orchestration and what waits for a person.
+// scheduler, its plan shown as a graph with the critical path, and the Scheduler panel shows
+// each orchestration and what waits for a person.
 // Refusals appear beside the control that caused them, in the core's own words.
-import { useCallback, useEffect, useMemo, useState, type DragEvent } from "react";
+import { useCallback, useMemo, useState, type DragEvent } from "react";
 import {
   attempt,
   commands,
@@ -12,6 +13,8 @@ import {
   type TaskAction,
   type TaskTreeNode,
 } from "../api";
+import { useReloadOn } from "../useLoaded";
+import { PlanView } from "./PlanView";
 
 const ACTION_LABELS: Record<TaskAction, string> = {
   activate: "Activate",
@@ -44,6 +47,7 @@ export function TasksView() {
   const [ready, setReady] = useState<Task[]>([]);
   const [orchestrations, setOrchestrations] = useState<OrchestrationView[]>([]);
   const [problem, setProblem] = useState("");
+  const [planOf, setPlanOf] = useState<number | null>(null);
 
   const reload = useCallback(async () => {
     const [forest, next, runs] = await Promise.all([
@@ -56,14 +60,7 @@ export function TasksView() {
     if (runs) setOrchestrations(runs);
   }, []);
 
-  useEffect(() => {
-    void reload();
-    // Every window hears every task change, so two windows never disagree.
-    const unlisten = events.tasksChanged.listen(() => void reload());
-    return () => {
-      void unlisten.then((stop) => stop());
-    };
-  }, [reload]);
+  useReloadOn(events.tasksChanged, reload);
 
   const all = useMemo(() => flatten(tree), [tree]);
   const titles = useMemo(() => new Map(all.map(({ node }) => [node.id, node.title])), [all]);
@@ -77,8 +74,9 @@ export function TasksView() {
         {all.length === 0 ? (
           <p className="empty">No tasks yet. Create the first one above.</p>
         ) : (
-          <TaskForest nodes={tree} all={all} titles={titles} />
+          <TaskForest nodes={tree} all={all} titles={titles} onPlan={setPlanOf} />
         )}
+        {planOf !== null && <PlanView root={planOf} onClose={() => setPlanOf(null)} />}
       </section>
       <aside aria-labelledby="ready-title" className="ready-panel">
         <h2 id="ready-title">Ready next</h2>
@@ -228,9 +226,10 @@ type ForestProps = {
   nodes: TaskTreeNode[];
   all: { node: TaskTreeNode; depth: number }[];
   titles: Map<number, string>;
+  onPlan: (root: number) => void;
 };
 
-function TaskForest({ nodes, all, titles }: ForestProps) {
+function TaskForest({ nodes, all, titles, onPlan }: ForestProps) {
   const [dropProblem, setDropProblem] = useState("");
   const [dragging, setDragging] = useState(false);
 
@@ -245,7 +244,7 @@ function TaskForest({ nodes, all, titles }: ForestProps) {
     <div onDragStart={() => setDragging(true)} onDragEnd={() => setDragging(false)}>
       <ul className="tree" role="tree" aria-label="Task tree">
         {nodes.map((node) => (
-          <TaskRow key={node.id} node={node} all={all} titles={titles} />
+          <TaskRow key={node.id} node={node} all={all} titles={titles} onPlan={onPlan} />
         ))}
       </ul>
       <div
@@ -260,13 +259,9 @@ function TaskForest({ nodes, all, titles }: ForestProps) {
   );
 }
 
-type RowProps = {
-  node: TaskTreeNode;
-  all: { node: TaskTreeNode; depth: number }[];
-  titles: Map<number, string>;
-};
+type RowProps = Omit<ForestProps, "nodes"> & { node: TaskTreeNode };
 
-function TaskRow({ node, all, titles }: RowProps) {
+function TaskRow({ node, all, titles, onPlan }: RowProps) {
   const [problem, setProblem] = useState("");
   const [renaming, setRenaming] = useState(false);
   const [title, setTitle] = useState(node.title);
@@ -364,6 +359,15 @@ function TaskRow({ node, all, titles }: RowProps) {
             Run
           </button>
         )}
+        {node.parent_id === null && node.children.length > 0 && (
+          <button
+            aria-label={`Plan of task ${node.id}`}
+            title="The subtasks as a graph, with the chain of work that decides when it can finish"
+            onClick={() => onPlan(node.id)}
+          >
+            Plan
+          </button>
+        )}
         {node.depends_on.length > 0 && (
           <span className="deps" aria-label={`Task ${node.id} waits on`}>
             waits on
@@ -445,7 +449,7 @@ function TaskRow({ node, all, titles }: RowProps) {
       {node.children.length > 0 && (
         <ul role="group">
           {node.children.map((child) => (
-            <TaskRow key={child.id} node={child} all={all} titles={titles} />
+            <TaskRow key={child.id} node={child} all={all} titles={titles} onPlan={onPlan} />
           ))}
         </ul>
       )}

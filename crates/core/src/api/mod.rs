@@ -10,6 +10,7 @@ mod catalog;
 mod changes;
 mod documents;
 mod orchestrate;
+mod plan;
 mod projects;
 mod providers;
 mod runs;
@@ -35,6 +36,7 @@ pub use orchestrate::{
     DeadLetter, Held, LEASE_MS, OrchestrateRequest, OrchestrationView, ReviewWait, TaskCounts,
     Wake, WorkEvent, Worked,
 };
+pub use plan::{PlanEdge, PlanNode, TaskPlan};
 pub use projects::{
     HookAction, HookAdd, HookView, IngestProgress, IngestReport, IngestStage, IngestTimings,
     ProjectAdd, ProjectView, SkippedFiles,

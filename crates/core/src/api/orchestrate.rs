@@ -452,6 +452,7 @@ impl Atelier {
                 },
             ))
         })?;
+        tracing::info!(orchestration = id, root = request.root, principal = %who.as_text(), "orchestration started");
         self.orchestration_show(who, id)
     }
 
@@ -496,6 +497,7 @@ impl Atelier {
                 },
             ))
         })?;
+        tracing::info!(orchestration = id, principal = %who.as_text(), "orchestration stopped");
         self.orchestration_show(who, id)
     }
 

@@ -225,7 +225,7 @@ fn waiting_error(task: i64, waiting: Waiting) -> Error {
     }
 }
 
-fn check_id(field: &str, id: i64) -> Result<i64> {
+pub(super) fn check_id(field: &str, id: i64) -> Result<i64> {
     if id > 0 {
         Ok(id)
     } else {

@@ -15,8 +15,8 @@ use super::{
     NewTask, OrchestrateRequest, OrchestrationView, PostView, ProjectAdd, ProjectView, Promotion,
     ProviderAdd, ProviderCheck, ProviderView, ReindexReport, RelatedDocument, Route, RunEvent,
     RunPreview, RunRequest, RunView, SearchRequest, ShapeEdit, Status, SwitchState, TaskDependency,
-    TaskDetail, TaskEdit, TaskMove, TaskTransition, TaskTreeNode, ThreadAck, ThreadCreate,
-    ThreadPage, ThreadPost, ThreadRead, ThreadView, WatchOptions, WatchOutcome,
+    TaskDetail, TaskEdit, TaskMove, TaskPlan, TaskTransition, TaskTreeNode, ThreadAck,
+    ThreadCreate, ThreadPage, ThreadPost, ThreadRead, ThreadView, WatchOptions, WatchOutcome,
 };
 use crate::audit::{Event, Verification};
 use crate::auth::Principal;
@@ -177,6 +177,7 @@ plain_calls! { atelier, who;
     fn task_list(filter: &TaskFilter as TaskFilter) -> Vec<Task> = atelier.task_list(who, &filter);
     fn task_tree(root: Option<i64>) -> Vec<TaskTreeNode> = atelier.task_tree(who, root);
     fn task_next() -> Vec<Task> = atelier.task_next(who);
+    fn task_plan(root: i64) -> TaskPlan = atelier.task_plan(who, root);
     fn orchestrate(request: &OrchestrateRequest as OrchestrateRequest) -> OrchestrationView =
         atelier.orchestrate(who, &request);
     fn orchestration_show(id: i64) -> OrchestrationView = atelier.orchestration_show(who, id);

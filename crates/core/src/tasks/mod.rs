@@ -1,6 +1,7 @@
 //! Tasks in SQLite: rows, the hierarchy and dependency queries (recursive CTEs), and the checks
 //! that keep both acyclic and within the depth limit.
 
+pub mod plan;
 pub mod state;
 
 use crate::clock::Millis;

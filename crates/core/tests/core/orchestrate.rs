@@ -679,3 +679,182 @@ fn the_rate_guard_holds_jobs_and_says_why() {
     }
     assert_eq!(view.tasks.active, 2, "held tasks stay ready: {view:?}");
 }
+
+/// The plan view, from the graph with live states from SQLite. Before anything has run every
+/// leaf's work is estimated alike, so the critical path is the longest chain of dependencies,
+/// through a container's longest child and on to what waits on the container; a task outside
+/// the subtree that one inside waits on is shown as outside. After the orchestration every
+/// leaf's work is measured and the timings hold together (each dependent starts after its
+/// dependency finishes, the path's work adds up to its length). A bad root or a reader without
+/// `vault_read` is refused and changes nothing.
+#[test]
+fn the_plan_shows_the_dag_its_critical_path_and_live_states() {
+    let b = bench("mcp_default_capabilities: []\norchestration:\n  concurrency: 2\n");
+    let a = &b.atelier;
+    let brief = add(a, "Brief", None, None, None, &[]);
+    let root = add(a, "Pilot", None, None, None, &[]);
+    let research = add(a, "Research", Some(root), None, None, &[]);
+    let characters = add(
+        a,
+        "Characters",
+        Some(research),
+        Some("step"),
+        Some("writer"),
+        &[],
+    );
+    let setting = add(
+        a,
+        "Setting",
+        Some(research),
+        Some("step"),
+        Some("writer"),
+        &[],
+    );
+    let tone = add(
+        a,
+        "Tone",
+        Some(research),
+        Some("step"),
+        Some("writer"),
+        &[setting],
+    );
+    let outline = add(
+        a,
+        "Outline",
+        Some(root),
+        Some("step"),
+        Some("writer"),
+        &[research],
+    );
+    let draft = add(
+        a,
+        "Draft",
+        Some(root),
+        Some("step"),
+        Some("writer"),
+        &[outline],
+    );
+    let logline = add(
+        a,
+        "Logline",
+        Some(root),
+        Some("step"),
+        Some("writer"),
+        &[brief],
+    );
+
+    let plan = a.task_plan(&owner(), root).expect("plan");
+    let node = |plan: &atelier_core::api::TaskPlan, id: i64| {
+        plan.nodes
+            .iter()
+            .find(|n| n.task.id == id)
+            .cloned()
+            .expect("node")
+    };
+    let mut ids: Vec<i64> = plan.nodes.iter().map(|n| n.task.id).collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        vec![
+            brief, root, research, characters, setting, tone, outline, draft, logline
+        ]
+    );
+    let mut edges: Vec<(i64, i64, bool)> = plan
+        .edges
+        .iter()
+        .map(|e| (e.from, e.to, e.critical))
+        .collect();
+    edges.sort_unstable();
+    assert_eq!(
+        edges,
+        vec![
+            (brief, logline, false),
+            (research, outline, true),
+            (setting, tone, true),
+            (outline, draft, true),
+        ]
+    );
+    assert_eq!(plan.critical_path, vec![setting, tone, outline, draft]);
+    assert_eq!(plan.length_ms, plan.remaining_ms);
+    assert_eq!(plan.length_ms, 4 * node(&plan, setting).work_ms);
+    assert!(plan.stuck.is_empty());
+    for (id, column, critical, container) in [
+        (root, 0, true, true),
+        (research, 0, true, true),
+        (characters, 0, false, false),
+        (setting, 0, true, false),
+        (tone, 1, true, false),
+        (outline, 2, true, false),
+        (draft, 3, true, false),
+        (logline, 1, false, false),
+        (brief, 0, false, false),
+    ] {
+        let n = node(&plan, id);
+        assert_eq!(
+            (n.column, n.critical, n.container),
+            (column, critical, container),
+            "{}",
+            n.task.title
+        );
+        assert_eq!(n.outside, id == brief, "{}", n.task.title);
+        assert_eq!(n.task.state, TaskState::Pending);
+        assert!(!n.measured || n.container, "{} has not run", n.task.title);
+    }
+
+    // A reader without vault_read, and bad roots, change nothing.
+    let host: Principal = "mcp:claude-desktop".parse().expect("principal");
+    refused(&b.vault, "DENIED", || a.task_plan(&host, root));
+    refused(&b.vault, "INVALID_INPUT", || a.task_plan(&owner(), 0));
+    refused(&b.vault, "NOT_FOUND", || a.task_plan(&owner(), 999));
+
+    // Brief is done by hand; then the scheduler works the pilot through.
+    for action in [
+        TaskAction::Activate,
+        TaskAction::Start,
+        TaskAction::Complete,
+    ] {
+        a.task_transition(
+            &owner(),
+            TaskTransition {
+                id: brief,
+                action,
+                reason: None,
+            },
+        )
+        .expect("brief");
+    }
+    let view = settle(a, &owner(), root, 2);
+    assert_eq!(view.orchestration.state, OrchestrationState::Finished);
+
+    let plan = a.task_plan(&owner(), root).expect("plan after the run");
+    assert_eq!(plan.remaining_ms, 0);
+    let root_node = node(&plan, root);
+    assert_eq!(root_node.finish_ms, plan.length_ms);
+    let path_work: i64 = plan
+        .critical_path
+        .iter()
+        .map(|id| node(&plan, *id).work_ms)
+        .sum();
+    assert_eq!(path_work, plan.length_ms);
+    assert!(
+        plan.critical_path.contains(&draft),
+        "{:?}",
+        plan.critical_path
+    );
+    for n in &plan.nodes {
+        assert_eq!(n.task.state, TaskState::Completed, "{}", n.task.title);
+        assert!(n.finish_ms <= plan.length_ms);
+        assert!(n.finish_ms - n.start_ms >= n.work_ms);
+        if n.task.id != brief && !n.container {
+            assert!(n.measured, "{} ran, so its work is measured", n.task.title);
+        }
+    }
+    for e in &plan.edges {
+        assert!(
+            node(&plan, e.to).start_ms >= node(&plan, e.from).finish_ms,
+            "{} starts before {} finishes",
+            e.to,
+            e.from
+        );
+    }
+}
