@@ -327,7 +327,7 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "Read one thing from the vault whole: a document's text (document:PROJECT:PATH), a canon block (canon:ID), an asset's newest version (asset:ID) a task with its children and dependencies (task:ID), a run (run:ID), an orchestration's progress (orchestration:ID) or a task tree's plan with its critical path (plan:ID). Long text comes in parts: pass next_cursor back for the rest."
+        description = "Read one thing from the vault whole: a document's text (document:PROJECT:PATH), a canon block (canon:ID), an asset's newest version (asset:ID), a task with its children and dependencies (task:ID), a run (run:ID), an orchestration's progress (orchestration:ID) or a task tree's plan with its critical path (plan:ID). Long text comes in parts: pass next_cursor back for the rest."
     )]
     async fn read(
         &self,
