@@ -32,7 +32,8 @@ model: \"stub:slow-quick\"\n    task: \"Do {{ task.title }}.\"\n";
 /// Crash loop (TESTING.md recipe 1): a 50-task orchestration is SIGKILLed at random points
 /// 20 times, restarting each time, then left to finish. Afterwards every task is completed,
 /// each task's generation was executed by the provider exactly once (a retry after a crash
-/// carries the same idempotency key and gets the remembered answer), each has exactly one passed
+/// carries the same idempotency key and gets the remembered answer, or a 409 and a later retry
+/// when the first request is still being executed), each has exactly one passed
 /// run and one asset, no job is left queued, held or dead, `PRAGMA integrity_check` is ok and the
 /// audit chain verifies. Set ATELIER_CRASH_SEED to replay a seed.
 #[test]
@@ -119,7 +120,10 @@ fn kill_nine_at_random_points_loses_and_repeats_no_task() {
         let _ = child.kill();
         let _ = child.wait();
         eprintln!(
-            "kill {kill}: after {wait:?}{}",
+            "kill {kill}: after {wait:?}, at {:.3}{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
             if finished_first {
                 " (it had already finished)"
             } else {
@@ -150,7 +154,8 @@ fn kill_nine_at_random_points_loses_and_repeats_no_task() {
 
     // Executed exactly once per task, by the provider's count of generations per key.
     let mut executed: BTreeMap<String, u32> = BTreeMap::new();
-    let mut replayed = 0;
+    let mut requests: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    let (mut replayed, mut told_to_wait) = (0, 0);
     for line in std::fs::read_to_string(&log).expect("log").lines() {
         let request: serde_json::Value = serde_json::from_str(line).expect("log line");
         if request["method"] != "POST" {
@@ -160,8 +165,21 @@ fn kill_nine_at_random_points_loses_and_repeats_no_task() {
             .as_str()
             .expect("every scheduled call carries a key")
             .to_owned();
+        requests
+            .entry(key.clone())
+            .or_default()
+            .push(serde_json::json!({
+                "at": request["at"],
+                "inflight": request["inflight"],
+                "replayed": request["replayed"],
+                "in_progress": request["in_progress"],
+            }));
         if request["replayed"] == true {
             replayed += 1;
+        } else if request["in_progress"] == true {
+            // Retried while the first request with its key was still being executed: the
+            // provider refused it (409) without executing.
+            told_to_wait += 1;
         } else {
             *executed.entry(key).or_default() += 1;
         }
@@ -171,8 +189,9 @@ fn kill_nine_at_random_points_loses_and_repeats_no_task() {
         assert_eq!(
             executed.get(&key),
             Some(&1),
-            "task {id} executed {:?} times",
-            executed.get(&key)
+            "task {id} executed {:?} times; its requests: {:?}",
+            executed.get(&key),
+            requests.get(&key)
         );
     }
     assert_eq!(executed.len(), 50, "no other generation: {executed:?}");
@@ -209,7 +228,7 @@ fn kill_nine_at_random_points_loses_and_repeats_no_task() {
         )
         .expect("interrupted");
     eprintln!(
-        "{interrupted} runs were cut short by a kill; {replayed} generations were answered from the provider's memory"
+        "{interrupted} runs were cut short by a kill; {replayed} generations were answered from the provider's memory; {told_to_wait} retries came while the first was still executing (409)"
     );
     assert!(
         interrupted > 0,

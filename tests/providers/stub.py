@@ -24,15 +24,19 @@ What a request gets is chosen by its model name:
     instant*        like anything else, without the 5 ms pause between stream events
 A key containing "invalid" is refused with 401 on every route.
 
-An `Idempotency-Key` header makes a generation request idempotent, as providers that honour the
-header do: the first request with a key is executed and its 200 reply remembered; a later
-request with the same key gets that reply again without executing (logged `"replayed": true`).
+An `Idempotency-Key` header makes a generation request idempotent, as the IETF Idempotency-Key
+draft has a server do: the first request with a key is executed and its 200 reply remembered; a
+later request with the same key gets that reply again without executing (logged
+`"replayed": true`); a request arriving while the first with its key is still being executed
+(its client may have died and a new one retried) gets 409 without executing (logged
+`"in_progress": true`).
 Each log line also says how many generation requests were in flight when it arrived
 (`"inflight"`), so tests can check concurrency limits.
 
 --replies FILE is a JSON object {model: [reply, ...]}; a model's replies are given in turn, the
 last one repeated. The file is read on every request, so a test may rewrite it.
---log FILE gets one JSON line per request: method, path, headers, body.
+--log FILE gets one JSON line per request: method, path, headers, body, and when it arrived
+(`"at"`, seconds since the epoch).
 """
 
 import argparse
@@ -47,6 +51,8 @@ COUNTS = {}
 COUNTS_LOCK = threading.Lock()
 # Idempotency-Key -> the events of its executed 200 reply.
 REPLIES = {}
+# Idempotency-Keys whose first request is being executed.
+EXECUTING = set()
 INFLIGHT = [0]
 
 
@@ -116,7 +122,8 @@ def error_body(fmt, status, message):
             status, "invalid_request_error")
         return {"type": "error", "error": {"type": kind, "message": message}}
     if fmt == "gemini":
-        kind = {401: "UNAUTHENTICATED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}.get(
+        kind = {401: "UNAUTHENTICATED", 409: "ABORTED", 429: "RESOURCE_EXHAUSTED",
+                500: "INTERNAL"}.get(
             status, "INVALID_ARGUMENT")
         return {"error": {"code": status, "message": message, "status": kind}}
     kind = {401: "invalid_request_error", 429: "rate_limit_error", 500: "server_error"}.get(
@@ -144,7 +151,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         entry = {"method": self.command, "path": self.path,
                  "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
-                 **extra}
+                 "at": time.time(), **extra}
         with self.server.log_lock, open(self.server.log_path, "a") as f:
             f.write(json.dumps(entry) + "\n")
 
@@ -201,12 +208,27 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         key = self.headers.get("idempotency-key")
+        fmt = self.format_of(self.path)
         with COUNTS_LOCK:
             remembered = REPLIES.get(key) if key else None
-        self.record(body, inflight=inflight, replayed=remembered is not None)
+            in_progress = remembered is None and key in EXECUTING
+            if key and remembered is None and not in_progress:
+                EXECUTING.add(key)
+        self.record(body, inflight=inflight, replayed=remembered is not None,
+                    in_progress=in_progress)
         if remembered is not None:
             return self.stream(remembered, "")
-        fmt = self.format_of(self.path)
+        if in_progress:
+            return self.send_json(409, error_body(
+                fmt, 409, "A request with this Idempotency-Key is still being processed"))
+        try:
+            self.execute(body, fmt, key)
+        finally:
+            if key:
+                with COUNTS_LOCK:
+                    EXECUTING.discard(key)
+
+    def execute(self, body, fmt, key):
         if body is None:
             return self.send_json(400, error_body(fmt, 400, "the body is not JSON"))
         if fmt == "gemini":

@@ -2247,6 +2247,14 @@ message: string } |
 status: number; 
 /**  The provider's message. */
 message: string } | 
+/**
+ *  The provider is still working on an earlier request with the same `Idempotency-Key`
+ *  (409): its client died and this is the retry. Asking again shortly gets the first
+ *  request's answer, without the provider doing the work twice.
+ */
+{ kind: "in_progress"; 
+/**  The provider's message. */
+message: string } | 
 /**  The provider refused the request itself (4xx other than auth and rate limits). */
 { kind: "rejected"; 
 /**  HTTP status, 0 when reported inside a stream. */
@@ -2285,6 +2293,14 @@ message: string } |
 { kind: "server"; 
 /**  HTTP status, 0 when reported inside a stream. */
 status: number; 
+/**  The provider's message. */
+message: string } | 
+/**
+ *  The provider is still working on an earlier request with the same `Idempotency-Key`
+ *  (409): its client died and this is the retry. Asking again shortly gets the first
+ *  request's answer, without the provider doing the work twice.
+ */
+{ kind: "in_progress"; 
 /**  The provider's message. */
 message: string } | 
 /**  The provider refused the request itself (4xx other than auth and rate limits). */

@@ -216,6 +216,17 @@ pub enum ProviderError {
         /// The provider's message.
         message: String,
     },
+    /// The provider is still working on an earlier request with the same `Idempotency-Key`
+    /// (409): its client died and this is the retry. Asking again shortly gets the first
+    /// request's answer, without the provider doing the work twice.
+    #[error(
+        "the provider is still working on an earlier request with this idempotency key (HTTP 409){}",
+        suffix(message)
+    )]
+    InProgress {
+        /// The provider's message.
+        message: String,
+    },
     /// The provider refused the request itself (4xx other than auth and rate limits).
     #[error("the provider rejected the request (HTTP {status}){}", suffix(message))]
     Rejected {
@@ -267,6 +278,7 @@ impl ProviderError {
         matches!(
             self,
             ProviderError::RateLimited { .. }
+                | ProviderError::InProgress { .. }
                 | ProviderError::Server { .. }
                 | ProviderError::Timeout
                 | ProviderError::Malformed { .. }

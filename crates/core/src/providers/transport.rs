@@ -387,6 +387,9 @@ fn scrub_error(error: ProviderError, key: &Secret) -> ProviderError {
             retry_after_ms,
             message: clean(message),
         },
+        ProviderError::InProgress { message } => ProviderError::InProgress {
+            message: clean(message),
+        },
         ProviderError::Server { status, message } => ProviderError::Server {
             status,
             message: clean(message),

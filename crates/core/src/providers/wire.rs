@@ -322,6 +322,7 @@ pub fn status_error(status: u16, retry_after: Option<&str>, body: &str) -> Provi
     match status {
         401 | 403 => ProviderError::Unauthorized { status },
         408 => ProviderError::Timeout,
+        409 => ProviderError::InProgress { message },
         429 => ProviderError::RateLimited {
             retry_after_ms: retry_after.and_then(parse_retry_after),
             message,
@@ -576,6 +577,12 @@ mod tests {
             ProviderError::RateLimited {
                 retry_after_ms: None,
                 message: String::new()
+            }
+        );
+        assert_eq!(
+            status_error(409, None, r#"{"error":{"message":"still processing"}}"#),
+            ProviderError::InProgress {
+                message: "still processing".to_owned()
             }
         );
         assert!(matches!(

@@ -43,12 +43,20 @@ fn call(
     format: WireFormat,
     model: &str,
 ) -> (Result<transport::Completion, ProviderError>, String) {
+    call_with(stub, format, &request(model))
+}
+
+fn call_with(
+    stub: &StubProvider,
+    format: WireFormat,
+    request: &ChatRequest,
+) -> (Result<transport::Completion, ProviderError>, String) {
     let mut streamed = String::new();
     let key = Secret::new("sk-test-0123456789abcdef".to_owned());
     let result = transport::stream_chat(
         &endpoint(stub, format),
         Some(&key),
-        &request(model),
+        request,
         &quick(),
         &Cancel::default(),
         &mut |t| streamed.push_str(t),
@@ -173,6 +181,53 @@ fn silence_times_out_and_a_cancel_ends_a_call_at_once() {
         &mut |_| {},
     );
     assert_eq!(r, Err(ProviderError::Cancelled));
+}
+
+/// A retry that reaches the provider while it still works on the first request with the same
+/// `Idempotency-Key` (its client was killed, say) is told so with a 409: `InProgress`, retried
+/// after a pause. The retry after the first has finished gets the first answer, and the work
+/// was done once.
+#[test]
+fn a_retry_while_the_first_request_runs_is_told_to_wait_then_gets_the_first_answer() {
+    let stub = StubProvider::start();
+    let keyed = ChatRequest {
+        idempotency_key: Some("task:7:0:work".to_owned()),
+        // slow-*: the stub works 0.3 s before answering.
+        ..request("slow-keyed")
+    };
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| call_with(&stub, WireFormat::OpenAi, &keyed));
+        while stub.requests().is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (retry, streamed) = call_with(&stub, WireFormat::OpenAi, &keyed);
+        let error = retry.expect_err("409 while the first request runs");
+        assert!(
+            matches!(error, ProviderError::InProgress { ref message } if message.contains("still being processed")),
+            "{error:?}"
+        );
+        assert!(streamed.is_empty());
+        assert_eq!(
+            RetryPolicy::default().wait_after(0, &error),
+            Some(Duration::from_millis(500)),
+            "retried after the backoff"
+        );
+        let (answer, text) = first.join().expect("first call");
+        assert!(answer.is_ok(), "{answer:?}");
+        let (again, again_text) = call_with(&stub, WireFormat::OpenAi, &keyed);
+        assert!(again.is_ok(), "{again:?}");
+        assert_eq!(again_text, text);
+    });
+    let outcomes: Vec<(bool, bool)> = stub
+        .requests()
+        .iter()
+        .map(|r| (r["replayed"] == true, r["in_progress"] == true))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![(false, false), (false, true), (true, false)],
+        "executed once, refused while running, then replayed"
+    );
 }
 
 #[test]
