@@ -233,8 +233,11 @@ fn projects_ingest_search_docs_related_and_hooks_from_the_command_line() {
 }
 
 /// Path escape (TESTING.md recipe 7): under strace, an ingest of a project holding a symlink to
-/// a folder outside it, a symlink to a file outside it and a symlink loop opens nothing outside
-/// the root. Skipped (with a message) where strace is not installed.
+/// a folder outside it, a symlink to a file outside it, a symlink loop, ignore files that are
+/// symlinks to files outside (`.atelierignore`, `.ignore`) and a `.gitignore` that is a FIFO
+/// opens nothing outside the root and does not hang. What each open returned is checked by
+/// the file it resolved to (strace `-y`), not by the path string it was given. Skipped (with a
+/// message) where strace is not installed.
 #[test]
 fn ingest_opens_nothing_outside_the_project_root() {
     if Command::new("strace").arg("-V").output().is_err() {
@@ -252,12 +255,32 @@ fn ingest_opens_nothing_outside_the_project_root() {
     std::os::unix::fs::symlink(outside.join("secret.md"), project.join("secret.md")).expect("link");
     std::os::unix::fs::symlink("loop", project.join("loop")).expect("link");
     std::os::unix::fs::symlink("../outside", project.join("part-0/up")).expect("link");
+    for part in ["part-1", "part-2"] {
+        std::fs::create_dir_all(project.join(part)).expect("mkdir");
+        std::fs::write(
+            project.join(part).join("inside.md"),
+            "# Inside\n\nA note.\n",
+        )
+        .expect("write");
+    }
+    // Ignore rules from outside the root would hide part-0; they must not be read.
+    std::fs::write(outside.join("rules"), "part-0/\n").expect("write");
+    std::os::unix::fs::symlink(outside.join("rules"), project.join(".atelierignore"))
+        .expect("link");
+    std::os::unix::fs::symlink(outside.join("rules"), project.join("part-1/.ignore"))
+        .expect("link");
+    let fifo = Command::new("mkfifo")
+        .arg(project.join("part-2/.gitignore"))
+        .status()
+        .expect("mkfifo");
+    assert!(fifo.success());
     cli.add_project(&project, "root");
     let trace: PathBuf = cli.dir().join("trace.log");
-    let status = Command::new("strace")
+    let mut traced = Command::new("strace")
         .args([
             "-f",
             "-qq",
+            "-y",
             "-e",
             "trace=open,openat,openat2,stat,newfstatat,lstat,statx",
             "-o",
@@ -267,15 +290,46 @@ fn ingest_opens_nothing_outside_the_project_root() {
         .arg("--vault")
         .arg(&cli.vault)
         .args(["ingest", "root"])
-        .status()
+        .spawn()
         .expect("strace");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = traced.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = traced.kill();
+            panic!("ingest hung (a FIFO ignore file opened blocking?)");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert!(status.success());
     let log = std::fs::read_to_string(&trace).expect("trace");
     assert!(log.lines().count() > 10, "strace recorded nothing");
     let outside_text = outside.display().to_string();
+    let canonical_outside = std::fs::canonicalize(&outside)
+        .expect("canonical")
+        .display()
+        .to_string();
+    // `-y` prints the file a returned descriptor refers to as `= N</real/path>`.
+    let resolved = |line: &str| {
+        line.rsplit_once("= ")
+            .and_then(|(_, ret)| ret.split_once('<'))
+            .map(|(_, path)| path.trim_end_matches('>').to_owned())
+    };
+    assert!(
+        log.lines()
+            .filter_map(resolved)
+            .any(|p| p.contains("part-0")),
+        "strace -y resolved no descriptor; this test would prove nothing"
+    );
     let leaks: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains(&outside_text) || l.contains("../outside"))
+        .filter(|l| {
+            resolved(l).is_some_and(|p| p.starts_with(&canonical_outside))
+                || l.contains(&outside_text)
+                || l.contains("../outside")
+        })
         .collect();
     assert!(
         leaks.is_empty(),
@@ -289,5 +343,12 @@ fn ingest_opens_nothing_outside_the_project_root() {
             "SELECT COUNT(*) FROM chunks WHERE body LIKE '%CANARY-OUTSIDE%'"
         ),
         0
+    );
+    assert!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM documents WHERE path LIKE 'part-0/%'"
+        ) > 0,
+        "rules read through a symlink hid part-0"
     );
 }

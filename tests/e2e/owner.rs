@@ -118,3 +118,154 @@ fn a_running_watch_serves_the_vault_to_other_commands() {
     let tasks = cli.json(&["tasks", "ls"]);
     assert_eq!(tasks[0]["title"], "asked while watching", "{tasks}");
 }
+
+/// The relay cannot be made to speak for the owner (the hostile-host finding): while `atelier
+/// serve` holds the vault, a host behind `atelier mcp` whose first line is an api call claiming
+/// `owner` gets a JSON-RPC error on its stdout, the grant it asked for does not exist, and the
+/// audit head is unchanged; the session itself still works (its `initialize` is answered).
+/// Bad input corpus (TESTING.md recipe 4) on the socket's relay, with the real binaries.
+#[test]
+fn a_relayed_host_cannot_make_an_api_call_as_the_owner() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let (mut owner, _socket) = start_owner(&cli);
+    let head_before = cli.json(&["audit", "tail", "--limit", "1"]);
+
+    let forged = serde_json::json!({
+        "call": "grant_add",
+        "as": "owner",
+        "params": {"add": {"principal": "mcp:evil", "capability": "manage_keys"}},
+    });
+    let initialize = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "evil", "version": "1"},
+        },
+    });
+    let mut host = Command::new(&cli.bin)
+        .arg("--vault")
+        .arg(&cli.vault)
+        .arg("mcp")
+        .env_remove("ATELIER_HOME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("atelier mcp");
+    {
+        use std::io::Write as _;
+        let mut stdin = host.stdin.take().expect("stdin");
+        writeln!(stdin, "{forged}").expect("write");
+        writeln!(stdin, "{initialize}").expect("write");
+    }
+    let stdout = host.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while host.try_wait().expect("wait").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "atelier mcp did not end after its host closed stdin"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let lines = reader.join().expect("stdout reader");
+    let messages: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        messages.iter().all(|m| m["jsonrpc"] == "2.0"),
+        "stdout carries JSON-RPC only: {lines:?}"
+    );
+    assert_eq!(messages[0]["error"]["code"], -32600, "{lines:?}");
+    assert!(messages[0]["id"].is_null(), "{lines:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["id"] == 1 && m["result"].is_object()),
+        "the session goes on: {lines:?}"
+    );
+
+    let grants = cli.json(&["grants", "ls"]);
+    assert!(
+        !grants.to_string().contains("mcp:evil"),
+        "no grant was made: {grants}"
+    );
+    assert_eq!(cli.json(&["audit", "tail", "--limit", "1"]), head_before);
+    let _ = Command::new("kill")
+        .args(["-TERM", &owner.id().to_string()])
+        .status();
+    assert!(owner.wait().expect("wait").success());
+}
+
+/// Resource faults (TESTING.md recipe 3) on the vault's socket: `atelier serve` under a low
+/// file-descriptor limit meets 300 idle connections (before, the first failed accept ended it
+/// and removed the socket). It keeps serving: once they go, a command is answered; a peer that
+/// sends no first line is closed after the wait; a first line that opens nothing gets an error
+/// line; the owner then stops cleanly on SIGTERM.
+#[test]
+fn the_socket_server_survives_floods_and_idle_and_bad_peers() {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::net::UnixStream;
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let mut owner = Command::new("bash")
+        .arg("-c")
+        .arg("ulimit -n 60 && exec \"$0\" --vault \"$1\" serve")
+        .arg(&cli.bin)
+        .arg(&cli.vault)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("atelier serve");
+    let socket = cli.wait_for_socket();
+    let flood: Vec<UnixStream> = (0..300)
+        .filter_map(|_| UnixStream::connect(&socket).ok())
+        .collect();
+    assert!(
+        flood.len() > 60,
+        "the flood reached the socket ({})",
+        flood.len()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        owner.try_wait().expect("wait").is_none(),
+        "the owner died under the flood"
+    );
+    drop(flood);
+    assert_eq!(cli.json(&["status"])["state"], "open");
+    assert!(socket.exists());
+
+    let mut idle = UnixStream::connect(&socket).expect("connect");
+    idle.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).expect("closed by the owner");
+    assert!(rest.is_empty());
+    assert!(started.elapsed() < std::time::Duration::from_secs(25));
+
+    let mut bad = UnixStream::connect(&socket).expect("connect");
+    writeln!(
+        bad,
+        r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{}}}}"#
+    )
+    .expect("write");
+    let mut answer = String::new();
+    BufReader::new(&bad).read_line(&mut answer).expect("read");
+    let answer: Value = serde_json::from_str(&answer).expect("JSON");
+    assert_eq!(answer["error"]["code"], "INVALID_INPUT", "{answer}");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &owner.id().to_string()])
+        .status();
+    assert!(owner.wait().expect("wait").success());
+    assert!(!socket.exists(), "the socket goes with its owner");
+}

@@ -344,6 +344,28 @@ fn a_planted_key_reaches_the_provider_and_no_output_or_vault_file() {
         );
         run(&["providers", "test", name], false);
     }
+    // Providers whose every answer is a redirect to another path: the key must not follow.
+    for (name, format, url) in [
+        ("r-openai", "openai", format!("{base}/redirect/v1")),
+        ("r-anthropic", "anthropic", format!("{base}/redirect")),
+        ("r-gemini", "gemini", format!("{base}/redirect")),
+    ] {
+        run(
+            &[
+                "providers",
+                "add",
+                name,
+                "--format",
+                format,
+                "--base-url",
+                &url,
+                "--key",
+                "canary",
+            ],
+            false,
+        );
+        run(&["providers", "test", name], false);
+    }
     run(&["keys", "ls"], false);
     run(&["keys", "test", "canary"], false);
     run(&["providers", "ls"], false);
@@ -369,6 +391,12 @@ fn a_planted_key_reaches_the_provider_and_no_output_or_vault_file() {
         "k-gemini:leaky-400",
         "k-openai:malformed",
         "k-openai:fail-500",
+        "k-openai:leaky-stream",
+        "k-anthropic:leaky-stream",
+        "k-gemini:leaky-stream",
+        "r-openai:scene",
+        "r-anthropic:scene",
+        "r-gemini:scene",
     ] {
         let mut args = play.to_vec();
         args.extend(["--model", model]);
@@ -378,7 +406,7 @@ fn a_planted_key_reaches_the_provider_and_no_output_or_vault_file() {
     dry.push("--dry-run");
     run(&dry, false);
     run(&["runs", "ls"], false);
-    for id in 1..=16 {
+    for id in 1..=24 {
         run(&["runs", "show", &id.to_string()], false);
     }
     run(&["assets", "ls"], false);
@@ -401,6 +429,26 @@ fn a_planted_key_reaches_the_provider_and_no_output_or_vault_file() {
             "the stub never received the key in {header}; this test would prove nothing"
         );
     }
+    // Positive control of the redirects: the redirecting route got the key on the first
+    // request; nothing that went to the redirect's target carried it, in any format.
+    assert!(
+        requests
+            .lines()
+            .any(|l| l.contains("\"/redirect/") && l.contains(&canary)),
+        "the redirecting provider never received the key; this test would prove nothing"
+    );
+    let stolen: Vec<&str> = requests
+        .lines()
+        .filter(|l| l.contains("\"/stolen/"))
+        .collect();
+    assert!(
+        stolen.iter().all(|l| !l.contains(&canary)),
+        "the key followed a redirect: {stolen:?}"
+    );
+    assert!(
+        seen.contains("redirect (HTTP 302) to /stolen/"),
+        "a redirect is an error naming its target: {seen}"
+    );
     assert!(seen.contains("passed"), "the runs ran: {seen}");
     // Second control: the provider did echo the key in its error, and it was scrubbed.
     assert!(seen.contains("[key]"), "no echoed key was scrubbed: {seen}");
@@ -497,4 +545,60 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Crash safety of banked bytes (TESTING.md recipe 1's "nothing acknowledged is lost", seen
+/// through the system calls, since a power cut cannot be staged here): when a run banks its
+/// output, the new blob's directory entries are made durable, not only the file's bytes: under
+/// `strace -y` the blob directory and the `blobs/` directory are `fsync`ed. Skipped (with a
+/// message) where strace is not installed.
+#[test]
+#[allow(clippy::print_stdout)] // a skip is reported, so a green run does not hide it
+fn banking_syncs_the_blob_directories() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        println!("strace is not installed; scripts/install-deps.sh --test installs it");
+        return;
+    }
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let (stub, _) = outline_stub(&cli, None);
+    add_stub_provider(&cli, &stub);
+    let trace = cli.dir().join("fsync.log");
+    let status = Command::new("strace")
+        .args(["-f", "-qq", "-y", "-e", "trace=fsync,fdatasync", "-o"])
+        .arg(&trace)
+        .arg(&cli.bin)
+        .arg("--vault")
+        .arg(&cli.vault)
+        .args([
+            "run",
+            "scene_outline",
+            "-p",
+            "scene=Mara keeps the light",
+            "-p",
+            "point_of_view=Mara",
+            "--model",
+            "stub:scene",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("strace");
+    assert!(status.success());
+    let log = std::fs::read_to_string(&trace).expect("trace");
+    let blobs = std::fs::canonicalize(cli.vault.join("blobs"))
+        .expect("blobs")
+        .display()
+        .to_string();
+    let synced: Vec<&str> = log.lines().filter(|l| l.contains(&blobs)).collect();
+    assert!(
+        synced.iter().any(|l| l.contains(&format!("<{blobs}>"))),
+        "blobs/ was not synced: {synced:?}"
+    );
+    assert!(
+        synced
+            .iter()
+            .any(|l| l.contains(&format!("<{blobs}/")) && !l.contains(".tmp-")),
+        "the blob's directory was not synced: {synced:?}"
+    );
 }

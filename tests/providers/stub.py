@@ -12,6 +12,8 @@ What a request gets is chosen by its model name:
     fail-401        401 with the provider's error body
     leaky-400       400 whose message repeats the key it was sent (some providers echo part of
                     it), so tests can check that Atelier never passes it on
+    leaky-stream    200, then an error event inside the stream (in the format's own shape)
+                    whose message repeats the key it was sent
     fail-429        429 with Retry-After: 1
     fail-500        500
     flaky-429       429 (Retry-After: 1) on the first request for that model, then a stream
@@ -23,6 +25,9 @@ What a request gets is chosen by its model name:
     slow-*          like anything else, after 0.3 s (so calls overlap and limits show)
     instant*        like anything else, without the 5 ms pause between stream events
 A key containing "invalid" is refused with 401 on every route.
+A path under /redirect/ (a provider whose base URL is {stub}/redirect) is answered with 302 to
+the same path under /stolen/ on this server; /stolen/ answers as the provider would, so a client
+that follows the redirect sees success, and the log shows which headers went there.
 
 An `Idempotency-Key` header makes a generation request idempotent, as the IETF Idempotency-Key
 draft has a server do: the first request with a key is executed and its 200 reply remembered; a
@@ -170,8 +175,24 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def redirected(self):
+        """Answers a path under /redirect/ with 302 to /stolen/, and strips /stolen from a
+        path that followed one; True when the request was answered here."""
+        if self.path.startswith("/redirect/"):
+            target = "/stolen/" + self.path[len("/redirect/"):]
+            self.send_response(302)
+            self.send_header("location", target)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return True
+        if self.path.startswith("/stolen/"):
+            self.path = self.path[len("/stolen"):]
+        return False
+
     def do_GET(self):
         self.record(None)
+        if self.redirected():
+            return
         fmt = self.format_of(self.path)
         if self.path == "/api/tags":  # Ollama's model list, for the local fallback probe
             return self.send_json(200, {"models": [{"name": "stub-local", "model": "stub-local"}]})
@@ -203,6 +224,13 @@ class Handler(BaseHTTPRequestHandler):
     def post(self, inflight):
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if self.path.startswith("/redirect/"):
+            self.record(None, inflight=inflight)
+            self.redirected()
+            return
+        if self.path.startswith("/stolen/"):
+            self.record(None, inflight=inflight)
+            self.redirected()
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -263,6 +291,14 @@ class Handler(BaseHTTPRequestHandler):
             events = events[:2] + [(None, "RAW:{\"choices\": [")]
         if model == "truncated":
             events = events[:2]
+        if model == "leaky-stream":
+            message = f"The key {self.key()} was refused mid-stream"
+            error = {"openai": (None, {"error": {"message": message, "type": "server_error"}}),
+                     "anthropic": ("error", {"type": "error", "error": {
+                         "type": "overloaded_error", "message": message}}),
+                     "gemini": (None, {"error": {"code": 500, "message": message,
+                                                 "status": "INTERNAL"}})}[fmt]
+            events = events[:2] + [error]
         if key:
             with COUNTS_LOCK:
                 REPLIES[key] = events

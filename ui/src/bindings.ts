@@ -2045,6 +2045,12 @@ export type Play_Deserialize = {
 	 *  ran for. Its role needs `spawn_tasks`.
 	 */
 	decomposes?: boolean,
+	/**
+	 *  Named texts the play carries as data: templates read them as `{{ texts.NAME }}`, and
+	 *  their content is never parsed as template syntax (the workbench's ad-hoc requests and
+	 *  the scheduler's role-only tasks put their users' and models' words here).
+	 */
+	texts?: { [key in string]: string },
 	/**  The SHA-256 of the file's text: the version a run pins. */
 	version: string,
 };
@@ -2071,6 +2077,12 @@ export type Play_Serialize = {
 	 *  ran for. Its role needs `spawn_tasks`.
 	 */
 	decomposes: boolean,
+	/**
+	 *  Named texts the play carries as data: templates read them as `{{ texts.NAME }}`, and
+	 *  their content is never parsed as template syntax (the workbench's ad-hoc requests and
+	 *  the scheduler's role-only tasks put their users' and models' words here).
+	 */
+	texts?: { [key in string]: string },
 	/**  The SHA-256 of the file's text: the version a run pins. */
 	version: string,
 };
@@ -2221,14 +2233,16 @@ export type ProviderCheck_Serialize = {
 };
 
 /**
- *  How a provider call failed. None of these carries a key: messages come from the provider's
- *  error body with the key removed (see [`transport`]).
+ *  How a provider call failed. None of these carries a key: every text in them that came from
+ *  the provider (error bodies, errors inside a stream, a redirect's `Location`) passes through
+ *  [`transport`]'s one scrub, which removes the key and bounds the length.
  */
 export type ProviderError = ProviderError_Serialize | ProviderError_Deserialize;
 
 /**
- *  How a provider call failed. None of these carries a key: messages come from the provider's
- *  error body with the key removed (see [`transport`]).
+ *  How a provider call failed. None of these carries a key: every text in them that came from
+ *  the provider (error bodies, errors inside a stream, a redirect's `Location`) passes through
+ *  [`transport`]'s one scrub, which removes the key and bounds the length.
  */
 export type ProviderError_Deserialize = 
 /**  The key was refused (401/403). */
@@ -2272,11 +2286,21 @@ detail: string } |
 /**  The failure class. */
 detail: string } | 
 /**  The call was cancelled (a run cancelled, or the kill switch). */
-{ kind: "cancelled" };
+{ kind: "cancelled" } | 
+/**
+ *  The provider answered with a redirect (3xx). It is not followed: the key would go
+ *  with the request to wherever the `Location` points.
+ */
+{ kind: "redirected"; 
+/**  HTTP status. */
+status: number; 
+/**  Where it pointed (`Location`, bounded), or `nowhere given`. */
+location: string };
 
 /**
- *  How a provider call failed. None of these carries a key: messages come from the provider's
- *  error body with the key removed (see [`transport`]).
+ *  How a provider call failed. None of these carries a key: every text in them that came from
+ *  the provider (error bodies, errors inside a stream, a redirect's `Location`) passes through
+ *  [`transport`]'s one scrub, which removes the key and bounds the length.
  */
 export type ProviderError_Serialize = 
 /**  The key was refused (401/403). */
@@ -2320,7 +2344,16 @@ detail: string } |
 /**  The failure class. */
 detail: string } | 
 /**  The call was cancelled (a run cancelled, or the kill switch). */
-{ kind: "cancelled" };
+{ kind: "cancelled" } | 
+/**
+ *  The provider answered with a redirect (3xx). It is not followed: the key would go
+ *  with the request to wherever the `Location` points.
+ */
+{ kind: "redirected"; 
+/**  HTTP status. */
+status: number; 
+/**  Where it pointed (`Location`, bounded), or `nowhere given`. */
+location: string };
 
 /**  A provider: built in, added, or a built-in replaced. */
 export type ProviderView = ProviderView_Serialize | ProviderView_Deserialize;

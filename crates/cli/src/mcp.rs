@@ -61,8 +61,20 @@ pub fn own(dir: &Path) -> Result<(), Failure> {
                 Failure::Internal
             }),
             _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = terminated() => Ok(()),
         }
     })
+}
+
+/// Resolves when this process is asked to stop with SIGTERM (what a service manager, or a
+/// test harness whose children ignore SIGINT, sends); never when that cannot be listened for.
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            term.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
+    }
 }
 
 /// Serves the vault's socket from a background thread while this process holds the vault for a

@@ -154,8 +154,14 @@ pub fn store_blob(vault: &Path, bytes: &[u8]) -> std::io::Result<String> {
     if std::fs::read(&path).is_ok_and(|stored| blob_hash(&stored) == hash) {
         return Ok(hash);
     }
-    if let Some(dir) = path.parent() {
+    if let Some(dir) = path.parent()
+        && !dir.is_dir()
+    {
         std::fs::create_dir_all(dir)?;
+        // The new `blobs/<ab>` directory's own name must survive a crash, as the blob's does
+        // (`write_whole` syncs the directory it writes in).
+        crate::beneath::sync_dir(dir.parent())?;
+        crate::beneath::sync_dir(dir.parent().and_then(Path::parent))?;
     }
     crate::beneath::write_whole(&path, bytes)?;
     Ok(hash)

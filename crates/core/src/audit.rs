@@ -1,4 +1,14 @@
 //! The audit log: one hash-chained event per change, written in the change's transaction.
+//!
+//! The chain alone proves only that the log is consistent with itself: whoever can write
+//! `atelier.db` can recompute every hash after an edit, or put back an older copy, and the
+//! chain still verifies. So the head is also anchored outside the database: after each commit
+//! the owner writes the head's seq and hash ([`Anchor`]) to the OS keychain, where a process
+//! without the user's keyring cannot reach. `verify` then also checks the log against the
+//! anchor ([`check_anchor`]): a log that ends before the anchored event was rolled back or
+//! truncated; one whose anchored event has another hash was rewritten. What it cannot prove:
+//! changes to events after the last anchor (a crash between a commit and its anchor leaves a
+//! few), or anything by someone who can also write the user's keychain.
 
 use crate::auth::Principal;
 use crate::clock::Millis;
@@ -102,6 +112,84 @@ pub fn append(
         ],
     )?;
     Ok(seq)
+}
+
+/// The head as anchored outside the database: an event's seq and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// The event's seq.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: String,
+}
+
+impl Anchor {
+    /// As stored: `SEQ HASH`.
+    pub fn encode(&self) -> String {
+        format!("{} {}", self.seq, self.hash)
+    }
+
+    /// From its stored form; `None` when it is not one.
+    pub fn parse(text: &str) -> Option<Anchor> {
+        let (seq, hash) = text.trim().split_once(' ')?;
+        let hash = hash.trim();
+        (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some(())?;
+        Some(Anchor {
+            seq: seq.parse().ok().filter(|s: &i64| *s > 0)?,
+            hash: hash.to_owned(),
+        })
+    }
+}
+
+/// The log's head now, as it would be anchored (seq 0 for an empty log).
+pub fn head_anchor(conn: &rusqlite::Connection) -> rusqlite::Result<Anchor> {
+    let (seq, hash) = head(conn)?;
+    Ok(Anchor { seq, hash })
+}
+
+/// `verification` (of a chain that verified) checked against `anchor`: the anchored event must
+/// still be in the log with the anchored hash.
+pub fn check_anchor(
+    conn: &rusqlite::Connection,
+    verification: Verification,
+    anchor: &Anchor,
+) -> rusqlite::Result<Verification> {
+    if !verification.is_intact() {
+        return Ok(verification);
+    }
+    use rusqlite::OptionalExtension;
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT hash FROM audit_events WHERE seq = ?1",
+            [anchor.seq],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let problem = match stored {
+        None => Some((
+            verification.events + 1,
+            format!(
+                "the log ends at event {}, but the OS keychain anchors event {}: the log was rolled back (an older copy of atelier.db?) or truncated",
+                verification.events, anchor.seq
+            ),
+        )),
+        Some(hash) if hash != anchor.hash => Some((
+            anchor.seq,
+            format!(
+                "event {} differs from the hash anchored in the OS keychain: the log was rewritten",
+                anchor.seq
+            ),
+        )),
+        Some(_) => None,
+    };
+    Ok(match problem {
+        None => verification,
+        Some((seq, problem)) => Verification {
+            events: verification.events,
+            first_bad_seq: Some(seq),
+            problem: Some(problem),
+        },
+    })
 }
 
 /// The result of recomputing the chain.

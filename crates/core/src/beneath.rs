@@ -103,12 +103,23 @@ mod imp {
             Some(rustix::fs::FileType::RegularFile) | None => {}
             Some(_) => return Err(std::io::ErrorKind::InvalidInput.into()),
         }
+        // A replaced file keeps its permissions (a private note stays private); a new one
+        // gets the usual 0644 less the umask.
+        let kept_mode = match existing {
+            Some(_) => {
+                Some(rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?.st_mode & 0o7777)
+            }
+            None => None,
+        };
         let fd = openat(
             &dir,
             temp_name,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o644),
+            Mode::from_raw_mode(kept_mode.unwrap_or(0o644)),
         )?;
+        if let Some(mode) = kept_mode {
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+        }
         let mut file = std::fs::File::from(fd);
         let result = file.write_all(bytes).and_then(|()| file.sync_all());
         drop(file);
@@ -133,6 +144,18 @@ mod imp {
         Ok(Written {
             replaced: existing.is_some(),
         })
+    }
+
+    pub fn remove_file(root: &Path, path: &str) -> std::io::Result<()> {
+        let (name, dirs) = split(path)?;
+        let dir = open_dirs(root, &dirs, false)?;
+        let stat = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+            return Err(std::io::ErrorKind::InvalidInput.into());
+        }
+        unlinkat(&dir, name, AtFlags::empty())?;
+        let _ = rustix::fs::fsync(&dir);
+        Ok(())
     }
 }
 
@@ -196,6 +219,18 @@ mod imp {
             replaced: existing.is_some(),
         })
     }
+
+    pub fn remove_file(root: &Path, path: &str) -> std::io::Result<()> {
+        split(path)?;
+        let full = root.join(path);
+        if !std::fs::symlink_metadata(&full)?.is_file() {
+            return Err(std::io::ErrorKind::InvalidInput.into());
+        }
+        if !full.canonicalize()?.starts_with(root.canonicalize()?) {
+            return Err(std::io::ErrorKind::InvalidInput.into());
+        }
+        std::fs::remove_file(full)
+    }
 }
 
 /// Opens the regular file at `path` (relative to `root`, `/`-separated) for reading.
@@ -218,8 +253,16 @@ pub fn write_file(
     imp::write_file(root, path, bytes, overwrite, temp_name)
 }
 
-/// Writes `bytes` to a new file at `path`, whole: through a temporary file beside it, synced and
-/// renamed. For the vault's own files (blobs), where no symlink check is needed.
+/// Removes the regular file at `path` under `root`, opening the directories on the way one
+/// component at a time with symlinks refused, as [`write_file`] does: taking back a file we
+/// wrote never removes one elsewhere through a directory swapped for a link meanwhile.
+pub fn remove_file(root: &Path, path: &str) -> std::io::Result<()> {
+    imp::remove_file(root, path)
+}
+
+/// Writes `bytes` to a new file at `path`, whole: through a temporary file beside it, synced,
+/// renamed, and the directory synced so the name survives a crash too. For the vault's own
+/// files (blobs), where no symlink check is needed.
 pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // Unique per call: two threads may write the same content-addressed blob at once.
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -229,7 +272,8 @@ pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        std::fs::rename(&temp, path)
+        std::fs::rename(&temp, path)?;
+        sync_dir(path.parent())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -237,9 +281,69 @@ pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Makes the entries of directory `dir` durable (a new file's name, a new subdirectory).
+pub fn sync_dir(dir: Option<&Path>) -> std::io::Result<()> {
+    match dir {
+        #[cfg(unix)]
+        Some(dir) => std::fs::File::open(dir)?.sync_all(),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A replaced file keeps its mode (it was reset to 0644 by the move of a new file).
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().expect("tempdir");
+        write_file(root.path(), "private.md", b"one", false, ".t").expect("new");
+        let file = root.path().join("private.md");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        write_file(root.path(), "private.md", b"two", true, ".t").expect("replace");
+        let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read(&file).expect("read"), b"two");
+    }
+
+    /// Path escape (TESTING.md recipe 7) for taking a file back: with a directory on the way
+    /// swapped for a symlink to a folder outside, the removal is refused and the file outside
+    /// stays. The control shows what a plain `remove_file` on the joined path (the export's
+    /// undo before) did to the same layout: it removed the file outside.
+    #[cfg(unix)]
+    #[test]
+    fn removal_never_goes_through_a_symlinked_directory() {
+        let outside = tempfile::tempdir().expect("tempdir");
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::write(outside.path().join("x.md"), "theirs").expect("write");
+        std::os::unix::fs::symlink(outside.path(), root.path().join("out")).expect("symlink");
+        let err = remove_file(root.path(), "out/x.md").expect_err("through a link");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotADirectory);
+        assert!(
+            outside.path().join("x.md").exists(),
+            "the file outside stays"
+        );
+        std::os::unix::fs::symlink(outside.path().join("x.md"), root.path().join("y.md"))
+            .expect("symlink");
+        assert!(
+            remove_file(root.path(), "y.md").is_err(),
+            "a symlink is not removed"
+        );
+        assert!(outside.path().join("x.md").exists());
+
+        std::fs::remove_file(root.path().join("out/x.md")).expect("control");
+        assert!(
+            !outside.path().join("x.md").exists(),
+            "control: the plain removal went outside"
+        );
+
+        write_file(root.path(), "mine/z.md", b"z", false, ".t").expect("write");
+        remove_file(root.path(), "mine/z.md").expect("remove our own file");
+        assert!(!root.path().join("mine/z.md").exists());
+    }
 
     /// Path escape (TESTING.md): climbing paths and symlinked directories are refused, and
     /// nothing is written outside the root.

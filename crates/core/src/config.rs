@@ -80,8 +80,10 @@ impl Orchestration {
     }
 }
 
+/// Hosts read the vault and the text of its project files by default: the reading a chat
+/// host is for. Taking `file_read` out (and granting it scoped) limits a host to some files.
 fn default_mcp_capabilities() -> Vec<Capability> {
-    vec![Capability::VaultRead]
+    vec![Capability::VaultRead, Capability::FileRead]
 }
 
 fn default_depth_limit() -> usize {

@@ -8,7 +8,9 @@
 //! transaction as the changes, so a crash between the two cannot skip or double-count a change;
 //! and every change carries the full state of its task, so replaying one is harmless.
 
-use crate::outbox::{AssetSnapshot, DocumentSnapshot, GraphChange, LinkSnapshot, TaskSnapshot};
+use crate::outbox::{
+    AssetSnapshot, DocumentSnapshot, GraphChange, LinkSnapshot, Mark, NO_MARK, TaskSnapshot,
+};
 use kuzu::{Connection, Database, LogicalType, SystemConfig, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -108,13 +110,13 @@ impl Graph {
     }
 
     /// Deletes whatever is in `dir` and builds a fresh graph from `tasks`, `documents` and
-    /// `assets`, recording `through` as the last outbox change it reflects.
+    /// `assets`, recording `mark` as the last outbox change it reflects.
     pub fn rebuild(
         dir: &Path,
         tasks: &[TaskSnapshot],
         documents: Vec<DocumentSnapshot>,
         assets: Vec<AssetSnapshot>,
-        through: i64,
+        mark: Mark,
     ) -> GraphResult<Graph> {
         remove_dir(dir)?;
         let graph = Graph::open(dir)?;
@@ -123,14 +125,28 @@ impl Graph {
             .into_iter()
             .map(GraphChange::Document)
             .chain(assets.into_iter().map(GraphChange::Asset))
-            .map(|change| (through, change))
+            .map(|change| (mark.through, change))
             .collect();
         if changes.is_empty() {
-            write_value(&graph.connection()?, "applied_through", through)?;
+            write_mark(&graph.connection()?, mark)?;
         } else {
-            graph.apply(&changes)?;
+            graph.apply(&changes, mark)?;
         }
         Ok(graph)
+    }
+
+    /// Where this projection stands in the outbox (stamp and vault `None` when a graph from
+    /// before marks did not record them).
+    pub fn mark(&self) -> GraphResult<Mark> {
+        let conn = self.connection()?;
+        let through = read_value(&conn, "applied_through")?.unwrap_or(0);
+        let stamp = read_value(&conn, "applied_stamp")?.and_then(Mark::decode);
+        let vault = read_value(&conn, "vault")?.and_then(Mark::decode);
+        Ok(Mark {
+            through,
+            stamp,
+            vault,
+        })
     }
 
     fn connection(&self) -> GraphResult<Connection<'_>> {
@@ -143,11 +159,12 @@ impl Graph {
         Ok(read_value(&conn, "applied_through")?.unwrap_or(0))
     }
 
-    /// Applies outbox changes in one Kuzu transaction together with the new watermark.
-    pub fn apply(&self, changes: &[(i64, GraphChange)]) -> GraphResult<()> {
-        let Some((last, _)) = changes.last() else {
+    /// Applies outbox changes in one Kuzu transaction together with the new watermark, `mark`
+    /// (the last change's id, its stamp and the vault's identity).
+    pub fn apply(&self, changes: &[(i64, GraphChange)], mark: Mark) -> GraphResult<()> {
+        if changes.is_empty() {
             return Ok(());
-        };
+        }
         let conn = self.connection()?;
         conn.query("BEGIN TRANSACTION")?;
         let result = (|| -> GraphResult<()> {
@@ -174,7 +191,7 @@ impl Graph {
                     }
                 }
             }
-            write_value(&conn, "applied_through", *last)
+            write_mark(&conn, mark)
         })();
         match result {
             Ok(()) => {
@@ -763,6 +780,12 @@ fn read_value(conn: &Connection<'_>, name: &str) -> GraphResult<Option<i64>> {
         Some([Value::Int64(v)]) => Some(*v),
         _ => None,
     })
+}
+
+fn write_mark(conn: &Connection<'_>, mark: Mark) -> GraphResult<()> {
+    write_value(conn, "applied_through", mark.through)?;
+    write_value(conn, "applied_stamp", mark.stamp.unwrap_or(NO_MARK))?;
+    write_value(conn, "vault", mark.vault.unwrap_or(NO_MARK))
 }
 
 fn write_value(conn: &Connection<'_>, name: &str, value: i64) -> GraphResult<()> {

@@ -1,6 +1,12 @@
 //! The outbox: changes for the projections, written in the same transaction as the change.
 //! Each projection reads its own topic; ids are shared, so one watermark per projection is
 //! enough.
+//!
+//! A watermark alone cannot be trusted after `atelier.db` is restored from a backup: the
+//! restored outbox hands out the same ids again, for other changes. So every row carries a
+//! random stamp, and a projection records a [`Mark`]: the id *and stamp* of the last row it
+//! applied, and the vault it was built for. A mark the outbox does not explain (another vault,
+//! an id past the outbox's head, a row whose stamp differs) means the projection is rebuilt.
 
 use crate::clock::Millis;
 use rusqlite::{Connection, params};
@@ -137,10 +143,88 @@ pub fn push<C: Change>(tx: &Connection, change: &C, at: Millis) -> rusqlite::Res
     let payload = serde_json::to_string(change)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     tx.execute(
-        "INSERT INTO outbox (topic, payload, created_at) VALUES (?1, ?2, ?3)",
+        "INSERT INTO outbox (topic, payload, created_at, stamp)
+         VALUES (?1, ?2, ?3, random() & 9223372036854775807)",
         params![C::TOPIC, payload, at],
     )?;
     Ok(())
+}
+
+/// Where a projection stands: the last outbox row it applied, that row's stamp, and the vault
+/// it was built for (`None`: not recorded, by a projection older than marks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Mark {
+    /// The last outbox id applied (0: none).
+    pub through: i64,
+    /// That row's stamp.
+    pub stamp: Option<i64>,
+    /// The vault's identity ([`vault_identity`]).
+    pub vault: Option<i64>,
+}
+
+/// How a missing stamp or identity is stored where only numbers fit (stamps are never
+/// negative).
+pub const NO_MARK: i64 = -1;
+
+impl Mark {
+    /// The mark of outbox row `through` of the vault `conn` holds.
+    pub fn at(conn: &Connection, through: i64) -> rusqlite::Result<Mark> {
+        Ok(Mark {
+            through,
+            stamp: stamp_of(conn, through)?,
+            vault: vault_identity(conn)?,
+        })
+    }
+
+    /// Whether the outbox in `conn` explains a projection standing at this mark: the same
+    /// vault, an id the outbox has reached, and that row's stamp.
+    pub fn explained_by(&self, conn: &Connection) -> rusqlite::Result<bool> {
+        if let Some(vault) = self.vault
+            && vault_identity(conn)? != Some(vault)
+        {
+            return Ok(false);
+        }
+        if self.through > last_id(conn)? {
+            return Ok(false);
+        }
+        if self.through == 0 {
+            return Ok(true);
+        }
+        Ok(match self.stamp {
+            // A projection from before marks: only the head can be checked.
+            None => true,
+            Some(stamp) => stamp_of(conn, self.through)? == Some(stamp),
+        })
+    }
+
+    /// A stored number as an optional stamp or identity.
+    pub fn decode(value: i64) -> Option<i64> {
+        (value != NO_MARK).then_some(value)
+    }
+}
+
+/// The stamp of outbox row `id`, `None` when it has none or does not exist.
+pub fn stamp_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row("SELECT stamp FROM outbox WHERE id = ?1", [id], |r| {
+            r.get::<_, Option<i64>>(0)
+        })
+        .optional()?
+        .flatten())
+}
+
+/// The vault's identity as a number: the first 60 bits of its `vault_id`.
+pub fn vault_identity(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    use rusqlite::OptionalExtension;
+    let id: Option<String> = conn
+        .query_row(
+            "SELECT value FROM vault_meta WHERE key = 'vault_id'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(id.and_then(|id| i64::from_str_radix(id.get(..15)?, 16).ok()))
 }
 
 /// Outbox rows of `C`'s topic after `after`, oldest first, at most `limit`.

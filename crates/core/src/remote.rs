@@ -2,12 +2,20 @@
 //!
 //! The owner (the desktop app, `atelier serve`, or an `atelier mcp` that opened the vault)
 //! listens on `<vault>/atelier.sock`, a Unix socket only its OS user can open (mode 0600, and
-//! the owner checks the peer's uid). A connection's first line says what it is: an MCP session
-//! (the sidecar relaying a chat host) or one api call, written
-//! `{"call": METHOD, "as": PRINCIPAL, "params": {…}}`. The owner answers a call with lines
-//! `{"progress": …}` while it runs and one `{"answer": …}` or `{"error": …}` at the end, then
-//! closes. The caller's principal is taken as sent: only the same OS user can connect, and that
-//! user could open the vault directly when no one holds it.
+//! the owner checks the peer's uid). A connection's first line ([`Opening`]) says what it is:
+//!
+//! - `{"session": "mcp"}`: an MCP session follows (the sidecar relaying a chat host). The
+//!   session's principal is `mcp:<clientInfo.name>`, decided by the MCP server from the
+//!   session's `initialize`; nothing on the connection can name another principal, and no api
+//!   call is accepted on it. The sidecar writes this line itself before any byte of the host's,
+//!   so a host cannot choose what its connection is.
+//! - `{"call": METHOD, "as": PRINCIPAL, "params": {…}}`: one api call (the CLI). The owner
+//!   answers with lines `{"progress": …}` while it runs and one `{"answer": …}` or
+//!   `{"error": …}` at the end, then closes. The principal is taken as sent: only the same OS
+//!   user can connect, and that user could open the vault directly (as `owner`) when no one
+//!   holds it, so claiming one here gives nothing that user lacks.
+//!
+//! Any other first line is refused with an `{"error": …}` line and the connection closed.
 
 use crate::api::wire::{self, Api, Progress};
 use crate::api::{Atelier, Status};
@@ -29,8 +37,58 @@ pub fn socket_path(vault: &Path) -> PathBuf {
     vault.join(SOCKET)
 }
 
+/// The first line of an MCP session on the socket, written by the sidecar before any byte of
+/// the host's.
+pub const MCP_SESSION: &str = r#"{"session":"mcp"}"#;
+
+/// What a connection is, as its first line says.
+#[derive(Debug)]
+pub enum Opening {
+    /// One api call.
+    Call(Call),
+    /// An MCP session: every following line is the host's, relayed.
+    McpSession,
+}
+
+/// The session line's shape: exactly `{"session": "mcp"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionLine {
+    session: SessionKind,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SessionKind {
+    Mcp,
+}
+
+impl Opening {
+    /// What a connection's first line opens, or `None` when it is neither an api call nor the
+    /// session line (a bare JSON-RPC message included: the sidecar always says it is one).
+    pub fn parse(line: &str) -> Option<Opening> {
+        if let Ok(SessionLine {
+            session: SessionKind::Mcp,
+        }) = serde_json::from_str::<SessionLine>(line)
+        {
+            return Some(Opening::McpSession);
+        }
+        serde_json::from_str::<Call>(line).ok().map(Opening::Call)
+    }
+}
+
+/// The line the owner sends before closing a connection whose first line opened nothing.
+pub fn refusal_line() -> String {
+    let error = Error::invalid(
+        "connection",
+        "the first line must be an api call or the MCP session line",
+    );
+    serde_json::to_string(&Reply::Error(error)).unwrap_or_default()
+}
+
 /// One api call as it crosses the socket.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Call {
     /// The [`Api`] method's name.
     pub call: String,
@@ -51,16 +109,6 @@ enum Reply {
     Answer(Value),
     /// Why the call failed; the last line.
     Error(Error),
-}
-
-impl Call {
-    /// The call a connection's first line makes, or `None` when the line is not one (an MCP
-    /// session starts with a JSON-RPC message instead).
-    pub fn parse(line: &str) -> Option<Call> {
-        let value: Value = serde_json::from_str(line).ok()?;
-        value.get("call")?;
-        serde_json::from_value(value).ok()
-    }
 }
 
 /// Answers `call` on `atelier` over `stream` (whose first line it was), then closes it. When the

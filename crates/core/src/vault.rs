@@ -51,6 +51,45 @@ pub fn exists(dir: &Path) -> bool {
     dir.join(DATABASE).is_file()
 }
 
+/// Makes the vault at `dir` readable by its owner only: the directory itself and everything
+/// in it lose every group and other permission bit (a vault made under umask 022 was 0755 with
+/// an 0644 database). Symbolic links are neither followed nor changed. Called when a vault is
+/// created and each time it opens, so a vault made by an older version, or a file another
+/// program put there, is repaired. Answers the entries it could not change.
+pub fn make_private(dir: &Path) -> Vec<PathBuf> {
+    let mut failed = Vec::new();
+    restrict(dir, &mut failed);
+    failed
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path, failed: &mut Vec<PathBuf>) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return;
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0
+        && std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & !0o077)).is_err()
+    {
+        failed.push(path.to_path_buf());
+    }
+    if kind.is_dir()
+        && let Ok(entries) = std::fs::read_dir(path)
+    {
+        for entry in entries.flatten() {
+            restrict(&entry.path(), failed);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn restrict(_path: &Path, _failed: &mut Vec<PathBuf>) {}
+
 /// Holds the vault's exclusive OS lock for as long as it lives.
 #[derive(Debug)]
 pub struct VaultLock {

@@ -8,7 +8,7 @@
 //! is harmless.
 
 use crate::embed::{self, DIMENSIONS};
-use crate::outbox::VectorChange;
+use crate::outbox::{Mark, NO_MARK, VectorChange};
 use qdrant_edge::{
     CountRequest, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeVectorParamsBuilder,
     FieldIndexOperations, Filter, NamedQuery, PointId, PointInsertOperations, PointOperations,
@@ -59,6 +59,8 @@ pub struct Vectors {
     shard: Option<EdgeShard>,
     dir: PathBuf,
     through: i64,
+    /// `through` with its stamp and the vault's identity, as the watermark file has them.
+    mark: Mark,
 }
 
 impl std::fmt::Debug for Vectors {
@@ -87,24 +89,48 @@ impl Vectors {
         shard.update(UpdateOperation::FieldIndexOperation(
             FieldIndexOperations::CreateIndex(document_index()?),
         ))?;
-        let through = match std::fs::read_to_string(dir.join(WATERMARK)) {
-            Ok(text) => text
-                .trim()
-                .parse()
-                .map_err(|_| VectorError("the watermark is unreadable".to_owned()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        // `through stamp vault`; a watermark from before marks holds `through` alone.
+        let mark = match std::fs::read_to_string(dir.join(WATERMARK)) {
+            Ok(text) => {
+                let unreadable = || VectorError("the watermark is unreadable".to_owned());
+                let mut numbers = text.split_whitespace().map(str::parse::<i64>);
+                let through = numbers
+                    .next()
+                    .ok_or_else(unreadable)?
+                    .map_err(|_| unreadable())?;
+                let mut optional = || -> VectorResult<Option<i64>> {
+                    match numbers.next() {
+                        None => Ok(None),
+                        Some(n) => Ok(Mark::decode(n.map_err(|_| unreadable())?)),
+                    }
+                };
+                let stamp = optional()?;
+                let vault = optional()?;
+                Mark {
+                    through,
+                    stamp,
+                    vault,
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Mark::default(),
             Err(e) => return Err(VectorError(format!("read watermark: {}", e.kind()))),
         };
         Ok(Vectors {
             shard: Some(shard),
             dir: dir.to_path_buf(),
-            through,
+            through: mark.through,
+            mark,
         })
+    }
+
+    /// Where the index stands in the outbox.
+    pub fn mark(&self) -> Mark {
+        self.mark
     }
 
     /// Deletes whatever is in `dir` and loads every embedded chunk from SQLite, recording
     /// `through` as the last outbox change reflected.
-    pub fn rebuild(db: &Connection, dir: &Path, through: i64) -> VectorResult<Vectors> {
+    pub fn rebuild(db: &Connection, dir: &Path, mark: Mark) -> VectorResult<Vectors> {
         match std::fs::remove_dir_all(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -114,7 +140,7 @@ impl Vectors {
         let mut stmt = db.prepare(&format!("{POINT_SELECT} ORDER BY c.id"))?;
         vectors.upsert_rows(stmt.query(params![embed::MODEL_NAME])?)?;
         vectors.optimize()?;
-        vectors.commit(through)?;
+        vectors.commit(mark)?;
         Ok(vectors)
     }
 
@@ -150,7 +176,7 @@ impl Vectors {
             "{POINT_SELECT} WHERE c.document_id IN (SELECT value FROM json_each(?2)) ORDER BY c.id"
         ))?;
         self.upsert_rows(stmt.query(params![embed::MODEL_NAME, json!(documents).to_string()])?)?;
-        self.commit(*last)
+        self.commit(Mark::at(db, *last)?)
     }
 
     /// Upserts the points of `rows` (of [`POINT_SELECT`]) in batches.
@@ -191,19 +217,26 @@ impl Vectors {
 
     /// Flushes the shard, then records `through`, so the watermark never runs ahead of what
     /// is on disk.
-    fn commit(&mut self, through: i64) -> VectorResult<()> {
+    fn commit(&mut self, mark: Mark) -> VectorResult<()> {
         flush(self.shard()?)?;
         let tmp = self.dir.join(format!("{WATERMARK}.tmp"));
         let write = |path: &Path| -> std::io::Result<()> {
             use std::io::Write;
             let mut file = std::fs::File::create(path)?;
-            write!(file, "{through}")?;
+            write!(
+                file,
+                "{} {} {}",
+                mark.through,
+                mark.stamp.unwrap_or(NO_MARK),
+                mark.vault.unwrap_or(NO_MARK)
+            )?;
             file.sync_all()
         };
         write(&tmp)
             .and_then(|()| std::fs::rename(&tmp, self.dir.join(WATERMARK)))
             .map_err(|e| VectorError(format!("write watermark: {}", e.kind())))?;
-        self.through = through;
+        self.through = mark.through;
+        self.mark = mark;
         Ok(())
     }
 

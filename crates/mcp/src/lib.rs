@@ -11,6 +11,8 @@
 pub mod bounded;
 pub mod install;
 #[cfg(unix)]
+mod lines;
+#[cfg(unix)]
 pub mod owner;
 pub mod principal;
 mod prompts;

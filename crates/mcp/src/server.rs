@@ -275,10 +275,9 @@ impl ServerHandler for VaultServer {
             .call(ToolCallContext::new(self, request, context))
             .await?;
         // Changes are audited by the core with their effect; reads are recorded here.
-        if NEEDS
-            .iter()
-            .any(|(tool, need)| *tool == name && *need == Capability::VaultRead)
-        {
+        if NEEDS.iter().any(|(tool, need)| {
+            *tool == name && matches!(need, Capability::VaultRead | Capability::FileRead)
+        }) {
             self.audit_read(who, format!("tool:{name}"), arguments.to_string())
                 .await?;
         }
@@ -304,9 +303,18 @@ impl ServerHandler for VaultServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let all = self.listed(principal_of(&context.peer)).await?;
+        let who = principal_of(&context.peer);
+        let all = self.listed(who.clone()).await?;
         let cursor = request.and_then(|r| r.cursor);
         let (page, next) = resources::page_of(all, cursor.as_deref())?;
+        // The list names every task and canon block: a read like any other, audited before
+        // it is answered.
+        self.audit_read(
+            who,
+            "atelier://".to_owned(),
+            format!("resources/list ({} listed)", page.len()),
+        )
+        .await?;
         let mut result = ListResourcesResult::with_all_items(page);
         result.next_cursor = next;
         Ok(result)

@@ -5,9 +5,16 @@
 //! lines to the owner's socket. When that owner exits, the sidecar takes over: it opens the
 //! vault itself (or reaches whichever sidecar did), replays the host's `initialize` to the new
 //! server, drops that answer, and goes on. A request in flight at that moment gets no answer.
+//!
+//! Every connection the sidecar opens to an owner starts with the session line
+//! ([`atelier_core::remote::MCP_SESSION`]), written before any of the host's bytes, so the
+//! owner treats it as an MCP session whatever the host sends. Only JSON-RPC messages of at most
+//! [`MAX_LINE`] bytes are passed on; anything else is answered here with a JSON-RPC error.
 
 use crate::VaultServer;
+use crate::lines::{BoundedLines, Line, MAX_LINE};
 use crate::owner::{serve_owner, socket_path};
+use atelier_core::remote::MCP_SESSION;
 use atelier_core::{Atelier, OpenOptions, SealReason};
 use rmcp::ServiceExt;
 use serde_json::Value;
@@ -15,7 +22,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 /// How long a sidecar whose owner went away tries to own the vault or reach its new owner.
@@ -56,7 +63,7 @@ enum Backend {
 /// The host's end: its lines, what must be replayed to a new server, and the requests the
 /// current server has not answered yet.
 struct Host<R> {
-    lines: Lines<BufReader<R>>,
+    lines: BoundedLines<BufReader<R>>,
     initialize: Option<String>,
     initialized: Option<String>,
     waiting: Vec<Value>,
@@ -73,7 +80,7 @@ enum Ended {
 /// Serves the host on this process's stdin and stdout, for the vault at `dir`.
 pub async fn run(dir: &Path) -> Result<(), SidecarError> {
     let mut host = Host {
-        lines: BufReader::new(tokio::io::stdin()).lines(),
+        lines: BoundedLines::new(BufReader::new(tokio::io::stdin()), MAX_LINE),
         initialize: None,
         initialized: None,
         waiting: Vec::new(),
@@ -149,7 +156,12 @@ async fn reach(dir: &Path, patience: Duration) -> Result<Backend, SidecarError> 
             None => return Ok(Backend::Owned(Arc::new(opened))),
             Some(SealReason::VaultBusy { .. }) => {
                 drop(opened);
-                if let Ok(stream) = UnixStream::connect(socket_path(dir)).await {
+                if let Ok(mut stream) = UnixStream::connect(socket_path(dir)).await
+                    && stream
+                        .write_all(format!("{MCP_SESSION}\n").as_bytes())
+                        .await
+                        .is_ok()
+                {
                     return Ok(Backend::Relayed(stream));
                 }
             }
@@ -183,7 +195,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let (from_server, mut to_server) = tokio::io::split(server);
-    let mut server_lines = BufReader::new(from_server).lines();
+    let mut server_lines = BoundedLines::new(BufReader::new(from_server), MAX_LINE);
     let mut drop_answer_to: Option<Value> = None;
     if replay && let Some(initialize) = &host.initialize {
         drop_answer_to = id_of(initialize);
@@ -195,16 +207,29 @@ where
     loop {
         tokio::select! {
             from_host = host.lines.next_line() => match from_host? {
-                Some(text) => {
+                Some(Line::Text(text)) => {
+                    if let Some(refusal) = not_json_rpc(&text) {
+                        stdout.write_all(line(&refusal.to_string()).as_bytes()).await?;
+                        stdout.flush().await?;
+                        continue;
+                    }
                     host.remember(&text);
                     if to_server.write_all(line(&text).as_bytes()).await.is_err() {
                         return Ok(Ended::Server);
                     }
                 }
+                Some(Line::TooLong) => {
+                    let refusal = invalid_request(
+                        Value::Null,
+                        &format!("a message is longer than {MAX_LINE} bytes"),
+                    );
+                    stdout.write_all(line(&refusal.to_string()).as_bytes()).await?;
+                    stdout.flush().await?;
+                }
                 None => {
                     // The host is done: let the server answer what it was asked, then stop.
                     let _ = to_server.shutdown().await;
-                    while let Ok(Some(text)) = server_lines.next_line().await {
+                    while let Ok(Some(Line::Text(text))) = server_lines.next_line().await {
                         stdout.write_all(line(&text).as_bytes()).await?;
                     }
                     stdout.flush().await?;
@@ -212,7 +237,8 @@ where
                 }
             },
             from_server = server_lines.next_line() => match from_server {
-                Ok(Some(text)) => {
+                Ok(Some(Line::TooLong)) => return Ok(Ended::Server),
+                Ok(Some(Line::Text(text))) => {
                     let id = id_of(&text);
                     if drop_answer_to.is_some() && id == drop_answer_to {
                         drop_answer_to = None;
@@ -246,6 +272,37 @@ impl<R> Host<R> {
             _ => {}
         }
     }
+}
+
+/// The JSON-RPC error a host line gets when it is not a JSON-RPC 2.0 message (a request, a
+/// notification or a response, one object or a batch of them); `None` when it is one.
+fn not_json_rpc(text: &str) -> Option<Value> {
+    let Ok(message) = serde_json::from_str::<Value>(text) else {
+        return Some(invalid_request(Value::Null, "a message is not JSON"));
+    };
+    let is_message = |m: &Value| m.get("jsonrpc").and_then(Value::as_str) == Some("2.0");
+    let valid = match &message {
+        Value::Array(batch) => !batch.is_empty() && batch.iter().all(is_message),
+        single => is_message(single),
+    };
+    if valid {
+        return None;
+    }
+    let id = message.get("id").cloned().unwrap_or(Value::Null);
+    Some(invalid_request(id, "a message is not JSON-RPC 2.0"))
+}
+
+/// A JSON-RPC "Invalid Request" error answering `id`.
+fn invalid_request(id: Value, message: &str) -> Value {
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {
+            "code": -32600,
+            "message": message,
+            "data": { "code": "INVALID_REQUEST" },
+        },
+    })
 }
 
 fn id_of(text: &str) -> Option<Value> {

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 /// What each tool needs, so the list shows only what the caller may call.
 pub const NEEDS: &[(&str, Capability)] = &[
-    ("search", Capability::VaultRead),
+    ("search", Capability::FileRead),
     ("read", Capability::VaultRead),
     ("tasks_list", Capability::VaultRead),
     ("tasks_create", Capability::TasksWrite),

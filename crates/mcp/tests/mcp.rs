@@ -741,11 +741,26 @@ async fn resources_are_listed_read_and_watched() {
             "atelier://threads/{id}",
         ]
     );
+    let head_before_list = fixture.head();
     let listed = session
         .client
         .list_all_resources()
         .await
         .expect("resources");
+    // The list names tasks and canon by title: it is a read, audited under the host.
+    let listing = fixture
+        .atelier
+        .audit_tail(&Principal::Owner, 1)
+        .expect("tail");
+    assert!(
+        fixture.head() > head_before_list,
+        "resources/list was not audited"
+    );
+    assert_eq!(listing[0].principal, "mcp:test-host");
+    assert!(
+        listing[0].summary.starts_with("resources/list"),
+        "{listing:?}"
+    );
     let listed: Vec<&str> = listed.iter().map(|r| r.uri.as_str()).collect();
     for uri in [
         "atelier://roles/writer".to_owned(),

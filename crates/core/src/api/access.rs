@@ -216,8 +216,16 @@ impl Atelier {
     }
 
     /// Recomputes the audit chain and names the first bad seq. Needs `read_audit`.
+    /// The chain is also checked against the head anchored in the OS keychain, when there is
+    /// one (see [`audit`]): a rewritten or rolled-back log is named.
     pub fn audit_verify(&self, who: &Principal) -> Result<Verification> {
-        self.read(who, Capability::ReadAudit, |db, _| Ok(audit::verify(db)?))
+        let verification = self.read(who, Capability::ReadAudit, |db, _| Ok(audit::verify(db)?))?;
+        let open = self.open_vault()?;
+        let Some(anchor) = self.audit_anchor(open) else {
+            return Ok(verification);
+        };
+        let db = lock(&open.db);
+        Ok(audit::check_anchor(&db, verification, &anchor)?)
     }
 
     /// Rebuilds the graph from SQLite alone. Needs `vault_write`.
@@ -235,13 +243,14 @@ impl Atelier {
                 .document_counts()
                 .map_err(super::graph_error)?;
             let applied_through = rebuilt.through;
+            let rebuilt_mark = rebuilt.mark;
             *slot = Some(rebuilt);
             let mut vector_slot = lock(&open.vectors);
             *vector_slot = None;
             let vectors = crate::vectors::Vectors::rebuild(
                 &db,
                 &self.vault.join(vault::VECTORS_DIR),
-                applied_through,
+                rebuilt_mark,
             )?;
             let points = i64::try_from(vectors.count()?).unwrap_or(i64::MAX);
             *vector_slot = Some(vectors);

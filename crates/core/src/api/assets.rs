@@ -706,7 +706,7 @@ impl Atelier {
         if let Err(e) = audited {
             // No audit, no change: take back a file we created.
             if !written.replaced {
-                let _ = std::fs::remove_file(std::path::Path::new(&root).join(&path));
+                let _ = crate::beneath::remove_file(std::path::Path::new(&root), &path);
             }
             return Err(e);
         }

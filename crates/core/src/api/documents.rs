@@ -1,7 +1,7 @@
 //! Reading what ingest produced: search (words, meaning, both), a document with its links and
 //! backlinks, and the documents related to one, each with why.
 
-use super::{Atelier, authorize_with, lock};
+use super::{Atelier, authorize_with, lock, readable_documents};
 use crate::auth::{Capability, Principal};
 use crate::docs::DocumentKind;
 use crate::docs::search::{self, SearchFilter, SearchHit, SearchMode};
@@ -154,7 +154,8 @@ pub struct RelatedDocument {
 }
 
 impl Atelier {
-    /// Searches passages.
+    /// Searches passages. Needs `vault_read` and `file_read`; a scoped `file_read` searches
+    /// only the files its glob covers.
     pub fn search(&self, who: &Principal, request: SearchRequest) -> Result<Vec<SearchHit>> {
         let open = self.open_vault()?;
         let limit = match request.limit {
@@ -176,8 +177,23 @@ impl Atelier {
         let documents = {
             let db = lock(&open.db);
             authorize_with(&db, open, who, Capability::VaultRead, self.now())?;
-            search::allowed_documents(&db, &request.filter)
-                .map_err(|e| Error::invalid("filter", e))?
+            // Hits carry the files' text: only files the caller's `file_read` covers.
+            let readable = readable_documents(&db, open, who, self.now())?;
+            let allowed = search::allowed_documents(&db, &request.filter)
+                .map_err(|e| Error::invalid("filter", e))?;
+            match (allowed, readable) {
+                (None, readable) => readable,
+                (allowed, None) => allowed,
+                (Some(allowed), Some(readable)) => {
+                    let readable: std::collections::HashSet<i64> = readable.into_iter().collect();
+                    Some(
+                        allowed
+                            .into_iter()
+                            .filter(|id| readable.contains(id))
+                            .collect(),
+                    )
+                }
+            }
         };
         if documents.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
@@ -249,10 +265,18 @@ impl Atelier {
     }
 
     /// A document's text as the vault holds it (its passages in order, each with its heading
-    /// and lines), named like [`Atelier::document_show`]. Needs `vault_read`.
+    /// and lines), named like [`Atelier::document_show`]. Needs `vault_read`, and `file_read`
+    /// covering the document's path.
     pub fn document_text(&self, who: &Principal, reference: &str) -> Result<DocumentText> {
-        self.read(who, Capability::VaultRead, |db, _| {
+        self.read(who, Capability::VaultRead, |db, open| {
             let id = find_document(db, reference)?;
+            if readable_documents(db, open, who, self.now())?.is_some_and(|ids| !ids.contains(&id))
+            {
+                return Err(Error::Denied {
+                    principal: who.as_text(),
+                    capability: Capability::FileRead,
+                });
+            }
             let document = summary(db, id)?;
             let passages = db
                 .prepare(

@@ -68,7 +68,7 @@ use crate::vectors::Vectors;
 use rusqlite::{Connection, Transaction};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How to open a vault.
 #[derive(Debug, Clone)]
@@ -122,10 +122,12 @@ struct OpenVault {
     graph: Mutex<Option<Projection>>,
     vectors: Mutex<Option<Vectors>>,
     embedder: Mutex<Option<Arc<Embedder>>>,
-    /// The keychain after its first round trip, or why it failed (once per process: the
-    /// keyring crate picks its store once).
-    keychain:
-        OnceLock<std::result::Result<crate::secrets::Keychain, crate::secrets::KeychainError>>,
+    /// The keychain after its round trip, or why that failed and when (asked again once
+    /// [`providers::KEYCHAIN_RETRY_MS`] have passed: a keyring unlocked meanwhile is found).
+    keychain: Mutex<providers::KeychainProbe>,
+    /// The audit seq anchored in the keychain, [`ANCHOR_UNCHECKED`] before this process
+    /// looked, or [`ANCHOR_KEPT`] when the anchor there is evidence against the log.
+    anchored: Mutex<i64>,
     /// The kill switch's token: every run and provider call holds a child of it.
     kill: Mutex<crate::providers::transport::Cancel>,
     /// Runs going in this process, by id, for `run_cancel`.
@@ -323,6 +325,10 @@ impl Atelier {
             )?;
             tx.commit()?;
         }
+        drop(conn);
+        for path in vault::make_private(dir) {
+            tracing::warn!(path = %path.display(), "could not make a vault file owner-only");
+        }
         Ok(InitReport {
             vault: dir.display().to_string(),
             created: !existed,
@@ -344,6 +350,12 @@ impl Atelier {
             // on it.
             let _ = atelier.graph_in_sync(open);
             let _ = atelier.vectors_in_sync(open);
+            // The vault is its owner's alone; a vault made before that rule, or a file dropped
+            // in by another program, is repaired here, after the projections made their files.
+            // (Files made later in this session sit in the owner-only directory.)
+            for path in vault::make_private(&atelier.vault) {
+                tracing::warn!(path = %path.display(), "could not make a vault file owner-only");
+            }
         }
         atelier
     }
@@ -396,7 +408,8 @@ impl Atelier {
             graph: Mutex::new(None),
             vectors: Mutex::new(None),
             embedder: Mutex::new(None),
-            keychain: OnceLock::new(),
+            keychain: Mutex::new(providers::KeychainProbe::default()),
+            anchored: Mutex::new(ANCHOR_UNCHECKED),
             kill: Mutex::new(kill),
             runs: Mutex::new(std::collections::HashMap::new()),
             slots: crate::providers::slots::ProviderSlots::new(
@@ -466,11 +479,7 @@ impl Atelier {
             runs_in_flight: count("SELECT COUNT(*) FROM runs WHERE status = 'running'"),
         };
         drop(db);
-        let keychain = match open.keychain.get() {
-            None => "not checked yet".to_owned(),
-            Some(Ok(_)) => "available".to_owned(),
-            Some(Err(e)) => e.to_string(),
-        };
+        let keychain = lock(&open.keychain).describe();
         let graph = match graph {
             Ok(through) => GraphStatus {
                 applied_through: Some(through),
@@ -543,6 +552,7 @@ impl Atelier {
             tx.commit()?;
             out
         };
+        self.anchor_audit(open);
         // The change may have made scheduled work ready.
         open.wake.notify();
         // The change is committed; a projection failure here is repaired on the next read.
@@ -556,11 +566,66 @@ impl Atelier {
     fn record(&self, who: &Principal, entry: &audit::Entry) -> Result<()> {
         let open = self.open_vault()?;
         let now = self.clock.now();
-        let mut db = lock(&open.db);
-        let tx = db.transaction()?;
-        audit::append(&tx, who, entry, now)?;
-        tx.commit()?;
+        {
+            let mut db = lock(&open.db);
+            let tx = db.transaction()?;
+            audit::append(&tx, who, entry, now)?;
+            tx.commit()?;
+        }
+        self.anchor_audit(open);
         Ok(())
+    }
+
+    /// Writes the audit head to the OS keychain when it moved (see [`audit`]); best effort,
+    /// after the commit: a keychain that cannot be used leaves the log unanchored, never a
+    /// change undone.
+    fn anchor_audit(&self, open: &OpenVault) {
+        let Ok(head) = audit::head_anchor(&lock(&open.db)) else {
+            return;
+        };
+        let mut anchored = lock(&open.anchored);
+        if *anchored == ANCHOR_UNCHECKED {
+            // An anchor the log does not explain is the evidence of a rollback or a rewrite:
+            // it is kept for `audit verify`, never overwritten by a newer head.
+            *anchored = match self.audit_anchor(open) {
+                None => 0,
+                Some(anchor) => {
+                    let intact = audit::Verification {
+                        events: head.seq,
+                        first_bad_seq: None,
+                        problem: None,
+                    };
+                    let db = lock(&open.db);
+                    match audit::check_anchor(&db, intact, &anchor) {
+                        Ok(v) if v.is_intact() => anchor.seq,
+                        _ => {
+                            tracing::warn!(
+                                anchored = anchor.seq,
+                                head = head.seq,
+                                "the audit log does not match its anchor in the keychain; the anchor is kept"
+                            );
+                            ANCHOR_KEPT
+                        }
+                    }
+                }
+            };
+        }
+        if *anchored == ANCHOR_KEPT || head.seq <= *anchored {
+            return;
+        }
+        if let Ok(keychain) = self.keychain(open)
+            && keychain
+                .set(AUDIT_ANCHOR, &crate::secrets::Secret::new(head.encode()))
+                .is_ok()
+        {
+            *anchored = head.seq;
+        }
+    }
+
+    /// The audit head anchored in the OS keychain, if there is a keychain and an anchor.
+    fn audit_anchor(&self, open: &OpenVault) -> Option<audit::Anchor> {
+        let secret = self.keychain(open).ok()?.get(AUDIT_ANCHOR).ok()?;
+        audit::Anchor::parse(secret.expose())
     }
 
     /// Checks `who` holds `need`, for commands that act outside SQLite before writing.
@@ -598,7 +663,12 @@ impl Atelier {
     ) -> Result<&'s Projection> {
         let dir = self.vault.join(vault::GRAPH_DIR);
         if slot.is_none() {
-            *slot = Projection::open(&dir).ok();
+            // A graph whose mark the outbox cannot explain (another vault's, one ahead of the
+            // outbox, or one whose last row was replaced, as after a restored backup) is not
+            // caught up from there: it is rebuilt.
+            *slot = Projection::open(&dir)
+                .ok()
+                .filter(|p| p.mark.explained_by(db).unwrap_or(false));
         }
         let caught_up = match slot.as_mut() {
             Some(projection) => projection.catch_up(db).is_ok(),
@@ -633,10 +703,11 @@ impl Atelier {
         let dir = self.vault.join(vault::VECTORS_DIR);
         if slot.is_none() {
             *slot = Vectors::open(&dir).ok();
-            // Freshly opened after a crash or a copy: trust it only if it holds what SQLite
-            // says it should once caught up.
+            // Freshly opened after a crash, a copy or a restore: trust it only if the outbox
+            // explains its mark and it holds what SQLite says it should once caught up.
             if let Some(vectors) = slot.as_mut() {
-                let agrees = catch_up_vectors(db, vectors).is_ok()
+                let agrees = vectors.mark().explained_by(db).unwrap_or(false)
+                    && catch_up_vectors(db, vectors).is_ok()
                     && vectors.count().ok() == expected_points(db).ok();
                 if !agrees {
                     *slot = None;
@@ -649,8 +720,8 @@ impl Atelier {
         };
         if !caught_up {
             *slot = None;
-            let through = outbox::last_id(db)?;
-            *slot = Some(Vectors::rebuild(db, &dir, through)?);
+            let mark = outbox::Mark::at(db, outbox::last_id(db)?)?;
+            *slot = Some(Vectors::rebuild(db, &dir, mark)?);
         }
         slot.as_mut().ok_or_else(|| Error::Vectors {
             message: "the vector index is not open".to_owned(),
@@ -749,6 +820,60 @@ fn authorize_with(
     authorize_request(conn, open, who, need, None, now)
 }
 
+/// The keychain reference the audit head is anchored under; the `.` keeps it apart from
+/// every key name (`check_name` allows none).
+const AUDIT_ANCHOR: &str = "atelier.audit-anchor";
+/// `OpenVault::anchored` before the keychain's anchor was read.
+const ANCHOR_UNCHECKED: i64 = -1;
+/// `OpenVault::anchored` when the keychain's anchor contradicts the log and is kept.
+const ANCHOR_KEPT: i64 = -2;
+
+/// Which documents' text `who` may read (`file_read`): `None` for every document (the owner,
+/// or an unscoped grant), else the ids whose project-relative path a scoped grant's glob
+/// covers. `Denied` without any `file_read`.
+fn readable_documents(
+    conn: &Connection,
+    open: &OpenVault,
+    who: &Principal,
+    now: Millis,
+) -> Result<Option<Vec<i64>>> {
+    if authorize_with(conn, open, who, Capability::FileRead, now).is_ok() {
+        return Ok(None);
+    }
+    let grants = effective_grants(conn, open, who)?;
+    let scoped = grants
+        .iter()
+        .any(|g| g.capability == Capability::FileRead && g.scope.is_some() && g.is_live(now));
+    if !scoped {
+        return Err(Error::Denied {
+            principal: who.as_text(),
+            capability: Capability::FileRead,
+        });
+    }
+    let documents: Vec<(i64, String)> = conn
+        .prepare("SELECT id, path FROM documents ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(
+        documents
+            .into_iter()
+            .filter(|(_, path)| {
+                auth::authorize(
+                    who,
+                    Request {
+                        capability: Capability::FileRead,
+                        target: Some(path),
+                    },
+                    &grants,
+                    now,
+                )
+                .is_ok()
+            })
+            .map(|(id, _)| id)
+            .collect(),
+    ))
+}
+
 /// Checks `who` holds a scoped capability (`file_read`, `file_write`) for a project-relative
 /// `target` path: an unscoped grant covers every path, a scoped one only paths its glob matches.
 fn authorize_target(
@@ -798,13 +923,19 @@ const BATCH: u32 = 500;
 struct Projection {
     graph: Graph,
     through: i64,
+    /// Where it stands in the outbox, checked against the outbox when it is opened.
+    mark: outbox::Mark,
 }
 
 impl Projection {
     fn open(dir: &Path) -> Result<Projection> {
         let graph = Graph::open(dir).map_err(graph_error)?;
-        let through = graph.applied_through().map_err(graph_error)?;
-        Ok(Projection { graph, through })
+        let mark = graph.mark().map_err(graph_error)?;
+        Ok(Projection {
+            graph,
+            through: mark.through,
+            mark,
+        })
     }
 
     /// Rebuilds the graph in `dir` from SQLite alone.
@@ -813,11 +944,15 @@ impl Projection {
         let snapshots = crate::tasks::all_snapshots(&tx)?;
         let documents = crate::docs::store::all_snapshots(&tx)?;
         let assets = crate::assets::all_snapshots(&tx)?;
-        let through = outbox::last_id(&tx)?;
+        let mark = outbox::Mark::at(&tx, outbox::last_id(&tx)?)?;
         tx.finish()?;
         let graph =
-            Graph::rebuild(dir, &snapshots, documents, assets, through).map_err(graph_error)?;
-        Ok(Projection { graph, through })
+            Graph::rebuild(dir, &snapshots, documents, assets, mark).map_err(graph_error)?;
+        Ok(Projection {
+            graph,
+            through: mark.through,
+            mark,
+        })
     }
 
     /// Applies the outbox rows after the watermark, in batches.
@@ -827,9 +962,10 @@ impl Projection {
             let Some((last, _)) = changes.last() else {
                 return Ok(());
             };
-            let last = *last;
-            self.graph.apply(&changes).map_err(graph_error)?;
-            self.through = last;
+            let mark = outbox::Mark::at(db, *last)?;
+            self.graph.apply(&changes, mark).map_err(graph_error)?;
+            self.through = mark.through;
+            self.mark = mark;
         }
     }
 }

@@ -481,6 +481,7 @@ impl Atelier {
         })?;
         report.timings.vectors = elapsed_ms(started);
         tell(IngestStage::Index, 1, 1);
+        self.anchor_audit(open);
         Ok(report)
     }
 

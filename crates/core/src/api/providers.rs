@@ -131,6 +131,16 @@ fn check_key(key: &Secret) -> Result<()> {
     Ok(())
 }
 
+/// Puts back the key that was under `name` before a change whose confirmation failed (none:
+/// removes it), so the keychain again matches the log. Best effort: the audited intent says a
+/// change was attempted either way.
+fn restore_key(keychain: &Keychain, name: &str, before: Option<&Secret>) {
+    let _ = match before {
+        Some(secret) => keychain.set(name, secret),
+        None => keychain.delete(name),
+    };
+}
+
 fn keychain_error(e: KeychainError) -> Error {
     match e {
         KeychainError::Missing => Error::invalid("key", "no key is set under that name"),
@@ -140,22 +150,83 @@ fn keychain_error(e: KeychainError) -> Error {
     }
 }
 
+/// How long a keychain that failed its round trip is believed before it is asked again: a
+/// keyring that was locked at first use and is unlocked later is found within this long, and
+/// a missing one is not probed on every call.
+pub const KEYCHAIN_RETRY_MS: Millis = 5_000;
+
+/// The keychain as this process last found it.
+#[derive(Debug, Default)]
+pub(super) enum KeychainProbe {
+    /// Not asked yet.
+    #[default]
+    Unchecked,
+    /// It passed its round trip.
+    Ready(Keychain),
+    /// It failed, at this time.
+    Failed {
+        /// Why.
+        error: KeychainError,
+        /// When, on the vault's clock.
+        at: Millis,
+    },
+}
+
+impl KeychainProbe {
+    /// Whether to probe now: never asked, or failed at least [`KEYCHAIN_RETRY_MS`] ago (or
+    /// at a time after `now`, a clock set back).
+    pub(super) fn due(&self, now: Millis) -> bool {
+        match self {
+            KeychainProbe::Unchecked => true,
+            KeychainProbe::Ready(_) => false,
+            KeychainProbe::Failed { at, .. } => {
+                now < *at || now.saturating_sub(*at) >= KEYCHAIN_RETRY_MS
+            }
+        }
+    }
+
+    /// For `status`.
+    pub(super) fn describe(&self) -> String {
+        match self {
+            KeychainProbe::Unchecked => "not checked yet".to_owned(),
+            KeychainProbe::Ready(_) => "available".to_owned(),
+            KeychainProbe::Failed { error, .. } => error.to_string(),
+        }
+    }
+}
+
 impl Atelier {
-    /// The vault's keychain, after a write-read-delete round trip on first use. Without a
-    /// working keychain the core stays sealed for provider use: there is no plaintext fallback.
+    /// The vault's keychain, after a write-read-delete round trip. Without a working keychain
+    /// the core stays sealed for provider use: there is no plaintext fallback. A failure is
+    /// remembered for [`KEYCHAIN_RETRY_MS`], then the keychain is asked again.
     pub(super) fn keychain(&self, open: &OpenVault) -> Result<Keychain> {
-        let probed = open.keychain.get_or_init(|| {
-            let id: std::result::Result<String, _> = lock(&open.db).query_row(
-                "SELECT value FROM vault_meta WHERE key = 'vault_id'",
-                [],
-                |r| r.get(0),
-            );
-            let id = id.map_err(|_| KeychainError::Refused("the vault has no id".to_owned()))?;
-            let keychain = Keychain::for_vault(&id);
-            keychain.round_trip(&format!("probe-{}", self.now()))?;
-            Ok(keychain)
-        });
-        probed.clone().map_err(keychain_error)
+        let now = self.now();
+        let mut probe = lock(&open.keychain);
+        if probe.due(now) {
+            *probe = match self.probe_keychain(open) {
+                Ok(keychain) => KeychainProbe::Ready(keychain),
+                Err(error) => KeychainProbe::Failed { error, at: now },
+            };
+        }
+        match &*probe {
+            KeychainProbe::Ready(keychain) => Ok(keychain.clone()),
+            KeychainProbe::Failed { error, .. } => Err(keychain_error(error.clone())),
+            KeychainProbe::Unchecked => Err(keychain_error(KeychainError::Unreachable(
+                "not checked".to_owned(),
+            ))),
+        }
+    }
+
+    fn probe_keychain(&self, open: &OpenVault) -> std::result::Result<Keychain, KeychainError> {
+        let id: std::result::Result<String, _> = lock(&open.db).query_row(
+            "SELECT value FROM vault_meta WHERE key = 'vault_id'",
+            [],
+            |r| r.get(0),
+        );
+        let id = id.map_err(|_| KeychainError::Refused("the vault has no id".to_owned()))?;
+        let keychain = Keychain::for_vault(&id);
+        keychain.round_trip(&format!("probe-{}", self.now()))?;
+        Ok(keychain)
     }
 
     /// Whether the keychain works, and why not: for `status`.
@@ -172,8 +243,12 @@ impl Atelier {
         let open = self.open_vault()?;
         self.authorize(open, who, Capability::ManageKeys)?;
         let keychain = self.keychain(open)?;
-        keychain.set(name, &key).map_err(keychain_error)?;
-        self.write(who, Capability::ManageKeys, |ctx| {
+        let before = self.key_change_intent(who, &keychain, name, "set")?;
+        keychain.set(name, &key).map_err(|e| {
+            self.key_change_failed(who, name, "set");
+            keychain_error(e)
+        })?;
+        let confirmed = self.write(who, Capability::ManageKeys, |ctx| {
             ctx.tx.execute(
                 "INSERT INTO key_refs (name, created_at, updated_at) VALUES (?1, ?2, ?2)
                  ON CONFLICT (name) DO UPDATE SET updated_at = ?2, tested_at = NULL, test_passed = NULL",
@@ -188,7 +263,49 @@ impl Atelier {
                     summary: format!("set the key {name}"),
                 },
             ))
-        })
+        });
+        if confirmed.is_err() {
+            restore_key(&keychain, name, before.as_ref());
+        }
+        confirmed
+    }
+
+    /// The first of a keychain change's three steps (intent, change, confirm): the intent is
+    /// audited before the keychain is touched, so no change happens that the log does not
+    /// name; answers the key there now, so a change whose confirmation fails can be put back.
+    fn key_change_intent(
+        &self,
+        who: &Principal,
+        keychain: &Keychain,
+        name: &str,
+        verb: &str,
+    ) -> Result<Option<Secret>> {
+        let before = match keychain.get(name) {
+            Ok(secret) => Some(secret),
+            Err(KeychainError::Missing) => None,
+            Err(other) => return Err(keychain_error(other)),
+        };
+        self.record(
+            who,
+            &Entry {
+                action: "key.intent",
+                target: format!("key:{name}"),
+                summary: format!("about to {verb} the key {name} in the keychain"),
+            },
+        )?;
+        Ok(before)
+    }
+
+    /// Best effort: the log says the keychain refused the change its intent announced.
+    fn key_change_failed(&self, who: &Principal, name: &str, verb: &str) {
+        let _ = self.record(
+            who,
+            &Entry {
+                action: "key.failed",
+                target: format!("key:{name}"),
+                summary: format!("the keychain refused to {verb} the key {name}; nothing changed"),
+            },
+        );
     }
 
     /// Deletes the key `name` from the keychain and its reference. Needs `manage_keys`.
@@ -205,8 +322,13 @@ impl Atelier {
         if !known {
             return Err(Error::not_found("key", name));
         }
-        self.keychain(open)?.delete(name).map_err(keychain_error)?;
-        self.write(who, Capability::ManageKeys, |ctx| {
+        let keychain = self.keychain(open)?;
+        let before = self.key_change_intent(who, &keychain, name, "remove")?;
+        keychain.delete(name).map_err(|e| {
+            self.key_change_failed(who, name, "remove");
+            keychain_error(e)
+        })?;
+        let confirmed = self.write(who, Capability::ManageKeys, |ctx| {
             ctx.tx
                 .execute("DELETE FROM key_refs WHERE name = ?1", [name])?;
             Ok((
@@ -217,7 +339,11 @@ impl Atelier {
                     summary: format!("removed the key {name}"),
                 },
             ))
-        })
+        });
+        if confirmed.is_err() {
+            restore_key(&keychain, name, before.as_ref());
+        }
+        confirmed
     }
 
     /// The key references. Needs `manage_keys`.
@@ -351,6 +477,20 @@ impl Atelier {
             .find(|p| p.name == name)
             .ok_or_else(|| Error::not_found("provider", name))?;
         let key = self.provider_key(open, &provider)?;
+        if let Some(reference) = &provider.key_ref {
+            // The key leaves the machine: audited first, or it is not sent.
+            self.record(
+                who,
+                &Entry {
+                    action: "provider.test",
+                    target: format!("provider:{}", provider.name),
+                    summary: format!(
+                        "sent the key {reference} to {} ({}) to list its models",
+                        provider.name, provider.base_url
+                    ),
+                },
+            )?;
+        }
         let endpoint = Endpoint {
             format: provider.format,
             base_url: provider.base_url.clone(),
@@ -556,4 +696,30 @@ pub(super) fn routes_in(db: &Connection) -> Result<Vec<Route>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A keychain failure at first use is not believed forever (it was cached until the
+    /// process restarted, even after the keyring was unlocked): it is asked again once the
+    /// bound has passed, and not on every call before that.
+    #[test]
+    fn a_failed_keychain_is_asked_again_after_the_bound() {
+        let failed = KeychainProbe::Failed {
+            error: KeychainError::Refused("locked".to_owned()),
+            at: 1_000,
+        };
+        assert!(KeychainProbe::Unchecked.due(0));
+        assert!(!failed.due(1_000));
+        assert!(!failed.due(1_000 + KEYCHAIN_RETRY_MS - 1));
+        assert!(failed.due(1_000 + KEYCHAIN_RETRY_MS));
+        assert!(
+            failed.due(999),
+            "a clock set back does not freeze the failure"
+        );
+        assert!(!KeychainProbe::Ready(Keychain::for_vault("v")).due(i64::MAX));
+        assert_eq!(failed.describe(), "the OS keychain refused access (locked)");
+    }
 }

@@ -313,7 +313,7 @@ impl Atelier {
                 );
             }
             self.step_allowed(open, who, step)?;
-            let context = template_context(&params, &outputs);
+            let context = template_context(&loaded.play, &params, &outputs);
             let prepared = self.prepare_step(open, step, &context)?;
             let candidates = self.candidates(open, step, request.model.as_deref())?;
             steps.push(StepPreview {
@@ -630,6 +630,11 @@ impl Atelier {
         if reads {
             let db = lock(&open.db);
             authorize_with(&db, open, who, Capability::VaultRead, self.now())?;
+            // Passages are the text of project files, searched across every file: the caller
+            // needs `file_read` over all of them (a scoped grant does not cover a search).
+            if step.sources.search.is_some() {
+                authorize_with(&db, open, who, Capability::FileRead, self.now())?;
+            }
             if !role.capabilities.contains(&Capability::VaultRead) {
                 return Err(Error::Denied {
                     principal: format!("role:{}", role.name),
@@ -732,7 +737,7 @@ impl Atelier {
                 return Err(StepFailure::Cancelled);
             }
             let step = &loaded.play.steps[index];
-            let context = template_context(params, &outputs);
+            let context = template_context(&loaded.play, params, &outputs);
             let prepared = self.prepare_step(open, step, &context)?;
             self.step_started(open, run, step, &prepared)?;
             let candidates = self.candidates(open, step, request.model.as_deref())?;
@@ -1326,9 +1331,14 @@ pub(super) fn task_context(db: &Connection, task: i64) -> Result<Map<String, Val
 }
 
 /// Parameters and the outputs of earlier steps, as templates see them.
-fn template_context(params: &Map<String, Value>, outputs: &Map<String, Value>) -> Value {
+fn template_context(
+    play: &spec::Play,
+    params: &Map<String, Value>,
+    outputs: &Map<String, Value>,
+) -> Value {
     let mut context = params.clone();
     context.insert("steps".to_owned(), Value::Object(outputs.clone()));
+    context.insert(spec::TEXTS.to_owned(), json!(play.texts));
     Value::Object(context)
 }
 

@@ -1,6 +1,9 @@
 //! The kill switch: `seal` cancels every running run and provider call at once and refuses new
 //! ones until the owner calls `unseal`. The cancel happens before anything is written, so a
-//! slow disk cannot delay it; the state and its audit event follow in one transaction.
+//! slow disk cannot delay it; the state and its audit event follow in one transaction. If that
+//! transaction fails, what was in flight stays stopped, but the process takes a fresh token, so
+//! memory and the database agree that the switch is off (and the caller hears why it is not
+//! on): runs are never refused by a switch the database does not have.
 
 use super::{Atelier, OpenVault, lock};
 use crate::audit::Entry;
@@ -35,7 +38,7 @@ impl Atelier {
         self.authorize(open, who, Capability::VaultRead)?;
         lock(&open.kill).cancel();
         let reason: String = reason.trim().chars().take(MAX_REASON).collect();
-        self.write(who, Capability::VaultRead, |ctx| {
+        let recorded = self.write(who, Capability::VaultRead, |ctx| {
             if let Some(state) = switch_state(ctx.tx)? {
                 return Ok((
                     state,
@@ -66,7 +69,13 @@ impl Atelier {
                     },
                 },
             ))
-        })
+        });
+        if recorded.is_err() && !matches!(switch_state(&lock(&open.db)), Ok(Some(_))) {
+            // Not recorded, so not on: what was running stays cancelled (its tokens are
+            // children of the cancelled one), and new work sees the state the database has.
+            *lock(&open.kill) = Cancel::default();
+        }
+        recorded
     }
 
     /// Turns the kill switch off. The owner's alone.

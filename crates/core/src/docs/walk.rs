@@ -1,17 +1,27 @@
 //! Walking a project folder and reading its files without ever leaving it.
 //!
-//! The walk honours `.gitignore` (with or without a git repository) and `.atelierignore`,
-//! skips hidden entries, never follows a symbolic link, and counts what it skipped and why.
-//! Reads go component by component from the root with `O_NOFOLLOW`, so a directory swapped
-//! for a symlink between the walk and the read cannot lead outside the root.
+//! The walk honours `.gitignore` (with or without a git repository), `.ignore` and
+//! `.atelierignore`, skips hidden entries, never follows a symbolic link, and counts what it
+//! skipped and why. Reads go component by component from the root with `O_NOFOLLOW`, so a
+//! directory swapped for a symlink between the walk and the read cannot lead outside the root.
+//! Ignore files are read the same way ([`IgnoreRules`]), not by the walker: one that is a
+//! symlink, a FIFO or anything but a regular file of at most [`MAX_IGNORE_FILE`] bytes is not
+//! read (and not honoured).
 
 use super::DocumentKind;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Component, Path};
 
 /// The per-project ignore file, in `.gitignore` syntax.
 pub const IGNORE_FILE: &str = ".atelierignore";
+
+/// A directory's ignore files, strongest first (the order ripgrep gives them).
+const IGNORE_FILES: [&str; 3] = [IGNORE_FILE, ".ignore", ".gitignore"];
+
+/// The largest ignore file read.
+pub const MAX_IGNORE_FILE: u64 = 1024 * 1024;
 
 /// How many bytes are sniffed for NUL to tell a binary file.
 const SNIFF: usize = 8192;
@@ -102,15 +112,23 @@ impl Walked {
 /// of the walk in ms, the clock file systems stamp modification times from.
 pub fn walk(root: &Path, max_bytes: u64, started_at: i64) -> Walked {
     let mut walked = Walked::default();
+    let rules = std::sync::Arc::new(IgnoreRules::new(root));
     let mut builder = ignore::WalkBuilder::new(root);
     builder
         .follow_links(false)
         .hidden(true)
         .parents(false)
+        // The walker would open ignore files itself, following symlinks and blocking on a
+        // FIFO; `IgnoreRules` reads them beneath the root instead.
+        .ignore(false)
+        .git_ignore(false)
         .git_global(false)
         .git_exclude(false)
         .require_git(false)
-        .add_custom_ignore_filename(IGNORE_FILE)
+        .filter_entry({
+            let rules = std::sync::Arc::clone(&rules);
+            move |entry| !rules.ignores(entry)
+        })
         .sort_by_file_path(|a: &Path, b: &Path| a.cmp(b));
     for entry in builder.build() {
         let entry = match entry {
@@ -164,6 +182,88 @@ pub fn walk(root: &Path, max_bytes: u64, started_at: i64) -> Walked {
         });
     }
     walked
+}
+
+/// The ignore files of a walk's directories, each read once, beneath the root
+/// ([`crate::beneath::open_file`]: no symlink at any component, regular files only, opened
+/// without blocking), and matched the way ripgrep's walker does: the deepest directory with a
+/// matching rule decides, and within one directory `.atelierignore` before `.ignore` before
+/// `.gitignore`.
+struct IgnoreRules {
+    root: std::path::PathBuf,
+    by_dir: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Vec<Gitignore>>>>,
+}
+
+impl IgnoreRules {
+    fn new(root: &Path) -> Self {
+        IgnoreRules {
+            root: root.to_path_buf(),
+            by_dir: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Whether the walk leaves `entry` out (a directory left out is not entered).
+    fn ignores(&self, entry: &ignore::DirEntry) -> bool {
+        let Some(path) = relative(&self.root, entry.path()) else {
+            return false;
+        };
+        if path.is_empty() {
+            return false;
+        }
+        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+        let mut dir = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+        loop {
+            for rules in self.rules_of(dir).iter() {
+                let matched = rules.matched(entry.path(), is_dir);
+                if matched.is_ignore() {
+                    return true;
+                }
+                if matched.is_whitelist() {
+                    return false;
+                }
+            }
+            if dir.is_empty() {
+                return false;
+            }
+            dir = dir.rsplit_once('/').map_or("", |(parent, _)| parent);
+        }
+    }
+
+    /// The rules of directory `dir` (relative to the root, `""` for the root).
+    fn rules_of(&self, dir: &str) -> std::sync::Arc<Vec<Gitignore>> {
+        let mut by_dir = self
+            .by_dir
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(rules) = by_dir.get(dir) {
+            return std::sync::Arc::clone(rules);
+        }
+        let rules = std::sync::Arc::new(
+            IGNORE_FILES
+                .iter()
+                .filter_map(|name| self.read_rules(dir, name))
+                .collect::<Vec<_>>(),
+        );
+        by_dir.insert(dir.to_owned(), std::sync::Arc::clone(&rules));
+        rules
+    }
+
+    fn read_rules(&self, dir: &str, name: &str) -> Option<Gitignore> {
+        let path = if dir.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{dir}/{name}")
+        };
+        let Content::Text(text) = read_text(&self.root, &path, MAX_IGNORE_FILE) else {
+            return None;
+        };
+        let mut builder = GitignoreBuilder::new(self.root.join(dir));
+        for line in text.lines() {
+            // A line that is not a valid glob is skipped, as git does.
+            let _ = builder.add_line(None, line);
+        }
+        builder.build().ok()
+    }
 }
 
 /// What reading a file produced.
@@ -309,6 +409,42 @@ mod tests {
         assert_eq!(kind_of("x.rs"), DocumentKind::Code);
         assert_eq!(kind_of("README"), DocumentKind::Text);
         assert!(has_binary_extension("cover.PNG"));
+    }
+
+    /// Path escape (TESTING.md recipe 7) for ignore files: rules behind a symlinked
+    /// `.atelierignore` (from outside the root) are not read, a `.gitignore` that is a FIFO
+    /// neither hangs the walk nor counts, and real ignore files still work, deepest first.
+    #[cfg(unix)]
+    #[test]
+    fn ignore_files_are_read_beneath_the_root_only() {
+        let outside = tempfile::tempdir().expect("tempdir");
+        let root = tempfile::tempdir().expect("tempdir");
+        let r = root.path();
+        std::fs::write(outside.path().join("rules"), "kept.md\n").expect("write");
+        std::os::unix::fs::symlink(outside.path().join("rules"), r.join(IGNORE_FILE))
+            .expect("symlink");
+        std::fs::create_dir_all(r.join("sub")).expect("mkdir");
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(r.join("sub/.gitignore"))
+            .status()
+            .expect("mkfifo");
+        assert!(fifo.success());
+        std::fs::create_dir_all(r.join("notes")).expect("mkdir");
+        std::fs::write(r.join(".gitignore"), "*.log\nnotes/\n").expect("write");
+        std::fs::write(r.join("notes/.gitignore"), "!keep.md\n").expect("write");
+        for path in ["kept.md", "sub/a.md", "debug.log", "notes/keep.md"] {
+            std::fs::write(r.join(path), "# x\n").expect("write");
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dir = r.to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(walk(&dir, 1 << 20, 0));
+        });
+        let walked = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the walk ended (a FIFO ignore file did not block it)");
+        let paths: Vec<&str> = walked.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["kept.md", "sub/a.md"], "{walked:?}");
     }
 
     /// Path escape: `..`, empty and absolute components are refused before any open.

@@ -32,6 +32,11 @@ pub struct Play {
     /// ran for. Its role needs `spawn_tasks`.
     #[serde(default)]
     pub decomposes: bool,
+    /// Named texts the play carries as data: templates read them as `{{ texts.NAME }}`, and
+    /// their content is never parsed as template syntax (the workbench's ad-hoc requests and
+    /// the scheduler's role-only tasks put their users' and models' words here).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub texts: BTreeMap<String, String>,
     /// The SHA-256 of the file's text: the version a run pins.
     pub version: String,
 }
@@ -248,7 +253,12 @@ struct PlayFile {
     approval: Approval,
     #[serde(default)]
     decomposes: bool,
+    #[serde(default)]
+    texts: BTreeMap<String, String>,
 }
+
+/// The name templates read a play's [`Play::texts`] under.
+pub const TEXTS: &str = "texts";
 
 /// What is wrong with a play file, with its line when known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -316,11 +326,11 @@ pub fn parse(file: &str, text: &str) -> Result<Play, PlayProblem> {
     }
     let mut names = BTreeSet::new();
     for p in &raw.parameters {
-        if !valid_name(&p.name) || p.name == "steps" {
+        if !valid_name(&p.name) || p.name == "steps" || p.name == TEXTS {
             return Err(problem(
                 line_of(&format!("name: {}", p.name)),
                 format!(
-                    "parameter name `{}` must be lowercase letters, digits and `_` (and not `steps`)",
+                    "parameter name `{}` must be lowercase letters, digits and `_` (and not `steps` or `texts`)",
                     p.name
                 ),
             ));
@@ -482,6 +492,7 @@ pub fn parse(file: &str, text: &str) -> Result<Play, PlayProblem> {
         steps: raw.steps,
         approval: raw.approval,
         decomposes: raw.decomposes,
+        texts: raw.texts,
         version: hex(&Sha256::digest(text.as_bytes())),
     })
 }

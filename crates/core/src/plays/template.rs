@@ -6,7 +6,9 @@ use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
 
-/// Template instructions one render may run: a loop gone wrong stops instead of hanging a run.
+/// Template work one render may do: a loop gone wrong stops instead of hanging a run. minijinja
+/// (3.1) also charges every byte a template builds (string repetition and joins included) and
+/// writes against the same fuel, 64 bytes a unit, so one render builds at most about 12 MiB.
 const FUEL: u64 = 200_000;
 
 fn environment() -> Environment<'static> {
@@ -121,6 +123,21 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// The memory a template may build is bounded: repeating a string a hundred million times
+    /// (which minijinja's own cap allows) runs out of fuel before the string exists.
+    #[test]
+    fn a_template_cannot_build_a_huge_string() {
+        let context = json!({});
+        for source in [
+            "{{ 'a' * 100000000 }}",
+            "{% set x = 'a' * 1000000 %}{% for i in range(100) %}{{ x }}{% endfor %}",
+            "{{ ('ab' * 5000000) ~ ('cd' * 5000000) }}",
+        ] {
+            let err = render(source, &context).expect_err(source);
+            assert!(err.contains("fuel"), "{source}: {err}");
+        }
     }
 
     #[test]

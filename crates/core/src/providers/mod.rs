@@ -188,8 +188,9 @@ pub struct Usage {
     pub output_tokens: u64,
 }
 
-/// How a provider call failed. None of these carries a key: messages come from the provider's
-/// error body with the key removed (see [`transport`]).
+/// How a provider call failed. None of these carries a key: every text in them that came from
+/// the provider (error bodies, errors inside a stream, a redirect's `Location`) passes through
+/// [`transport`]'s one scrub, which removes the key and bounds the length.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -253,6 +254,17 @@ pub enum ProviderError {
     /// The call was cancelled (a run cancelled, or the kill switch).
     #[error("cancelled")]
     Cancelled,
+    /// The provider answered with a redirect (3xx). It is not followed: the key would go
+    /// with the request to wherever the `Location` points.
+    #[error(
+        "the provider answered with a redirect (HTTP {status}) to {location}; it is not followed, so the key stays here: set the provider's base URL to the address you trust"
+    )]
+    Redirected {
+        /// HTTP status.
+        status: u16,
+        /// Where it pointed (`Location`, bounded), or `nowhere given`.
+        location: String,
+    },
 }
 
 fn retry_hint(ms: Option<u64>) -> String {

@@ -2,8 +2,14 @@
 //! so the caller notices a cancel (or the kill switch) within one poll interval even while the
 //! socket is silent; an abandoned worker ends at its own timeouts.
 //!
-//! The key enters only here, as one header added at sending time; provider messages that come
-//! back are scrubbed of it before they become errors.
+//! The key enters only here, as one header added at sending time. Redirects are never
+//! followed (a redirect is [`ProviderError::Redirected`]), so the key goes only to the
+//! configured origin. Everything the provider says back passes through one place before this
+//! module returns it: every text of an error (whether from a status body, an error event inside
+//! a stream of any wire format, or a `Location` header) is scrubbed of the key and cut to
+//! [`MAX_PROVIDER_TEXT`] characters ([`clean_error`]), and streamed text is scrubbed before it
+//! reaches the caller, holding back just enough of its tail that a key split across two
+//! events is still caught.
 
 use super::sse::SseParser;
 use super::wire::{self, Piece, WireRequest};
@@ -20,6 +26,9 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// Largest error body read, and largest non-streamed answer.
 const MAX_BODY: u64 = 4 * 1024 * 1024;
+
+/// The most characters of any one provider-supplied text kept in an error.
+pub const MAX_PROVIDER_TEXT: usize = 300;
 
 /// Time limits of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +122,39 @@ pub fn stream_chat(
     cancel: &Cancel,
     on_text: &mut dyn FnMut(&str),
 ) -> Result<Completion, ProviderError> {
+    let mut text = ScrubbedText::new(key);
+    let streamed = stream_raw(
+        endpoint,
+        key,
+        request,
+        limits,
+        cancel,
+        &mut |piece: &str| {
+            let clean = text.push(piece);
+            if !clean.is_empty() {
+                on_text(&clean);
+            }
+        },
+    );
+    let rest = text.finish();
+    if !rest.is_empty() {
+        on_text(&rest);
+    }
+    let mut completion = streamed.map_err(|e| clean_error(e, key))?;
+    if let Some(key) = key {
+        completion.text = scrub(&completion.text, key);
+    }
+    Ok(completion)
+}
+
+fn stream_raw(
+    endpoint: &Endpoint,
+    key: Option<&Secret>,
+    request: &ChatRequest,
+    limits: &Limits,
+    cancel: &Cancel,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<Completion, ProviderError> {
     let wire = wire::chat_request(endpoint.format, &endpoint.base_url, request);
     let messages = spawn(endpoint.format, wire, key, *limits, true);
     let started = Instant::now();
@@ -180,6 +222,15 @@ pub fn stream_chat(
 
 /// Lists the provider's models: an authenticated read that generates nothing, to test a key.
 pub fn list_models(
+    endpoint: &Endpoint,
+    key: Option<&Secret>,
+    limits: &Limits,
+    cancel: &Cancel,
+) -> Result<serde_json::Value, ProviderError> {
+    list_raw(endpoint, key, limits, cancel).map_err(|e| clean_error(e, key))
+}
+
+fn list_raw(
     endpoint: &Endpoint,
     key: Option<&Secret>,
     limits: &Limits,
@@ -265,6 +316,9 @@ fn call(
         .timeout_recv_response(Some(limits.first_byte))
         .timeout_per_read(Some(limits.idle))
         .timeout_global(Some(limits.total))
+        // A redirect would carry the key's header to the `Location` (ureq strips only
+        // `Authorization` and `Cookie`, not `x-api-key` or `x-goog-api-key`).
+        .max_redirects(0)
         .user_agent(concat!("atelier/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
@@ -298,6 +352,18 @@ fn call(
         }
     };
     let status = response.status().as_u16();
+    if (300..400).contains(&status) {
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_else(|| "nowhere given".to_owned());
+        let _ = tx.send(Message::Failed(ProviderError::Redirected {
+            status,
+            location,
+        }));
+        return;
+    }
     if !(200..300).contains(&status) {
         let retry_after = response
             .headers()
@@ -310,10 +376,7 @@ fn call(
             .limit(MAX_BODY)
             .read_to_string()
             .unwrap_or_default();
-        let mut error = wire::status_error(status, retry_after.as_deref(), &body);
-        if let Some(key) = key {
-            error = scrub_error(error, key);
-        }
+        let error = wire::status_error(status, retry_after.as_deref(), &body);
         let _ = tx.send(Message::Failed(error));
         return;
     }
@@ -376,9 +439,21 @@ fn transport_error(error: &ureq::Error) -> ProviderError {
     }
 }
 
-/// Removes the key from a provider's message (some echo a part of the key they refused).
-fn scrub_error(error: ProviderError, key: &Secret) -> ProviderError {
-    let clean = |m: String| scrub(&m, key);
+/// `error` with every text the provider supplied scrubbed of `key` and cut to
+/// [`MAX_PROVIDER_TEXT`] characters: the one place provider text becomes error text.
+pub fn clean_error(error: ProviderError, key: Option<&Secret>) -> ProviderError {
+    let clean = |m: String| {
+        let scrubbed = match key {
+            Some(key) => scrub(&m, key),
+            None => m,
+        };
+        let mut chars = scrubbed.chars();
+        let mut cut: String = chars.by_ref().take(MAX_PROVIDER_TEXT).collect();
+        if chars.next().is_some() {
+            cut.push('…');
+        }
+        cut
+    };
     match error {
         ProviderError::RateLimited {
             retry_after_ms,
@@ -398,6 +473,122 @@ fn scrub_error(error: ProviderError, key: &Secret) -> ProviderError {
             status,
             message: clean(message),
         },
-        other => other,
+        ProviderError::Malformed { detail } => ProviderError::Malformed {
+            detail: clean(detail),
+        },
+        ProviderError::Unreachable { detail } => ProviderError::Unreachable {
+            detail: clean(detail),
+        },
+        ProviderError::Redirected { status, location } => ProviderError::Redirected {
+            status,
+            location: clean(location),
+        },
+        ProviderError::Unauthorized { status } => ProviderError::Unauthorized { status },
+        ProviderError::Timeout => ProviderError::Timeout,
+        ProviderError::Cancelled => ProviderError::Cancelled,
+    }
+}
+
+/// Streamed text on its way to the caller, scrubbed of the key. The last `key length - 1`
+/// characters wait for the next piece: a key split across two events is whole in the buffer
+/// before any of it is let out, and what waits is too short to identify the key.
+struct ScrubbedText<'k> {
+    key: Option<&'k Secret>,
+    hold: usize,
+    pending: String,
+}
+
+impl<'k> ScrubbedText<'k> {
+    fn new(key: Option<&'k Secret>) -> Self {
+        let hold = key.map_or(0, |k| k.expose().chars().count().saturating_sub(1));
+        ScrubbedText {
+            key,
+            hold,
+            pending: String::new(),
+        }
+    }
+
+    /// What of the text so far may be shown now.
+    fn push(&mut self, piece: &str) -> String {
+        let Some(key) = self.key else {
+            return piece.to_owned();
+        };
+        self.pending.push_str(piece);
+        let scrubbed = scrub(&self.pending, key);
+        let count = scrubbed.chars().count();
+        if count <= self.hold {
+            self.pending = scrubbed;
+            return String::new();
+        }
+        let split = scrubbed
+            .char_indices()
+            .nth(count - self.hold)
+            .map_or(scrubbed.len(), |(at, _)| at);
+        self.pending = scrubbed[split..].to_owned();
+        scrubbed[..split].to_owned()
+    }
+
+    /// The rest, at the end of the stream.
+    fn finish(&mut self) -> String {
+        let rest = std::mem::take(&mut self.pending);
+        match self.key {
+            Some(key) => scrub(&rest, key),
+            None => rest,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_split_across_streamed_pieces_is_caught() {
+        let key = Secret::new("sk-canary-0123456789abcdef".to_owned());
+        let mut text = ScrubbedText::new(Some(&key));
+        let mut shown = String::new();
+        for piece in [
+            "Your key is sk-can",
+            "ary-0123456",
+            "789abcdef, ",
+            "keep it safe.",
+        ] {
+            shown.push_str(&text.push(piece));
+        }
+        shown.push_str(&text.finish());
+        let key: Vec<char> = key.expose().chars().collect();
+        for run in key.windows(8) {
+            let run: String = run.iter().collect();
+            assert!(!shown.contains(&run), "{shown}");
+        }
+        assert!(shown.starts_with("Your key is [key]"), "{shown}");
+        assert!(shown.ends_with(", keep it safe."), "{shown}");
+    }
+
+    #[test]
+    fn every_provider_text_in_an_error_is_scrubbed_and_bounded() {
+        let key = Secret::new("sk-canary-0123456789abcdef".to_owned());
+        let long = format!("bad key sk-canary-0123456789abcdef {}", "x".repeat(1000));
+        for error in [
+            ProviderError::Rejected {
+                status: 0,
+                message: long.clone(),
+            },
+            ProviderError::Server {
+                status: 0,
+                message: long.clone(),
+            },
+            ProviderError::Malformed {
+                detail: long.clone(),
+            },
+            ProviderError::Redirected {
+                status: 302,
+                location: long.clone(),
+            },
+        ] {
+            let text = clean_error(error, Some(&key)).to_string();
+            assert!(!text.contains("0123456789"), "{text}");
+            assert!(text.chars().count() < 600, "{text}");
+        }
     }
 }

@@ -45,6 +45,11 @@ pub const EMBEDDED: &[Migration] = &[
         name: "0004_orchestration.sql",
         sql: include_str!("../../../../migrations/0004_orchestration.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_outbox_stamps.sql",
+        sql: include_str!("../../../../migrations/0005_outbox_stamps.sql"),
+    },
 ];
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -295,7 +295,7 @@ fn mcp_clients_read_by_default_and_capabilities_say_what_each_may_do() {
     });
     assert_eq!(
         atelier.capabilities(&cursor).expect("caps"),
-        [Capability::VaultRead]
+        [Capability::VaultRead, Capability::FileRead]
     );
     atelier
         .grant_add(
@@ -310,12 +310,16 @@ fn mcp_clients_read_by_default_and_capabilities_say_what_each_may_do() {
         .expect("grant");
     assert_eq!(
         atelier.capabilities(&cursor).expect("caps"),
-        [Capability::VaultRead, Capability::TasksWrite]
+        [
+            Capability::VaultRead,
+            Capability::TasksWrite,
+            Capability::FileRead
+        ]
     );
     vault.clock.advance(1_000);
     assert_eq!(
         atelier.capabilities(&cursor).expect("caps"),
-        [Capability::VaultRead],
+        [Capability::VaultRead, Capability::FileRead],
         "an expired grant no longer counts"
     );
     assert_eq!(

@@ -19,6 +19,7 @@ const CHANGED: &[Migration] = &[
     atelier_core::store::migrations::EMBEDDED[1],
     atelier_core::store::migrations::EMBEDDED[2],
     atelier_core::store::migrations::EMBEDDED[3],
+    atelier_core::store::migrations::EMBEDDED[4],
 ];
 
 fn sealed_with(vault: &TempVault, options: OpenOptions) -> SealReason {

@@ -8,6 +8,7 @@ mod catalog;
 mod docs;
 mod fixture;
 mod graph;
+mod hardening;
 mod orchestrate;
 mod prompts;
 mod providers;

@@ -7,7 +7,7 @@ use atelier_core::Error;
 use atelier_core::api::wire::Api;
 use atelier_core::api::{NewTask, ProjectAdd};
 use atelier_core::auth::Principal;
-use atelier_core::remote::{Call, Remote, answer_call, socket_path};
+use atelier_core::remote::{Opening, Remote, answer_call, socket_path};
 use atelier_core::tasks::TaskFilter;
 use atelier_core::{Atelier, ErrorKind};
 use serde_json::Value;
@@ -32,7 +32,9 @@ fn serve(atelier: &Arc<Atelier>, vault: &Path, calls: usize) -> JoinHandle<()> {
             if first.is_empty() {
                 continue;
             }
-            let call = Call::parse(&first).expect("an api call");
+            let Some(Opening::Call(call)) = Opening::parse(&first) else {
+                panic!("an api call: {first}");
+            };
             answer_call(&atelier, call, stream);
             answered += 1;
         }

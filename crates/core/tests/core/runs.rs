@@ -471,6 +471,12 @@ fn a_step_reads_sources_only_if_caller_and_role_both_may() {
         atelier.run_play(&host, &outline_request(Some("stub:x")), &mut |_| {})
     });
     grant(Capability::VaultRead);
+    // Its step searches passages, the text of project files: that needs `file_read` too.
+    let err = refused(&vault, "DENIED", || {
+        atelier.run_preview(&host, &outline_request(None))
+    });
+    assert!(err.to_string().contains("file_read"), "{err}");
+    grant(Capability::FileRead);
     let preview = atelier
         .run_preview(&host, &outline_request(None))
         .expect("preview");
