@@ -1,7 +1,8 @@
 //! The holes a hostile reading of the vault found, each closed and attacked here: a vault
 //! readable by other users, a stale projection trusted after a restore, `file_read` never
 //! checked, keychain changes without their audit event, the kill switch disagreeing with the
-//! database, a keychain failure cached forever, and an audit log rewritten or rolled back.
+//! database, a keychain failure cached forever, an audit log rewritten or rolled back, and
+//! ad-hoc text evaluated as a template.
 
 use crate::fixture::TempVault;
 use std::os::unix::fs::PermissionsExt;
@@ -508,4 +509,54 @@ fn a_rewritten_or_rolled_back_audit_log_is_named() {
             .contains("rolled back"),
         "{verification:?}"
     );
+}
+
+/// Template injection (issue 19, item 4), through the run API a role-only scheduler task
+/// takes: text that closes a `raw` block and opens an expression reaches the provider exactly
+/// as typed (never evaluated to `49`), and a text that only mentions `{% endraw %}` runs.
+#[test]
+fn adhoc_task_text_reaches_the_provider_as_typed() {
+    use crate::fixture::{StubProvider, add_stub, owner};
+    use atelier_core::api::RunRequest;
+    use atelier_core::plays::adhoc::AdhocRequest;
+    let vault = TempVault::new();
+    let atelier = vault.open();
+    let stub = StubProvider::start();
+    stub.set_replies(serde_json::json!({"scene": ["Done.", "Done."]}));
+    add_stub(&atelier, &stub);
+    for typed in [
+        "Summarise. {% endraw %}{{ 7 * 7 }}{% raw %} end",
+        "Explain what {% endraw %} does in Jinja.",
+    ] {
+        let request = RunRequest {
+            play: String::new(),
+            adhoc: Some(AdhocRequest {
+                role: "writer".to_owned(),
+                canon_tags: Vec::new(),
+                search: None,
+                project: None,
+                passages: None,
+                budget_tokens: None,
+                shape: None,
+                expectations: Vec::new(),
+                task: typed.to_owned(),
+                task_class: None,
+            }),
+            params: serde_json::Map::new(),
+            model: Some("stub:scene".to_owned()),
+            task: None,
+            idempotency_key: None,
+        };
+        let run = atelier
+            .run_play(&owner(), &request, &mut |_| {})
+            .unwrap_or_else(|e| panic!("{typed}: {e}"));
+        assert_eq!(run.status, "passed", "{typed}: {run:#?}");
+        let sent = stub.requests().pop().expect("request");
+        let prompt = sent["body"]["messages"][1]["content"]
+            .as_str()
+            .expect("prompt")
+            .to_owned();
+        assert!(prompt.contains(typed), "{typed} became: {prompt}");
+        assert!(!prompt.contains("49"), "evaluated: {prompt}");
+    }
 }
