@@ -68,6 +68,6 @@ const COMMAND_NAMES: &[&str] = &[
     "provider_test",
     "routes_list",
     "route_set",
-    "seal",
-    "unseal",
+    "halt",
+    "resume",
 ];

@@ -1,31 +1,19 @@
 //! The desktop's commands: each a documented one-line wrapper over the core's api, run as the
 //! owner. Task mutations also announce [`TasksChanged`] so every open window refreshes.
 
-use crate::error::CommandError;
-use crate::events::TasksChanged;
+use crate::error::Answer;
+use crate::events::{TasksChanged, announce};
 use crate::vault::AppVault;
+use atelier_core::access::audit::{Event, Verification};
+use atelier_core::access::roles::Role;
 use atelier_core::api::{
     CanonEdit, CanonFilter, GrantAdd, GrantView, InitReport, NewCanon, NewShape, NewTask,
     OrchestrateRequest, OrchestrationView, ShapeEdit, Status, TaskDependency, TaskDetail, TaskEdit,
     TaskMove, TaskPlan, TaskTransition, TaskTreeNode,
 };
-use atelier_core::audit::{Event, Verification};
 use atelier_core::catalog::{CanonBlock, Shape};
-use atelier_core::roles::Role;
 use atelier_core::tasks::Task;
 use tauri::{AppHandle, State};
-use tauri_specta::Event as _;
-
-type Answer<T> = Result<T, CommandError>;
-
-/// Sends [`TasksChanged`] after a successful task mutation and passes the answer on.
-fn announce<T>(app: &AppHandle, answer: atelier_core::Result<T>) -> Answer<T> {
-    let value = answer?;
-    // A window that misses the event still shows correct data on its next refresh, so a failed
-    // emit is not the command's failure.
-    let _ = TasksChanged {}.emit(app);
-    Ok(value)
-}
 
 /// The vault's state; answered even when it is sealed, busy or missing.
 #[tauri::command]
@@ -72,14 +60,22 @@ pub async fn task_create(
     app: AppHandle,
     task: NewTask,
 ) -> Answer<Task> {
-    announce(&app, vault.as_owner(|a, who| a.task_create(who, task)))
+    announce(
+        &app,
+        TasksChanged {},
+        vault.as_owner(|a, who| a.task_create(who, task)),
+    )
 }
 
 /// Changes a task's title, description, role, play or priority.
 #[tauri::command]
 #[specta::specta]
 pub async fn task_edit(vault: State<'_, AppVault>, app: AppHandle, edit: TaskEdit) -> Answer<Task> {
-    announce(&app, vault.as_owner(|a, who| a.task_edit(who, edit)))
+    announce(
+        &app,
+        TasksChanged {},
+        vault.as_owner(|a, who| a.task_edit(who, edit)),
+    )
 }
 
 /// Moves a task under another parent, or to the top level.
@@ -90,7 +86,11 @@ pub async fn task_move(
     app: AppHandle,
     request: TaskMove,
 ) -> Answer<Task> {
-    announce(&app, vault.as_owner(|a, who| a.task_move(who, request)))
+    announce(
+        &app,
+        TasksChanged {},
+        vault.as_owner(|a, who| a.task_move(who, request)),
+    )
 }
 
 /// Makes one task wait on another.
@@ -103,6 +103,7 @@ pub async fn task_dependency_add(
 ) -> Answer<TaskDetail> {
     announce(
         &app,
+        TasksChanged {},
         vault.as_owner(|a, who| a.task_dependency_add(who, dependency)),
     )
 }
@@ -117,6 +118,7 @@ pub async fn task_dependency_remove(
 ) -> Answer<TaskDetail> {
     announce(
         &app,
+        TasksChanged {},
         vault.as_owner(|a, who| a.task_dependency_remove(who, dependency)),
     )
 }
@@ -131,6 +133,7 @@ pub async fn task_transition(
 ) -> Answer<Task> {
     announce(
         &app,
+        TasksChanged {},
         vault.as_owner(|a, who| a.task_transition(who, request)),
     )
 }
@@ -172,7 +175,11 @@ pub async fn orchestrate(
     app: AppHandle,
     request: OrchestrateRequest,
 ) -> Answer<OrchestrationView> {
-    announce(&app, vault.as_owner(|a, who| a.orchestrate(who, &request)))
+    announce(
+        &app,
+        TasksChanged {},
+        vault.as_owner(|a, who| a.orchestrate(who, &request)),
+    )
 }
 
 /// Every orchestration, newest first, with where its tasks are and what waits for a person.
@@ -190,7 +197,11 @@ pub async fn orchestration_stop(
     app: AppHandle,
     id: i64,
 ) -> Answer<OrchestrationView> {
-    announce(&app, vault.as_owner(|a, who| a.orchestration_stop(who, id)))
+    announce(
+        &app,
+        TasksChanged {},
+        vault.as_owner(|a, who| a.orchestration_stop(who, id)),
+    )
 }
 
 /// Every role, resolved through its inheritance, with inherited fields named.

@@ -4,16 +4,15 @@
 //! Ingest and watching run on blocking threads: the core's calls are synchronous and an
 //! ingest may take minutes; progress reaches every window as [`IngestProgressed`] events.
 
-use crate::error::CommandError;
-use crate::events::{IngestProgressed, ProjectsChanged, TasksChanged};
-use crate::vault::AppVault;
-use atelier_core::Atelier;
+use crate::error::{Answer, CommandError};
+use crate::events::{IngestProgressed, ProjectsChanged, TasksChanged, announce};
+use crate::vault::{AppVault, blocking};
+use atelier_core::access::auth::Principal;
 use atelier_core::api::{
     DocumentView, HookAdd, HookView, IngestProgress, IngestReport, ProjectAdd, ProjectView,
     RelatedDocument, SearchRequest, WatchOptions, WatchOutcome,
 };
-use atelier_core::auth::Principal;
-use atelier_core::docs::search::SearchHit;
+use atelier_core::documents::search::SearchHit;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,16 +20,6 @@ use tauri::{AppHandle, Manager, State};
 use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_opener::OpenerExt;
 use tauri_specta::Event as _;
-
-type Answer<T> = Result<T, CommandError>;
-
-/// Sends [`ProjectsChanged`] after a successful project change and passes the answer on.
-fn announce<T>(app: &AppHandle, answer: atelier_core::Result<T>) -> Answer<T> {
-    let value = answer?;
-    // A window that misses it refreshes on its next load; not the command's failure.
-    let _ = ProjectsChanged {}.emit(app);
-    Ok(value)
-}
 
 fn progress_to(app: &AppHandle) -> impl FnMut(&IngestProgress) + '_ {
     move |progress| {
@@ -45,22 +34,6 @@ fn internal(message: String) -> CommandError {
     atelier_core::Error::Io { message }.into()
 }
 
-/// Runs `command` as the owner on a blocking thread, for calls that may take a while (the
-/// core's calls are synchronous; the async runtime's threads must stay free).
-pub(crate) async fn blocking<T: Send + 'static>(
-    vault: &AppVault,
-    command: impl FnOnce(&Atelier, &Principal) -> atelier_core::Result<T> + Send + 'static,
-) -> atelier_core::Result<T> {
-    let atelier = vault.handle();
-    tauri::async_runtime::spawn_blocking(move || command(&atelier, &Principal::Owner))
-        .await
-        .unwrap_or_else(|e| {
-            Err(atelier_core::Error::Io {
-                message: format!("the command stopped: {e}"),
-            })
-        })
-}
-
 /// Adds a folder as a project.
 #[tauri::command]
 #[specta::specta]
@@ -69,7 +42,11 @@ pub async fn project_add(
     app: AppHandle,
     add: ProjectAdd,
 ) -> Answer<ProjectView> {
-    announce(&app, vault.as_owner(|a, who| a.project_add(who, add)))
+    announce(
+        &app,
+        ProjectsChanged {},
+        vault.as_owner(|a, who| a.project_add(who, add)),
+    )
 }
 
 /// Every project.
@@ -89,7 +66,11 @@ pub async fn project_remove(
     name: String,
 ) -> Answer<ProjectView> {
     watchers.stop(&name);
-    announce(&app, vault.as_owner(|a, who| a.project_remove(who, &name)))
+    announce(
+        &app,
+        ProjectsChanged {},
+        vault.as_owner(|a, who| a.project_remove(who, &name)),
+    )
 }
 
 /// Turns a project's watcher on or off, now and at the next start.
@@ -104,6 +85,7 @@ pub async fn project_watch(
 ) -> Answer<ProjectView> {
     let view = announce(
         &app,
+        ProjectsChanged {},
         vault.as_owner(|a, who| a.project_watch(who, &name, on)),
     )?;
     if on {
@@ -140,7 +122,7 @@ pub async fn ingest(
         a.ingest(who, &name, &mut progress_to(&handle))
     })
     .await;
-    announce(&app, report)
+    announce(&app, ProjectsChanged {}, report)
 }
 
 /// Searches passages by words, meaning, or both.

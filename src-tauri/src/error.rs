@@ -4,6 +4,9 @@
 use atelier_core::{Error, ErrorKind};
 use serde::Serialize;
 
+/// What a desktop command answers.
+pub type Answer<T> = Result<T, CommandError>;
+
 /// A command's failure as the UI receives it.
 #[derive(Debug, Clone, thiserror::Error, Serialize, specta::Type)]
 #[error("{message}")]

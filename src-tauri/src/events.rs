@@ -1,6 +1,8 @@
 //! Events the backend sends to every window.
 
+use crate::error::Answer;
 use serde::{Deserialize, Serialize};
+use tauri::AppHandle;
 
 /// Some task changed (created, edited, moved, re-linked or transitioned): refetch the tasks.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
@@ -32,3 +34,16 @@ pub struct AssetsChanged {}
 /// Grants changed (given, revoked), here or from a terminal: refetch the grants.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct GrantsChanged {}
+
+/// Sends `event` to every window after a successful change and passes the answer on. A window
+/// that misses it shows correct data on its next refresh, so a failed emit is not the
+/// command's failure.
+pub fn announce<E: tauri_specta::Event + Serialize + Clone, T>(
+    app: &AppHandle,
+    event: E,
+    answer: atelier_core::Result<T>,
+) -> Answer<T> {
+    let value = answer?;
+    let _ = event.emit(app);
+    Ok(value)
+}

@@ -5,8 +5,9 @@
 
 use crate::events::{AssetsChanged, GrantsChanged, ProjectsChanged, TasksChanged};
 use crate::vault::AppVault;
+use atelier_core::access::audit::Target;
+use atelier_core::access::auth::Principal;
 use atelier_core::api::Change;
-use atelier_core::auth::Principal;
 use std::time::Duration;
 use tauri::{AppHandle, Manager};
 use tauri_specta::Event as _;
@@ -28,11 +29,12 @@ impl Refresh {
     fn of(changes: &[Change]) -> Refresh {
         let mut refresh = Refresh::default();
         for change in changes {
-            match change.target.split_once(':').map_or("", |(kind, _)| kind) {
-                "task" => refresh.tasks = true,
-                "project" | "hook" => refresh.projects = true,
-                "asset" | "run" => refresh.assets = true,
-                "grant" => refresh.grants = true,
+            let Ok(target) = change.target.parse::<Target>();
+            match target {
+                Target::Task(_) => refresh.tasks = true,
+                Target::Project(_) | Target::Hook(_) => refresh.projects = true,
+                Target::Asset(_) | Target::Run(_) => refresh.assets = true,
+                Target::Grant(_) => refresh.grants = true,
                 _ => {}
             }
         }

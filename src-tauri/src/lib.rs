@@ -98,8 +98,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             runs::provider_test,
             runs::routes_list,
             runs::route_set,
-            runs::seal,
-            runs::unseal,
+            runs::halt,
+            runs::resume,
         ])
         .events(collect_events![
             TasksChanged,

@@ -5,10 +5,9 @@
 //! Keys cross from the webview into the core only: `key_set` takes the typed key and wraps it
 //! in a [`Secret`] at once; no command returns one.
 
-use crate::docs::blocking;
-use crate::error::CommandError;
-use crate::events::{AssetsChanged, RunProgressed};
-use crate::vault::AppVault;
+use crate::error::Answer;
+use crate::events::{AssetsChanged, RunProgressed, announce};
+use crate::vault::{AppVault, blocking};
 use atelier_core::api::{
     AssetDetail, AssetExport, AssetFilter, AssetLineage, AssetOrigin, AssetReviewRequest,
     AssetView, BankRequest, Exported, KeyView, Promotion, ProviderAdd, ProviderCheck, ProviderView,
@@ -19,15 +18,6 @@ use atelier_core::plays::Play;
 use atelier_core::secrets::Secret;
 use tauri::{AppHandle, State};
 use tauri_specta::Event as _;
-
-type Answer<T> = Result<T, CommandError>;
-
-/// Sends [`AssetsChanged`] after a successful change and passes the answer on.
-fn announce<T>(app: &AppHandle, answer: atelier_core::Result<T>) -> Answer<T> {
-    let value = answer?;
-    let _ = AssetsChanged {}.emit(app);
-    Ok(value)
-}
 
 /// Every play, shipped and the vault's.
 #[tauri::command]
@@ -58,7 +48,7 @@ pub async fn run_play(
         })
     })
     .await;
-    announce(&app, run)
+    announce(&app, AssetsChanged {}, run)
 }
 
 /// Cancels a running run.
@@ -111,7 +101,11 @@ pub async fn asset_bank(
     app: AppHandle,
     request: BankRequest,
 ) -> Answer<AssetView> {
-    announce(&app, vault.as_owner(|a, who| a.asset_bank(who, &request)))
+    announce(
+        &app,
+        AssetsChanged {},
+        vault.as_owner(|a, who| a.asset_bank(who, &request)),
+    )
 }
 
 /// Submits, approves or rejects an asset.
@@ -122,7 +116,11 @@ pub async fn asset_review(
     app: AppHandle,
     request: AssetReviewRequest,
 ) -> Answer<AssetView> {
-    announce(&app, vault.as_owner(|a, who| a.asset_review(who, &request)))
+    announce(
+        &app,
+        AssetsChanged {},
+        vault.as_owner(|a, who| a.asset_review(who, &request)),
+    )
 }
 
 /// Makes an approved asset a canon block.
@@ -135,6 +133,7 @@ pub async fn asset_promote(
 ) -> Answer<CanonBlock> {
     announce(
         &app,
+        AssetsChanged {},
         vault.as_owner(|a, who| a.asset_promote(who, &promotion)),
     )
 }
@@ -237,17 +236,25 @@ pub async fn route_set(vault: State<'_, AppVault>, route: Route) -> Answer<Route
 /// The kill switch: cancels every run now and refuses new ones.
 #[tauri::command]
 #[specta::specta]
-pub async fn seal(
+pub async fn halt(
     vault: State<'_, AppVault>,
     app: AppHandle,
     reason: String,
 ) -> Answer<SwitchState> {
-    announce(&app, vault.as_owner(|a, who| a.seal(who, &reason)))
+    announce(
+        &app,
+        AssetsChanged {},
+        vault.as_owner(|a, who| a.halt(who, &reason)),
+    )
 }
 
 /// Turns the kill switch off.
 #[tauri::command]
 #[specta::specta]
-pub async fn unseal(vault: State<'_, AppVault>, app: AppHandle) -> Answer<()> {
-    announce(&app, vault.as_owner(|a, who| a.unseal(who)))
+pub async fn resume(vault: State<'_, AppVault>, app: AppHandle) -> Answer<()> {
+    announce(
+        &app,
+        AssetsChanged {},
+        vault.as_owner(|a, who| a.resume(who)),
+    )
 }

@@ -3,7 +3,7 @@
 //! workers run the scheduler's jobs.
 
 use crate::vault::AppVault;
-use atelier_core::workers::Workers;
+use atelier_core::orchestration::workers::Workers;
 use std::sync::Mutex;
 use tauri::{AppHandle, Manager};
 

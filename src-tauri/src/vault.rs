@@ -1,8 +1,8 @@
 //! The vault the app owns: one [`Atelier`] handle, replaced when the user retries a busy vault
 //! or creates a missing one.
 
+use atelier_core::access::auth::Principal;
 use atelier_core::api::{InitReport, Status};
-use atelier_core::auth::Principal;
 use atelier_core::clock::SystemClock;
 use atelier_core::{Atelier, OpenOptions, Result};
 use std::path::PathBuf;
@@ -61,4 +61,20 @@ impl AppVault {
     pub fn handle(&self) -> Arc<Atelier> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
+}
+
+/// Runs `command` as the owner on a blocking thread, for calls that may take a while (the
+/// core's calls are synchronous; the async runtime's threads must stay free).
+pub(crate) async fn blocking<T: Send + 'static>(
+    vault: &AppVault,
+    command: impl FnOnce(&Atelier, &Principal) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let atelier = vault.handle();
+    tauri::async_runtime::spawn_blocking(move || command(&atelier, &Principal::Owner))
+        .await
+        .unwrap_or_else(|e| {
+            Err(atelier_core::Error::Io {
+                message: format!("the command stopped: {e}"),
+            })
+        })
 }

@@ -163,10 +163,10 @@ try {
   writeFileSync(join(out, "asset.png"), windowPng("Atelier"));
 
   step("the kill switch stops runs until it is turned off");
-  await (await session.find("#seal")).click();
+  await (await session.find("#halt")).click();
   await session.waitForText('.kill-switch [role="status"]', (t) => t.includes("Runs stopped by owner"));
-  await (await session.find("#unseal")).click();
-  await session.find("#seal");
+  await (await session.find("#resume")).click();
+  await session.find("#halt");
 
   step("a chat host reaches the vault through the open app: atelier mcp relays to its socket");
   const listed = await mcpThroughTheApp("tasks_list", {});

@@ -415,7 +415,7 @@ fn a_planted_key_reaches_the_provider_and_no_output_or_vault_file() {
     run(&["assets", "lineage", "1"], false);
     run(&["status"], false);
     run(&["audit", "tail", "-n", "200"], false);
-    run(&["seal", "--reason", "canary"], false);
+    run(&["halt", "--reason", "canary"], false);
     run(&["unseal"], false);
     run(&["keys", "rm", "canary"], false);
 

@@ -146,9 +146,9 @@ export const commands = {
 	/**  Sets a task class's ordered models. */
 	routeSet: (route: Route) => typedError<Route, CommandError_Serialize>(__TAURI_INVOKE("route_set", { route })),
 	/**  The kill switch: cancels every run now and refuses new ones. */
-	seal: (reason: string) => typedError<SwitchState, CommandError_Serialize>(__TAURI_INVOKE("seal", { reason })),
+	halt: (reason: string) => typedError<SwitchState, CommandError_Serialize>(__TAURI_INVOKE("halt", { reason })),
 	/**  Turns the kill switch off. */
-	unseal: () => typedError<null, CommandError_Serialize>(__TAURI_INVOKE("unseal")),
+	resume: () => typedError<null, CommandError_Serialize>(__TAURI_INVOKE("resume")),
 };
 
 /** Events */
@@ -1736,43 +1736,82 @@ export type NewShape_Serialize = {
 	body: string,
 };
 
-/**  A task to create. */
-export type NewTask = NewTask_Serialize | NewTask_Deserialize;
+/**  A subtask, created with its parent in one call (all or none). */
+export type NewSubtask = NewSubtask_Serialize | NewSubtask_Deserialize;
 
-/**  A task to create. */
-export type NewTask_Deserialize = {
-	/**  One line, 1–200 characters. */
+/**  A subtask, created with its parent in one call (all or none). */
+export type NewSubtask_Deserialize = {
+	/**  Title. */
 	title: string,
-	/**  Free text. */
+	/**  What it is about. */
 	description?: string,
-	/**  Parent task. */
-	parent?: number | null,
-	/**  A role name from the role set. */
-	role?: string | null,
-	/**  A play name. */
-	play?: string | null,
-	/**  0 (lowest) to 100. */
+	/**  0 to 100, higher first. */
 	priority?: number,
-	/**  Tasks this one waits on. */
-	depends_on?: number[],
+	/**  The role it is for. */
+	role?: string | null,
+	/**  The play it runs. */
+	play?: string | null,
+	/**  Earlier subtasks of this call it waits on, by position from 0. */
+	after?: number[],
 };
 
-/**  A task to create. */
-export type NewTask_Serialize = {
-	/**  One line, 1–200 characters. */
+/**  A subtask, created with its parent in one call (all or none). */
+export type NewSubtask_Serialize = {
+	/**  Title. */
 	title: string,
-	/**  Free text. */
+	/**  What it is about. */
 	description: string,
-	/**  Parent task. */
-	parent: number | null,
-	/**  A role name from the role set. */
-	role: string | null,
-	/**  A play name. */
-	play: string | null,
-	/**  0 (lowest) to 100. */
+	/**  0 to 100, higher first. */
 	priority: number,
-	/**  Tasks this one waits on. */
+	/**  The role it is for. */
+	role: string | null,
+	/**  The play it runs. */
+	play: string | null,
+	/**  Earlier subtasks of this call it waits on, by position from 0. */
+	after: number[],
+};
+
+/**  A task to create, with the subtasks created with it (all or none). */
+export type NewTask = NewTask_Serialize | NewTask_Deserialize;
+
+/**  A task to create, with the subtasks created with it (all or none). */
+export type NewTask_Deserialize = {
+	/**  Title. */
+	title: string,
+	/**  What it is about. */
+	description?: string,
+	/**  The task it belongs under. */
+	parent?: number | null,
+	/**  Existing tasks it waits on. */
+	depends_on?: number[],
+	/**  0 to 100, higher first. */
+	priority?: number,
+	/**  The role it is for. */
+	role?: string | null,
+	/**  The play it runs. */
+	play?: string | null,
+	/**  Subtasks created with it, all or none. */
+	subtasks?: NewSubtask_Deserialize[],
+};
+
+/**  A task to create, with the subtasks created with it (all or none). */
+export type NewTask_Serialize = {
+	/**  Title. */
+	title: string,
+	/**  What it is about. */
+	description: string,
+	/**  The task it belongs under. */
+	parent: number | null,
+	/**  Existing tasks it waits on. */
 	depends_on: number[],
+	/**  0 to 100, higher first. */
+	priority: number,
+	/**  The role it is for. */
+	role: string | null,
+	/**  The play it runs. */
+	play: string | null,
+	/**  Subtasks created with it, all or none. */
+	subtasks?: NewSubtask_Serialize[],
 };
 
 /**  A subtree to work through. */

@@ -1,6 +1,17 @@
 //! The command line, as clap types. Help text here is what users read first.
 
+use atelier_core::assets::AssetState;
+use atelier_core::catalog::{ShapeKind, Tier};
+use atelier_core::documents::DocumentKind;
+use atelier_core::documents::projects::HookAction;
+use atelier_core::documents::search::SearchMode;
+use atelier_core::names::Named;
+use atelier_core::providers::WireFormat;
+use atelier_core::tasks::TaskState;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsStr;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
@@ -142,13 +153,15 @@ pub enum Command {
     /// stops.
     Serve,
     /// The kill switch: stop every run and provider call now, and refuse new ones.
-    Seal {
+    #[command(alias = "seal")]
+    Halt {
         /// Why, for the audit log.
         #[arg(long, default_value = "")]
         reason: String,
     },
     /// Turn the kill switch off (the owner only).
-    Unseal,
+    #[command(alias = "unseal")]
+    Resume,
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,8 +204,8 @@ pub enum ProviderCommand {
         /// Its name, used as `NAME:model`.
         name: String,
         /// Its wire format.
-        #[arg(long, value_enum)]
-        format: FormatArg,
+        #[arg(long, value_parser = named::<WireFormat>())]
+        format: WireFormat,
         /// Its base URL.
         #[arg(long)]
         base_url: String,
@@ -210,17 +223,6 @@ pub enum ProviderCommand {
         /// Its name.
         name: String,
     },
-}
-
-/// A provider's wire format.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum FormatArg {
-    /// OpenAI chat completions (also Ollama, LM Studio, llama.cpp, vLLM, OpenRouter).
-    Openai,
-    /// Anthropic Messages.
-    Anthropic,
-    /// Google Gemini.
-    Gemini,
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,8 +280,8 @@ pub enum AssetCommand {
     /// Assets, newest first.
     Ls {
         /// Only in this state.
-        #[arg(long, value_enum)]
-        state: Option<AssetStateArg>,
+        #[arg(long, value_parser = named::<AssetState>())]
+        state: Option<AssetState>,
         /// Only for this task.
         #[arg(long)]
         task: Option<i64>,
@@ -369,20 +371,6 @@ pub enum AssetCommand {
     },
 }
 
-/// An asset's approval state.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum AssetStateArg {
-    /// Banked, not yet sent for review.
-    Draft,
-    /// Waiting for approval.
-    InReview,
-    /// Approved.
-    Approved,
-    /// Rejected.
-    Rejected,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
     /// Runs, newest first.
@@ -465,8 +453,8 @@ pub struct SearchArgs {
     /// What to look for.
     pub query: String,
     /// text (words, BM25), vector (meaning) or hybrid (both, fused).
-    #[arg(long, value_enum, default_value_t = ModeArg::Hybrid)]
-    pub mode: ModeArg,
+    #[arg(long, value_parser = named::<SearchMode>(), default_value = "hybrid")]
+    pub mode: SearchMode,
     /// Only this project.
     #[arg(long)]
     pub project: Option<String>,
@@ -477,28 +465,11 @@ pub struct SearchArgs {
     #[arg(long)]
     pub tag: Option<String>,
     /// Only documents of this kind.
-    #[arg(long, value_enum)]
-    pub kind: Option<DocKindArg>,
+    #[arg(long, value_parser = named::<DocumentKind>())]
+    pub kind: Option<DocumentKind>,
     /// How many results (1–100).
     #[arg(short = 'n', long, default_value_t = 10)]
     pub limit: u32,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ModeArg {
-    Text,
-    Vector,
-    Hybrid,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DocKindArg {
-    Markdown,
-    Text,
-    Fountain,
-    Org,
-    Rst,
-    Code,
 }
 
 #[derive(Debug, Subcommand)]
@@ -522,8 +493,8 @@ pub enum HookCommand {
         /// Paths, as a glob relative to the project root.
         glob: String,
         /// ingest or task.
-        #[arg(value_enum)]
-        action: HookActionArg,
+        #[arg(value_parser = named::<HookAction>())]
+        action: HookAction,
         /// For task: the title; {path} and {name} are filled in.
         #[arg(long)]
         template: Option<String>,
@@ -538,12 +509,6 @@ pub enum HookCommand {
         /// Rule id.
         id: i64,
     },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum HookActionArg {
-    Ingest,
-    Task,
 }
 
 #[derive(Debug, Subcommand)]
@@ -701,8 +666,8 @@ pub struct TaskAddArgs {
 #[derive(Debug, Args)]
 pub struct TaskLsArgs {
     /// Only tasks in this state (repeatable).
-    #[arg(long = "state", value_enum)]
-    pub states: Vec<StateArg>,
+    #[arg(long = "state", value_parser = named::<TaskState>())]
+    pub states: Vec<TaskState>,
     /// Only children of this task.
     #[arg(long)]
     pub parent: Option<i64>,
@@ -712,17 +677,6 @@ pub struct TaskLsArgs {
     /// Only tasks assigned to this role.
     #[arg(long)]
     pub role: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum StateArg {
-    Pending,
-    Active,
-    InProgress,
-    Blocked,
-    Completed,
-    Failed,
-    Cancelled,
 }
 
 #[derive(Debug, Args)]
@@ -818,8 +772,8 @@ pub enum CanonCommand {
         #[arg(long = "tag")]
         tags: Vec<String>,
         /// canon (authoritative, default) or secondary.
-        #[arg(long, value_enum, default_value = "canon")]
-        tier: TierArg,
+        #[arg(long, value_parser = named::<Tier>(), default_value = "canon")]
+        tier: Tier,
     },
     /// List canon blocks.
     Ls {
@@ -827,8 +781,8 @@ pub enum CanonCommand {
         #[arg(long)]
         tag: Option<String>,
         /// Only blocks of this tier.
-        #[arg(long, value_enum)]
-        tier: Option<TierArg>,
+        #[arg(long, value_parser = named::<Tier>())]
+        tier: Option<Tier>,
     },
     /// Show one canon block.
     Show {
@@ -851,15 +805,9 @@ pub enum CanonCommand {
         #[arg(long, conflicts_with = "tags")]
         no_tags: bool,
         /// New tier.
-        #[arg(long, value_enum)]
-        tier: Option<TierArg>,
+        #[arg(long, value_parser = named::<Tier>())]
+        tier: Option<Tier>,
     },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum TierArg {
-    Canon,
-    Secondary,
 }
 
 #[derive(Debug, Subcommand)]
@@ -871,9 +819,9 @@ pub enum ShapeCommand {
     Add {
         /// Name: lowercase letters, digits, `_`, `-`.
         name: String,
-        /// markdown (its `## ` headings are required sections) or json-schema.
-        #[arg(long, value_enum)]
-        kind: KindArg,
+        /// markdown (its `## ` headings are required sections) or json_schema.
+        #[arg(long, value_parser = named::<ShapeKind>())]
+        kind: ShapeKind,
         #[command(flatten)]
         body: BodyArgs,
         /// What it is for.
@@ -892,20 +840,14 @@ pub enum ShapeCommand {
         /// Shape name.
         name: String,
         /// New kind.
-        #[arg(long, value_enum)]
-        kind: Option<KindArg>,
+        #[arg(long, value_parser = named::<ShapeKind>())]
+        kind: Option<ShapeKind>,
         #[command(flatten)]
         body: BodyArgs,
         /// New description.
         #[arg(long)]
         description: Option<String>,
     },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum KindArg {
-    Markdown,
-    JsonSchema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -947,4 +889,44 @@ pub enum AuditCommand {
     },
     /// Recompute the hash chain; names the first bad event if any.
     Verify,
+}
+
+/// Parses a core enum by its names (the ones files, JSON and the database use) and offers
+/// them in help; `-` is taken for `_`, so `in-progress` and `json-schema` still work.
+fn named<T: Named + Clone + Send + Sync>() -> NamedParser<T> {
+    NamedParser(PhantomData)
+}
+
+/// The parser [`named`] makes.
+#[derive(Clone)]
+struct NamedParser<T>(PhantomData<T>);
+
+impl<T: Named + Clone + Send + Sync> TypedValueParser for NamedParser<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        if let Some(found) = value
+            .to_str()
+            .and_then(|text| T::from_name(&text.replace('-', "_")))
+        {
+            return Ok(found);
+        }
+        // clap's own refusal, naming the possible values.
+        let names = PossibleValuesParser::new(T::ALL.iter().map(|v| PossibleValue::new(v.name())));
+        match names.parse_ref(cmd, arg, value) {
+            Err(e) => Err(e),
+            Ok(_) => Err(clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd)),
+        }
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            T::ALL.iter().map(|v| PossibleValue::new(v.name())),
+        ))
+    }
 }

@@ -2,19 +2,19 @@
 //! export. An export that would replace a file asks first on a terminal.
 
 use crate::args::*;
+use crate::out::{Failure, Out};
 use crate::render;
-use crate::run::{Failure, Out};
 use atelier_core::Error;
+use atelier_core::access::auth::Principal;
 use atelier_core::api::wire::Api;
 use atelier_core::api::{
     AssetDetail, AssetExport, AssetFilter, AssetLineage, AssetOrigin, AssetReviewRequest,
     AssetView, BankRequest, Exported, Promotion,
 };
 use atelier_core::assets::{AssetState, ReviewAction};
-use atelier_core::auth::Principal;
 use atelier_core::catalog::Tier;
 use std::fmt::Write as _;
-use std::io::{BufRead, IsTerminal, Write as _};
+use std::io::{BufRead, IsTerminal};
 
 pub fn assets(
     out: &Out,
@@ -31,13 +31,7 @@ pub fn assets(
                     atelier.assets_from(who, origin).map_err(fail)?
                 }
                 None => atelier
-                    .assets_list(
-                        who,
-                        &AssetFilter {
-                            state: state.map(state_of),
-                            task,
-                        },
-                    )
+                    .assets_list(who, &AssetFilter { state, task })
                     .map_err(fail)?,
             };
             out.show(&list, |l| asset_table(l));
@@ -173,9 +167,7 @@ fn review(
 
 /// Asks a yes/no question on the terminal; anything but y/yes is no.
 fn ask(question: &str) -> bool {
-    let mut stderr = std::io::stderr();
-    let _ = write!(stderr, "{question}");
-    let _ = stderr.flush();
+    render::question(question);
     let mut answer = String::new();
     if std::io::stdin().lock().read_line(&mut answer).is_err() {
         return false;
@@ -199,15 +191,6 @@ fn parse_origin(text: &str) -> Result<AssetOrigin, Error> {
         "run" => AssetOrigin::Run(id),
         _ => return Err(problem()),
     })
-}
-
-fn state_of(arg: AssetStateArg) -> AssetState {
-    match arg {
-        AssetStateArg::Draft => AssetState::Draft,
-        AssetStateArg::InReview => AssetState::InReview,
-        AssetStateArg::Approved => AssetState::Approved,
-        AssetStateArg::Rejected => AssetState::Rejected,
-    }
 }
 
 /// What the person can do next with an asset in its state.

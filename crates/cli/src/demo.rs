@@ -1,9 +1,9 @@
 //! `atelier demo`: a small example project, so a newcomer sees the product working at once.
 
+use crate::out::{Failure, Out};
 use crate::render;
-use crate::run::{Failure, Out};
+use atelier_core::access::auth::Principal;
 use atelier_core::api::{NewCanon, NewShape, NewTask, TaskTransition};
-use atelier_core::auth::Principal;
 use atelier_core::catalog::{ShapeKind, Tier};
 use atelier_core::tasks::{TaskAction, TaskFilter};
 use atelier_core::{Atelier, Error, OpenOptions, clock, vault};

@@ -2,18 +2,17 @@
 //! watch and hooks. Calls the api and renders; no product logic.
 
 use crate::args::*;
+use crate::out::{Failure, Out};
 use crate::render;
-use crate::run::{Failure, Out};
 use atelier_core::Error;
+use atelier_core::access::auth::Principal;
 use atelier_core::api::wire::Api;
 use atelier_core::api::{
     DocumentView, HookAction, HookAdd, HookView, IngestProgress, IngestReport, IngestStage,
     ProjectAdd, ProjectView, RelatedDocument, RelatedReason, SearchRequest, WatchOptions,
     WatchOutcome,
 };
-use atelier_core::auth::Principal;
-use atelier_core::docs::DocumentKind;
-use atelier_core::docs::search::{SearchFilter, SearchHit, SearchMode};
+use atelier_core::documents::search::{SearchFilter, SearchHit};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -238,33 +237,18 @@ pub fn search(
 ) -> Result<(), Failure> {
     let request = SearchRequest {
         query: args.query,
-        mode: match args.mode {
-            ModeArg::Text => SearchMode::Text,
-            ModeArg::Vector => SearchMode::Vector,
-            ModeArg::Hybrid => SearchMode::Hybrid,
-        },
+        mode: args.mode,
         filter: SearchFilter {
             project: args.project,
             path: args.path,
             tag: args.tag,
-            kind: args.kind.map(kind),
+            kind: args.kind,
         },
         limit: Some(args.limit),
     };
     let hits = atelier.search(who, request).map_err(|e| out.fail(&e))?;
     out.show(&hits, |h| render_hits(h));
     Ok(())
-}
-
-fn kind(arg: DocKindArg) -> DocumentKind {
-    match arg {
-        DocKindArg::Markdown => DocumentKind::Markdown,
-        DocKindArg::Text => DocumentKind::Text,
-        DocKindArg::Fountain => DocumentKind::Fountain,
-        DocKindArg::Org => DocumentKind::Org,
-        DocKindArg::Rst => DocumentKind::Rst,
-        DocKindArg::Code => DocumentKind::Code,
-    }
 }
 
 fn render_hits(hits: &[SearchHit]) -> String {
@@ -459,10 +443,7 @@ pub fn hooks(
                     HookAdd {
                         project,
                         glob,
-                        action: match action {
-                            HookActionArg::Ingest => HookAction::Ingest,
-                            HookActionArg::Task => HookAction::Task,
-                        },
+                        action,
                         template,
                     },
                 )

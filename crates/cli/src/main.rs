@@ -1,15 +1,19 @@
 //! `atelier`: every capability of the core from a terminal.
 
+mod access;
 mod args;
 mod assets;
+mod catalog;
 mod demo;
 mod docs;
 mod mcp;
 mod orchestrate;
+mod out;
 mod plays;
 mod providers;
 mod render;
 mod run;
+mod tasks;
 mod threads;
 
 use clap::Parser;

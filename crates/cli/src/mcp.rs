@@ -3,8 +3,8 @@
 //! `atelier mcp install`, which points a host at it.
 
 use crate::args::McpHost;
+use crate::out::{Failure, Out};
 use crate::render;
-use crate::run::{Failure, Out};
 use atelier_core::clock::Clock;
 use atelier_core::{Atelier, Error, OpenOptions, vault};
 use std::path::Path;
@@ -49,7 +49,7 @@ pub fn own(dir: &Path) -> Result<(), Failure> {
     ));
     let atelier = Arc::new(atelier);
     // The owner runs the scheduler's jobs, whoever started them (the CLI, a chat host).
-    let _workers = atelier_core::workers::Workers::start(
+    let _workers = atelier_core::orchestration::workers::Workers::start(
         Arc::clone(&atelier),
         atelier.concurrency(),
         Arc::new(|_| {}),

@@ -3,13 +3,13 @@
 //! can move without a person, printing each task as it changes; the work itself is done by the
 //! worker pool of whichever process owns the vault (this one, or the app / `atelier serve`).
 
+use crate::out::{Failure, Out};
 use crate::render;
-use crate::run::{Failure, Out};
+use atelier_core::access::auth::Principal;
 use atelier_core::api::wire::Api;
 use atelier_core::api::{OrchestrateRequest, OrchestrationView, TaskTreeNode};
-use atelier_core::auth::Principal;
 use atelier_core::error::Error;
-use atelier_core::orchestrator::OrchestrationState;
+use atelier_core::orchestration::bookkeeping::OrchestrationState;
 use atelier_core::tasks::TaskState;
 use std::collections::BTreeMap;
 use std::time::Duration;

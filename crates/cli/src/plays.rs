@@ -2,16 +2,15 @@
 //! arrives and ends with the gate results.
 
 use crate::args::*;
+use crate::out::{Failure, Out};
 use crate::render;
-use crate::run::{Failure, Out};
 use atelier_core::Error;
+use atelier_core::access::auth::Principal;
 use atelier_core::api::wire::Api;
 use atelier_core::api::{RunEvent, RunPreview, RunRequest, RunView};
-use atelier_core::auth::Principal;
 use atelier_core::plays::Play;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 pub fn plays(
     out: &Out,
@@ -84,7 +83,6 @@ pub fn run(out: &Out, atelier: &dyn Api, who: &Principal, args: RunArgs) -> Resu
         return Ok(());
     }
     let json = out.json;
-    let mut stdout = std::io::stdout();
     let run = atelier
         .run_play(who, &request, &mut |event| {
             if json {
@@ -93,11 +91,10 @@ pub fn run(out: &Out, atelier: &dyn Api, who: &Principal, args: RunArgs) -> Resu
             match event {
                 RunEvent::Started { run } => render::error(&format!("run {run} started")),
                 RunEvent::StepStarted { step, model, .. } => {
-                    let _ = writeln!(stdout, "\n── {step} ({model})");
+                    render::streamed(&format!("\n── {step} ({model})\n"));
                 }
                 RunEvent::Text { text, .. } => {
-                    let _ = write!(stdout, "{text}");
-                    let _ = stdout.flush();
+                    render::streamed(&text);
                 }
                 RunEvent::Retry {
                     model,
@@ -115,17 +112,16 @@ pub fn run(out: &Out, atelier: &dyn Api, who: &Principal, args: RunArgs) -> Resu
                     }
                 }
                 RunEvent::StepFinished { step, gates, .. } => {
-                    let _ = writeln!(stdout);
+                    let mut text = String::from("\n");
                     for g in gates {
-                        let _ = writeln!(
-                            stdout,
-                            "  {} {} — {}",
+                        text.push_str(&format!(
+                            "  {} {} — {}\n",
                             if g.passed { "✓" } else { "✗" },
                             g.expectation,
                             g.detail
-                        );
+                        ));
                     }
-                    let _ = stdout.flush();
+                    render::streamed(&text);
                     let _ = step;
                 }
                 RunEvent::Banked {

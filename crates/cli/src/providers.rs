@@ -3,13 +3,12 @@
 //! argument, so it stays out of shell history and the process list.
 
 use crate::args::*;
+use crate::out::{Failure, Out};
 use crate::render;
-use crate::run::{Failure, Out};
 use atelier_core::Error;
+use atelier_core::access::auth::Principal;
 use atelier_core::api::wire::Api;
 use atelier_core::api::{KeyView, ProviderAdd, ProviderCheck, ProviderView, Route};
-use atelier_core::auth::Principal;
-use atelier_core::providers::WireFormat;
 use atelier_core::secrets::Secret;
 use std::fmt::Write as _;
 use std::io::BufRead;
@@ -118,11 +117,6 @@ pub fn providers(
             base_url,
             key_ref,
         } => {
-            let format = match format {
-                FormatArg::Openai => WireFormat::OpenAi,
-                FormatArg::Anthropic => WireFormat::Anthropic,
-                FormatArg::Gemini => WireFormat::Gemini,
-            };
             let view = atelier
                 .provider_add(
                     who,
@@ -195,14 +189,14 @@ pub fn routes(
     Ok(())
 }
 
-pub fn seal(out: &Out, atelier: &dyn Api, who: &Principal, reason: &str) -> Result<(), Failure> {
-    let state = atelier.seal(who, reason).map_err(|e| out.fail(&e))?;
-    out.show(&state, |_| "The kill switch is on: every run and provider call stopped, and none starts until `atelier unseal`.".to_owned());
+pub fn halt(out: &Out, atelier: &dyn Api, who: &Principal, reason: &str) -> Result<(), Failure> {
+    let state = atelier.halt(who, reason).map_err(|e| out.fail(&e))?;
+    out.show(&state, |_| "The kill switch is on: every run and provider call stopped, and none starts until `atelier resume`.".to_owned());
     Ok(())
 }
 
-pub fn unseal(out: &Out, atelier: &dyn Api, who: &Principal) -> Result<(), Failure> {
-    atelier.unseal(who).map_err(|e| out.fail(&e))?;
+pub fn resume(out: &Out, atelier: &dyn Api, who: &Principal) -> Result<(), Failure> {
+    atelier.resume(who).map_err(|e| out.fail(&e))?;
     out.show(&serde_json::json!({"kill_switch": "off"}), |_| {
         "The kill switch is off; runs may start again.".to_owned()
     });

@@ -3,11 +3,11 @@
 //! Writes go through `writeln!` and ignore errors, so `atelier … | head` never panics on a
 //! closed pipe.
 
+use atelier_core::access::audit::{Event, Verification};
+use atelier_core::access::roles::{Role, RoleSource};
 use atelier_core::api::{GrantView, InitReport, Status, TaskDetail, TaskPlan, TaskTreeNode};
-use atelier_core::audit::{Event, Verification};
 use atelier_core::catalog::{CanonBlock, Shape};
 use atelier_core::clock::format_rfc3339;
-use atelier_core::roles::{Role, RoleSource};
 use atelier_core::tasks::Task;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -17,6 +17,20 @@ use std::io::Write as _;
 pub fn line(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{}", text.trim_end());
+}
+
+/// Writes text as it streams in (a model's output), flushed at once, with no newline added.
+pub fn streamed(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = write!(stdout, "{text}");
+    let _ = stdout.flush();
+}
+
+/// Asks `question` on stderr, leaving the cursor on its line for the answer.
+pub fn question(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "{text}");
+    let _ = stderr.flush();
 }
 
 /// Prints a message to stderr.
@@ -105,7 +119,7 @@ pub fn status(status: &Status) -> String {
             if let Some(switch) = &status.kill_switch {
                 let _ = write!(
                     s,
-                    "\nKill switch: ON (by {}{}); `atelier unseal` turns it off",
+                    "\nKill switch: ON (by {}{}); `atelier resume` turns it off",
                     switch.by,
                     if switch.reason.is_empty() {
                         String::new()

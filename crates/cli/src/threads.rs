@@ -1,10 +1,10 @@
 //! `atelier threads`: start, post, read, acknowledge and list agent threads.
 
 use crate::args::ThreadCommand;
-use crate::run::{Failure, Out};
+use crate::out::{Failure, Out};
+use atelier_core::access::auth::Principal;
 use atelier_core::api::wire::Api;
 use atelier_core::api::{ThreadAck, ThreadCreate, ThreadPage, ThreadPost, ThreadRead, ThreadView};
-use atelier_core::auth::Principal;
 use atelier_core::error::Error;
 
 pub fn threads(

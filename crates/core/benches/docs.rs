@@ -15,11 +15,11 @@
     reason = "a benchmark reports on stdout"
 )]
 
+use atelier_core::access::auth::Principal;
 use atelier_core::api::{ProjectAdd, SearchRequest, WatchOptions};
-use atelier_core::auth::Principal;
-use atelier_core::docs::search::{SearchFilter, SearchMode};
+use atelier_core::documents::search::{SearchFilter, SearchMode};
 use atelier_core::embed::{self, Embedder};
-use atelier_core::vectors::Vectors;
+use atelier_core::projection::vectors::Vectors;
 use atelier_core::{Atelier, OpenOptions, clock::SystemClock};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -4,9 +4,10 @@
 //! printed as ratios. Run: `cargo bench -p atelier-core --bench graph --profile dev`.
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-use atelier_core::graph::Graph;
+use atelier_core::access::auth::Principal;
+use atelier_core::projection::graph::Graph;
 use atelier_core::tasks;
-use atelier_core::{Atelier, OpenOptions, auth::Principal, clock::SystemClock};
+use atelier_core::{Atelier, OpenOptions, clock::SystemClock};
 use rusqlite::params;
 use std::time::{Duration, Instant};
 #[path = "../tests/core/rng.rs"]

@@ -12,12 +12,12 @@
 //! runs it under `dbus-run-session` with gnome-keyring.
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
+use atelier_core::access::auth::Principal;
 use atelier_core::api::{OrchestrateRequest, ProviderAdd, RunRequest};
-use atelier_core::auth::Principal;
 use atelier_core::clock::SystemClock;
-use atelier_core::orchestrator::{Bookkeeping, OrchestrationState};
+use atelier_core::orchestration::bookkeeping::{Bookkeeping, OrchestrationState};
+use atelier_core::orchestration::workers::Workers;
 use atelier_core::providers::WireFormat;
-use atelier_core::workers::Workers;
 use atelier_core::{Atelier, OpenOptions, tasks};
 use rusqlite::{Connection, params};
 use std::io::BufRead;

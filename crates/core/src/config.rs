@@ -1,6 +1,6 @@
 //! The vault's `config.yaml`: a few settings, strictly parsed.
 
-use crate::auth::Capability;
+use crate::access::auth::Capability;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

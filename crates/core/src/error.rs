@@ -4,7 +4,7 @@
 //! Messages name what went wrong and what to do; they never carry SQL, stack traces, secrets or
 //! the machine's absolute paths.
 
-use crate::auth::Capability;
+use crate::access::auth::Capability;
 use serde::{Deserialize, Serialize};
 
 /// Why the core is sealed. `status` reports it; every other command answers `NotReady` with it.
@@ -258,7 +258,7 @@ pub enum Error {
         reason: String,
     },
     /// The kill switch is on: runs and provider calls are refused until the owner turns it off.
-    #[error("the kill switch is on (pulled by {by}); `atelier unseal` turns it off")]
+    #[error("the kill switch is on (pulled by {by}); `atelier resume` turns it off")]
     SwitchedOff {
         /// Who turned it on.
         by: String,
@@ -394,8 +394,8 @@ impl From<crate::embed::EmbedError> for Error {
     }
 }
 
-impl From<crate::vectors::VectorError> for Error {
-    fn from(e: crate::vectors::VectorError) -> Self {
+impl From<crate::projection::vectors::VectorError> for Error {
+    fn from(e: crate::projection::vectors::VectorError) -> Self {
         Error::Vectors { message: e.0 }
     }
 }

@@ -3,6 +3,18 @@
 
 use crate::error::{Error, Result};
 
+/// The longest title (tasks, canon blocks, assets), in characters.
+pub const MAX_TITLE: usize = 200;
+
+/// An id given by the caller: a positive whole number.
+pub fn positive_id(field: &str, id: i64) -> Result<i64> {
+    if id > 0 {
+        Ok(id)
+    } else {
+        Err(Error::invalid(field, "an id is a positive whole number"))
+    }
+}
+
 /// A one-line name or title: trimmed, non-empty, at most `max` characters, no control
 /// characters.
 pub fn line(field: &str, value: &str, max: usize) -> Result<String> {

@@ -17,10 +17,11 @@
 //!
 //! Any other first line is refused with an `{"error": …}` line and the connection closed.
 
+use crate::access::auth::Principal;
+use crate::api::Status;
 use crate::api::wire::{self, Api, Progress};
-use crate::api::{Atelier, Status};
-use crate::auth::Principal;
 use crate::error::{Error, Result, SealReason};
+use crate::vault::Atelier;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};

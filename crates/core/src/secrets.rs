@@ -5,6 +5,8 @@
 //! provider transport; no error built here contains one (keyring's errors can carry the stored
 //! bytes, so they are turned into fixed sentences).
 
+use crate::clock::Millis;
+
 /// A key read from the keychain.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -150,6 +152,51 @@ fn classify(error: &keyring::Error) -> KeychainError {
     }
 }
 
+/// How long a keychain that failed its round trip is believed before it is asked again: a
+/// keyring that was locked at first use and is unlocked later is found within this long, and
+/// a missing one is not probed on every call.
+pub const KEYCHAIN_RETRY_MS: Millis = 5_000;
+
+/// The keychain as this process last found it.
+#[derive(Debug, Default)]
+pub(crate) enum KeychainProbe {
+    /// Not asked yet.
+    #[default]
+    Unchecked,
+    /// It passed its round trip.
+    Ready(Keychain),
+    /// It failed, at this time.
+    Failed {
+        /// Why.
+        error: KeychainError,
+        /// When, on the vault's clock.
+        at: Millis,
+    },
+}
+
+impl KeychainProbe {
+    /// Whether to probe now: never asked, or failed at least [`KEYCHAIN_RETRY_MS`] ago (or
+    /// at a time after `now`, a clock set back).
+    pub(crate) fn due(&self, now: Millis) -> bool {
+        match self {
+            KeychainProbe::Unchecked => true,
+            KeychainProbe::Ready(_) => false,
+            KeychainProbe::Failed { at, .. } => {
+                now < *at || now.saturating_sub(*at) >= KEYCHAIN_RETRY_MS
+            }
+        }
+    }
+
+    /// For `status`.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            KeychainProbe::Unchecked => "not checked yet".to_owned(),
+            KeychainProbe::Ready(_) => "available".to_owned(),
+            KeychainProbe::Failed { error, .. } => error.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +220,26 @@ mod tests {
         );
         assert_eq!(scrub("…IJKLMNOP", &s), "…[key]");
         assert_eq!(scrub("nothing here", &s), "nothing here");
+    }
+
+    /// A keychain failure at first use is not believed forever (it was cached until the
+    /// process restarted, even after the keyring was unlocked): it is asked again once the
+    /// bound has passed, and not on every call before that.
+    #[test]
+    fn a_failed_keychain_is_asked_again_after_the_bound() {
+        let failed = KeychainProbe::Failed {
+            error: KeychainError::Refused("locked".to_owned()),
+            at: 1_000,
+        };
+        assert!(KeychainProbe::Unchecked.due(0));
+        assert!(!failed.due(1_000));
+        assert!(!failed.due(1_000 + KEYCHAIN_RETRY_MS - 1));
+        assert!(failed.due(1_000 + KEYCHAIN_RETRY_MS));
+        assert!(
+            failed.due(999),
+            "a clock set back does not freeze the failure"
+        );
+        assert!(!KeychainProbe::Ready(Keychain::for_vault("v")).due(i64::MAX));
+        assert_eq!(failed.describe(), "the OS keychain refused access (locked)");
     }
 }

@@ -8,10 +8,12 @@
 //! changes ([`server`]). Resources are the vault's canon, documents, roles, shapes and tasks
 //! ([`resources`]); prompts are its plays, assembled.
 
+pub mod addresses;
 pub mod bounded;
 pub mod install;
 #[cfg(unix)]
 mod lines;
+mod needs;
 #[cfg(unix)]
 pub mod owner;
 pub mod principal;

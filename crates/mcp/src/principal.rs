@@ -1,6 +1,6 @@
 //! Who is calling: the host's `clientInfo.name` from `initialize`, as `mcp:<name>`.
 
-use atelier_core::auth::Principal;
+use atelier_core::access::auth::Principal;
 use rmcp::RoleServer;
 use rmcp::service::Peer;
 

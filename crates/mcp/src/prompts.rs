@@ -3,8 +3,8 @@
 
 use crate::refusal;
 use crate::server::VaultServer;
+use atelier_core::access::auth::Principal;
 use atelier_core::api::RunRequest;
-use atelier_core::auth::Principal;
 use atelier_core::plays::spec::{ParameterKind, Play};
 use rmcp::ErrorData;
 use rmcp::model::{ErrorCode, GetPromptResult, Prompt, PromptArgument, PromptMessage, Role};

@@ -63,7 +63,7 @@ pub fn internal(message: impl std::fmt::Display) -> ErrorData {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use atelier_core::auth::Capability;
+    use atelier_core::access::auth::Capability;
 
     #[test]
     fn each_refusal_has_its_own_json_rpc_code_and_keeps_the_stable_code() {

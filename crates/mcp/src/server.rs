@@ -1,12 +1,12 @@
 //! The server: one vault shared by every call, tools and prompts listed by what the caller may
 //! do, resources, and a watcher that tells the host when any of that changes for it.
 
+use crate::addresses;
+use crate::needs::NEEDS;
 use crate::principal::principal_of;
 use crate::refusal;
-use crate::resources;
-use crate::tools::NEEDS;
 use atelier_core::Atelier;
-use atelier_core::auth::{Capability, Principal};
+use atelier_core::access::auth::{Capability, Principal};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
@@ -150,7 +150,7 @@ impl VaultServer {
                     let subscribed = lock(&server.subscribed);
                     changes
                         .iter()
-                        .flat_map(|c| resources::touched(&c.target, subscribed.iter()))
+                        .flat_map(|c| addresses::touched(&c.target, subscribed.iter()))
                         .collect()
                 };
                 for uri in updated {
@@ -294,7 +294,7 @@ impl ServerHandler for VaultServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         Ok(ListResourceTemplatesResult::with_all_items(
-            resources::templates(),
+            addresses::templates(),
         ))
     }
 
@@ -306,7 +306,7 @@ impl ServerHandler for VaultServer {
         let who = principal_of(&context.peer);
         let all = self.listed(who.clone()).await?;
         let cursor = request.and_then(|r| r.cursor);
-        let (page, next) = resources::page_of(all, cursor.as_deref())?;
+        let (page, next) = addresses::page_of(all, cursor.as_deref())?;
         // The list names every task and canon block: a read like any other, audited before
         // it is answered.
         self.audit_read(

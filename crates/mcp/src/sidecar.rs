@@ -93,7 +93,7 @@ pub async fn run(dir: &Path) -> Result<(), SidecarError> {
             Backend::Relayed(stream) => pump(&mut host, stream, &mut stdout, replay).await?,
             Backend::Owned(atelier) => {
                 // Owning the vault, this process runs the scheduler's jobs (`tasks_run`).
-                let _workers = atelier_core::workers::Workers::start(
+                let _workers = atelier_core::orchestration::workers::Workers::start(
                     Arc::clone(&atelier),
                     atelier.concurrency(),
                     Arc::new(|_| {}),

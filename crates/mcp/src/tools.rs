@@ -6,10 +6,9 @@ use crate::principal::principal_of;
 use crate::refusal;
 use crate::server::VaultServer;
 use atelier_core::api::{
-    AssetFilter, BankRequest, NewSubtask, NewTask, OrchestrateRequest, RunEvent, RunRequest,
-    SearchRequest, TaskEdit, TaskTransition, ThreadAck, ThreadCreate, ThreadPost, ThreadRead,
+    AssetFilter, BankRequest, NewTask, OrchestrateRequest, RunEvent, RunRequest, SearchRequest,
+    TaskEdit, TaskTransition, ThreadAck, ThreadCreate, ThreadPost, ThreadRead,
 };
-use atelier_core::auth::Capability;
 use atelier_core::tasks::{TaskAction, TaskFilter};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ProgressNotificationParam};
@@ -18,22 +17,6 @@ use rmcp::{ErrorData, RoleServer, schemars, tool, tool_router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-
-/// What each tool needs, so the list shows only what the caller may call.
-pub const NEEDS: &[(&str, Capability)] = &[
-    ("search", Capability::FileRead),
-    ("read", Capability::VaultRead),
-    ("tasks_list", Capability::VaultRead),
-    ("tasks_create", Capability::TasksWrite),
-    ("tasks_update", Capability::TasksWrite),
-    ("tasks_run", Capability::RunPlays),
-    ("plays_list", Capability::VaultRead),
-    ("play_run", Capability::RunPlays),
-    ("asset_bank", Capability::BankAssets),
-    ("assets_list", Capability::VaultRead),
-    ("thread_post", Capability::VaultWrite),
-    ("thread_read", Capability::VaultRead),
-];
 
 /// Arguments of `search`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -86,61 +69,6 @@ pub struct TasksListArgs {
     /// From a previous answer's `next_cursor`.
     #[serde(default)]
     pub cursor: Option<String>,
-}
-
-/// A subtask of `tasks_create`.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SubtaskArgs {
-    /// Title.
-    pub title: String,
-    /// What it is about.
-    #[serde(default)]
-    pub description: String,
-    /// 0 to 100, higher first.
-    #[serde(default)]
-    #[schemars(range(min = 0, max = 100))]
-    pub priority: i64,
-    /// The role it is for.
-    #[serde(default)]
-    pub role: Option<String>,
-    /// The play it runs.
-    #[serde(default)]
-    pub play: Option<String>,
-    /// Earlier subtasks of this call it waits on, by position from 0.
-    #[serde(default)]
-    pub after: Vec<usize>,
-}
-
-/// Arguments of `tasks_create`.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TasksCreateArgs {
-    /// Title.
-    pub title: String,
-    /// What it is about.
-    #[serde(default)]
-    pub description: String,
-    /// The task it belongs under.
-    #[serde(default)]
-    #[schemars(range(min = 1))]
-    pub parent: Option<i64>,
-    /// Existing tasks it waits on.
-    #[serde(default)]
-    pub depends_on: Vec<i64>,
-    /// 0 to 100, higher first.
-    #[serde(default)]
-    #[schemars(range(min = 0, max = 100))]
-    pub priority: i64,
-    /// The role it is for.
-    #[serde(default)]
-    pub role: Option<String>,
-    /// The play it runs.
-    #[serde(default)]
-    pub play: Option<String>,
-    /// Subtasks created with it, all or none.
-    #[serde(default)]
-    pub subtasks: Vec<SubtaskArgs>,
 }
 
 /// Arguments of `tasks_update`.
@@ -305,7 +233,7 @@ impl VaultServer {
         let request = SearchRequest {
             query: args.query,
             mode,
-            filter: atelier_core::docs::search::SearchFilter {
+            filter: atelier_core::documents::search::SearchFilter {
                 project: args.project,
                 ..Default::default()
             },
@@ -543,33 +471,12 @@ impl VaultServer {
     )]
     async fn tasks_create(
         &self,
-        Parameters(args): Parameters<TasksCreateArgs>,
+        Parameters(new): Parameters<NewTask>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let new = NewTask {
-            title: args.title,
-            description: args.description,
-            parent: args.parent,
-            role: args.role,
-            play: args.play,
-            priority: args.priority,
-            depends_on: args.depends_on,
-        };
-        let subtasks = args
-            .subtasks
-            .into_iter()
-            .map(|s| NewSubtask {
-                title: s.title,
-                description: s.description,
-                role: s.role,
-                play: s.play,
-                priority: s.priority,
-                after: s.after,
-            })
-            .collect();
         let who = principal_of(&context.peer);
         let created = self
-            .call(move |a| a.task_create_with_subtasks(&who, new, subtasks))
+            .call(move |a| a.task_create_with_subtasks(&who, new))
             .await?;
         bounded::page(created.iter().map(task_item).collect(), None)
     }
@@ -750,7 +657,7 @@ impl VaultServer {
 
 /// A search hit as a model reads it best: where it is, and its snippet with the matched words
 /// in Markdown bold (the ranks and the kind stay out: they cost tokens and say little).
-fn compact_hit(hit: atelier_core::docs::search::SearchHit) -> Value {
+fn compact_hit(hit: atelier_core::documents::search::SearchHit) -> Value {
     let snippet = hit.marked_snippet("**", "**");
     let source = hit.source;
     serde_json::json!({

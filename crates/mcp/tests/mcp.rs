@@ -3,8 +3,8 @@
 //! and the refusals as JSON-RPC errors with their codes, changing nothing (recipe 4, "bad
 //! input corpus", for the tool arguments).
 
+use atelier_core::access::auth::{Capability, Principal};
 use atelier_core::api::{GrantAdd, ProjectAdd};
-use atelier_core::auth::{Capability, Principal};
 use atelier_core::clock::{Clock, ManualClock};
 use atelier_core::{Atelier, OpenOptions};
 use atelier_mcp::VaultServer;
@@ -672,6 +672,31 @@ fn tools_list_matches_its_golden_file() {
         expected == text,
         "tools/list changed; review it and run with ATELIER_UPDATE_GOLDEN=1:\n{text}"
     );
+}
+
+/// A tool whose arguments are a core request type publishes exactly the schema derived from
+/// that type (its `schemars` derive in `atelier-core`), so the two cannot drift apart.
+#[test]
+fn tool_schemas_are_the_ones_derived_from_core_types() {
+    let fixture = Fixture::new(false);
+    let tools = VaultServer::new(Arc::clone(&fixture.atelier)).all_tools();
+    let derived = [(
+        "tasks_create",
+        rmcp::handler::server::common::schema_for_input::<atelier_core::api::NewTask>()
+            .expect("an object schema"),
+    )];
+    for (name, schema) in derived {
+        let tool = tools
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("no tool {name}"));
+        assert_eq!(*tool.input_schema, *schema, "{name}");
+        let properties = schema["properties"].as_object().expect("properties");
+        assert!(
+            properties.contains_key("subtasks"),
+            "{name}: {properties:?}"
+        );
+    }
 }
 
 /// The text of one resource, or the JSON-RPC error reading it.

@@ -255,15 +255,15 @@ describe("KillSwitch", () => {
   it("stops all runs with one press and shows who did it until runs are allowed again", async () => {
     const status = (kill_switch: unknown) => ok({ vault: "/v", state: "open", kill_switch });
     commands.vaultStatus.mockImplementation(() => status(null));
-    commands.seal.mockImplementation(() => ok({ by: "owner", reason: "stopped from the desktop", since: 0 }));
+    commands.halt.mockImplementation(() => ok({ by: "owner", reason: "stopped from the desktop", since: 0 }));
     render(<KillSwitch />);
     await userEvent.click(await screen.findByRole("button", { name: "Stop all runs" }));
-    expect(commands.seal).toHaveBeenCalledWith("stopped from the desktop");
+    expect(commands.halt).toHaveBeenCalledWith("stopped from the desktop");
     commands.vaultStatus.mockImplementation(() => status({ by: "owner", reason: "", since: 0 }));
-    commands.unseal.mockImplementation(() => ok(null));
+    commands.resume.mockImplementation(() => ok(null));
     fire("assetsChanged", {});
     expect(await screen.findByRole("status")).toHaveTextContent("Runs stopped by owner");
     await userEvent.click(screen.getByRole("button", { name: "Allow runs again" }));
-    expect(commands.unseal).toHaveBeenCalled();
+    expect(commands.resume).toHaveBeenCalled();
   });
 });

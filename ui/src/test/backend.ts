@@ -20,7 +20,7 @@ export const backend = (() => {
     "assetsList", "assetShow", "assetBank", "assetReview", "assetPromote", "assetExport",
     "assetLineage", "assetsFrom", "keysList", "keySet", "keyRemove", "keyTest",
     "providersList", "providerAdd", "providerRemove", "providerTest", "routesList", "routeSet",
-    "seal", "unseal",
+    "halt", "resume",
   ] as const;
   const commands = Object.fromEntries(names.map((n) => [n, vi.fn()])) as Record<
     (typeof names)[number],

@@ -27,16 +27,16 @@ export function KillSwitch() {
           <span role="status" className="warning">
             Runs stopped by {state.by} at {new Date(state.since).toLocaleTimeString()}
           </span>{" "}
-          <button id="unseal" onClick={() => void attempt(() => commands.unseal(), setProblem).then(refresh)}>
+          <button id="resume" onClick={() => void attempt(() => commands.resume(), setProblem).then(refresh)}>
             Allow runs again
           </button>
         </>
       ) : (
         <button
-          id="seal"
+          id="halt"
           className="danger"
           title="Cancel every running run now and refuse new ones"
-          onClick={() => void attempt(() => commands.seal("stopped from the desktop"), setProblem).then(refresh)}
+          onClick={() => void attempt(() => commands.halt("stopped from the desktop"), setProblem).then(refresh)}
         >
           Stop all runs
         </button>

@@ -10,23 +10,24 @@
 
 use super::{
     AssetDetail, AssetExport, AssetFilter, AssetLineage, AssetOrigin, AssetReviewRequest,
-    AssetView, Atelier, BankRequest, CanonEdit, CanonFilter, DocumentView, Exported, GrantAdd,
-    GrantView, HookAdd, HookView, IngestProgress, IngestReport, KeyView, NewCanon, NewShape,
-    NewTask, OrchestrateRequest, OrchestrationView, PostView, ProjectAdd, ProjectView, Promotion,
+    AssetView, BankRequest, CanonEdit, CanonFilter, DocumentView, Exported, GrantAdd, GrantView,
+    HookAdd, HookView, IngestProgress, IngestReport, KeyView, NewCanon, NewShape, NewTask,
+    OrchestrateRequest, OrchestrationView, PostView, ProjectAdd, ProjectView, Promotion,
     ProviderAdd, ProviderCheck, ProviderView, ReindexReport, RelatedDocument, Route, RunEvent,
     RunPreview, RunRequest, RunView, SearchRequest, ShapeEdit, Status, SwitchState, TaskDependency,
     TaskDetail, TaskEdit, TaskMove, TaskPlan, TaskTransition, TaskTreeNode, ThreadAck,
     ThreadCreate, ThreadPage, ThreadPost, ThreadRead, ThreadView, WatchOptions, WatchOutcome,
 };
-use crate::audit::{Event, Verification};
-use crate::auth::Principal;
+use crate::access::audit::{Event, Verification};
+use crate::access::auth::Principal;
+use crate::access::roles::Role;
 use crate::catalog::{CanonBlock, Shape};
-use crate::docs::search::SearchHit;
+use crate::documents::search::SearchHit;
 use crate::error::{Error, Result};
 use crate::plays::spec::Play;
-use crate::roles::Role;
 use crate::secrets::Secret;
 use crate::tasks::{Task, TaskFilter};
+use crate::vault::Atelier;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -57,9 +58,20 @@ macro_rules! owned {
 
 /// Declares the calls that take a principal and plain arguments: each becomes a provided
 /// method of [`Api`] and an arm of [`answer`], from one line, so the two cannot drift.
+/// A plain call's name on the wire: its method's name, or the one `#[wire = "…"]` keeps.
+macro_rules! wire_name {
+    ($name:ident) => {
+        stringify!($name)
+    };
+    ($name:ident, $wire:literal) => {
+        $wire
+    };
+}
+
 macro_rules! plain_calls {
     ($atelier:ident, $who:ident;
      $( $(#[doc = $doc:literal])*
+        $(#[wire = $wire:literal])?
         fn $name:ident($($arg:ident: $ty:ty $(as $owned:ty)?),*) -> $answer:ty = $body:expr; )*
     ) => {
         /// The core's api as one surface, answered in process ([`Atelier`]) or by the vault's
@@ -85,7 +97,7 @@ macro_rules! plain_calls {
                     #[allow(unused_mut, reason = "calls without arguments add nothing")]
                     let mut params = Map::new();
                     $( params.insert(stringify!($arg).to_owned(), encode(&$arg)?); )*
-                    decode(self.call(who, stringify!($name), Value::Object(params), &mut |_| {})?)
+                    decode(self.call(who, wire_name!($name $(, $wire)?), Value::Object(params), &mut |_| {})?)
                 }
             )*
 
@@ -151,7 +163,7 @@ macro_rules! plain_calls {
             params: Value,
         ) -> std::result::Result<Result<Value>, Value> {
             match method {
-                $( stringify!($name) => Ok((|| {
+                $( wire_name!($name $(, $wire)?) => Ok((|| {
                     #[derive(Deserialize)]
                     #[serde(deny_unknown_fields)]
                     struct Params { $($arg: owned!($($owned,)? $ty)),* }
@@ -228,8 +240,12 @@ plain_calls! { atelier, who;
     fn provider_test(name: &str as String) -> ProviderCheck = atelier.provider_test(who, &name);
     fn routes_list() -> Vec<Route> = atelier.routes_list(who);
     fn route_set(route: Route) -> Route = atelier.route_set(who, route);
-    fn seal(reason: &str as String) -> SwitchState = atelier.seal(who, &reason);
-    fn unseal() -> () = atelier.unseal(who);
+    /// The kill switch pulled (`seal` on the wire, as before it had its own word).
+    #[wire = "seal"]
+    fn halt(reason: &str as String) -> SwitchState = atelier.halt(who, &reason);
+    /// The kill switch released (`unseal` on the wire).
+    #[wire = "unseal"]
+    fn resume() -> () = atelier.resume(who);
     fn plays_list() -> Vec<Play> = atelier.plays_list(who);
     fn play_show(name: &str as String) -> Play = atelier.play_show(who, &name);
     fn run_preview(request: &RunRequest as RunRequest) -> RunPreview = atelier.run_preview(who, &request);

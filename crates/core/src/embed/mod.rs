@@ -9,7 +9,7 @@
 
 mod bert;
 
-use crate::docs::chunk::TokenCount;
+use crate::documents::chunk::TokenCount;
 use bert::{Bert, BertConfig};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};

@@ -5,13 +5,16 @@
 //! OpenAI-compatible server — OpenAI, Ollama, LM Studio, llama.cpp, vLLM, OpenRouter — is the
 //! `openai` format at its own URL.
 
+pub mod commands;
 pub mod pricing;
 pub mod routing;
 pub mod slots;
 pub mod sse;
+pub mod store;
 pub mod transport;
 pub mod wire;
 
+use crate::names::Named;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -337,6 +340,13 @@ impl RetryPolicy {
         }
         let doubled = self.base.saturating_mul(2u32.saturating_pow(attempt));
         Some(doubled.min(self.max))
+    }
+}
+
+impl Named for WireFormat {
+    const ALL: &'static [Self] = &WireFormat::ALL;
+    fn name(self) -> &'static str {
+        WireFormat::name(self)
     }
 }
 

@@ -1,5 +1,7 @@
-//! SQLite, the vault's only source of truth: connection settings and migrations.
+//! SQLite, the vault's only source of truth: connection settings, migrations and the row
+//! counts `status` reports.
 
+pub mod census;
 pub mod migrations;
 
 use crate::clock::Millis;

@@ -1,12 +1,14 @@
 //! Tasks in SQLite: rows, the hierarchy and dependency queries (recursive CTEs), and the checks
 //! that keep both acyclic and within the depth limit.
 
+pub mod commands;
 pub mod plan;
+pub mod plan_view;
 pub mod state;
 
 use crate::clock::Millis;
 use crate::error::{Error, Result};
-use crate::outbox::TaskSnapshot;
+use crate::projection::outbox::TaskSnapshot;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 pub use state::{TaskAction, TaskState};

@@ -1,5 +1,6 @@
 //! The task state machine of seed 001, plus `cancelled`: a pure table of allowed moves.
 
+use crate::names::Named;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -157,6 +158,13 @@ impl TaskAction {
 impl fmt::Display for TaskAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl Named for TaskState {
+    const ALL: &'static [Self] = &TaskState::ALL;
+    fn name(self) -> &'static str {
+        TaskState::name(self)
     }
 }
 

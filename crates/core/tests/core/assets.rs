@@ -7,12 +7,12 @@ use crate::fixture::{
     refused, task,
 };
 use atelier_core::Atelier;
+use atelier_core::access::auth::{Capability, Principal};
 use atelier_core::api::{
     AssetExport, AssetOrigin, AssetReviewRequest, BankRequest, GrantAdd, Promotion, RunEvent,
     RunRequest, RunView,
 };
 use atelier_core::assets::{AssetState, MediaType, ReviewAction, blob_hash, blob_path};
-use atelier_core::auth::{Capability, Principal};
 use serde_json::json;
 use std::path::Path;
 

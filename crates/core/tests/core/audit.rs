@@ -3,8 +3,8 @@
 //! triggers refuse changes, and a failed audit write takes the change down with it.
 
 use crate::fixture::{TempVault, owner, refused, task};
+use atelier_core::access::audit;
 use atelier_core::api::NewTask;
-use atelier_core::audit;
 
 const DROP_TRIGGERS: &str = "DROP TRIGGER audit_events_no_update;
                              DROP TRIGGER audit_events_no_delete;

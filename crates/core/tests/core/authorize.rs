@@ -3,8 +3,8 @@
 //! rules through the api on a real vault and an injected clock.
 
 use crate::fixture::{T0, TempVault, owner, refused, task};
+use atelier_core::access::auth::{self, Capability, Grant, Principal, Request};
 use atelier_core::api::{GrantAdd, NewTask};
-use atelier_core::auth::{self, Capability, Grant, Principal, Request};
 use atelier_core::tasks::TaskFilter;
 use proptest::prelude::*;
 

@@ -4,9 +4,9 @@
 
 use crate::fixture::{ProjectVault, owner, refused};
 use atelier_core::api::{HookAction, HookAdd, ProjectAdd, SearchRequest};
-use atelier_core::docs::search::{SearchFilter, SearchMode};
-use atelier_core::docs::walk::SkipReason;
-use atelier_core::watch::{ProjectWatcher, WatchSignal, WatchedProject};
+use atelier_core::documents::search::{SearchFilter, SearchMode};
+use atelier_core::documents::walk::SkipReason;
+use atelier_core::documents::watch::{ProjectWatcher, WatchSignal, WatchedProject};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -368,7 +368,7 @@ fn embedder() -> atelier_core::embed::Embedder {
 
 #[test]
 fn passages_fit_the_model_window_counted_again_by_its_tokenizer() {
-    use atelier_core::docs::chunk::{TokenCount, embedded_text};
+    use atelier_core::documents::chunk::{TokenCount, embedded_text};
     let pv = ProjectVault::new();
     pv.ingest();
     let tokenizer = embedder();
@@ -588,7 +588,7 @@ fn bad_inputs_are_refused_with_typed_errors_and_change_nothing() {
     });
     refused(&pv.vault, "DENIED", || {
         pv.atelier.ingest(
-            &atelier_core::auth::Principal::Mcp("client".into()),
+            &atelier_core::access::auth::Principal::Mcp("client".into()),
             "novel",
             &mut |_| {},
         )

@@ -1,8 +1,8 @@
 //! A temp-vault fixture: a real vault directory on a manual clock, plus direct SQLite access
 //! for tampering and for proving that refused commands changed nothing.
 
+use atelier_core::access::auth::Principal;
 use atelier_core::api::{NewTask, ProviderAdd, RunRequest, TaskTransition};
-use atelier_core::auth::Principal;
 use atelier_core::clock::{Clock, ManualClock};
 use atelier_core::providers::WireFormat;
 use atelier_core::tasks::{TaskAction, TaskState};

@@ -81,8 +81,8 @@ fn the_vault_is_owner_only_and_repaired_on_open() {
 
 /// Fault points (TESTING.md recipe 2) on the kill switch: when pulling it cannot be recorded
 /// (the audit append fails), the call says so, the database says the switch is off, and the
-/// process agrees: a run is not refused with `SWITCHED_OFF`, and `unseal` is not needed. (Before,
-/// the in-memory cancel stayed, so every run was refused while `unseal` answered "is not on".)
+/// process agrees: a run is not refused with `SWITCHED_OFF`, and `resume` is not needed. (Before,
+/// the in-memory cancel stayed, so every run was refused while `resume` answered "is not on".)
 #[test]
 fn a_kill_switch_that_could_not_be_recorded_is_not_on() {
     let vault = TempVault::new();
@@ -95,7 +95,7 @@ fn a_kill_switch_that_could_not_be_recorded_is_not_on() {
         )
         .expect("fault");
     let err = atelier
-        .seal(&crate::fixture::owner(), "drill")
+        .halt(&crate::fixture::owner(), "drill")
         .expect_err("the record fails");
     assert_eq!(err.code(), "STORAGE", "{err}");
     vault
@@ -121,7 +121,7 @@ fn a_kill_switch_that_could_not_be_recorded_is_not_on() {
     assert_eq!(ran.status, "passed", "{ran:?}");
     // And the switch still works once it can be recorded.
     atelier
-        .seal(&crate::fixture::owner(), "drill")
+        .halt(&crate::fixture::owner(), "drill")
         .expect("recorded");
     let refused = atelier.run_play(
         &crate::fixture::owner(),
@@ -129,7 +129,7 @@ fn a_kill_switch_that_could_not_be_recorded_is_not_on() {
         &mut |_| {},
     );
     assert_eq!(refused.expect_err("switched off").code(), "SWITCHED_OFF");
-    atelier.unseal(&crate::fixture::owner()).expect("unseal");
+    atelier.resume(&crate::fixture::owner()).expect("resume");
 }
 
 /// Fault points (TESTING.md recipe 2) on keychain changes: a key change whose audit cannot
@@ -251,9 +251,9 @@ fn keychain_changes_and_their_audit_events_succeed_or_fail_together() {
 /// files only; document metadata stays a `vault_read` read. Refusals change nothing.
 #[test]
 fn file_read_guards_the_text_of_project_files_and_its_scope_holds() {
+    use atelier_core::access::auth::{Capability, Principal};
     use atelier_core::api::GrantAdd;
-    use atelier_core::auth::{Capability, Principal};
-    use atelier_core::docs::search::{SearchFilter, SearchMode};
+    use atelier_core::documents::search::{SearchFilter, SearchMode};
     let vault = TempVault::new();
     std::fs::write(
         vault.path().join("config.yaml"),
@@ -397,7 +397,7 @@ fn a_graph_ahead_of_a_restored_database_is_rebuilt() {
 #[test]
 #[allow(clippy::print_stdout)] // a skip is reported, so a green run does not hide it
 fn a_rewritten_or_rolled_back_audit_log_is_named() {
-    use atelier_core::audit;
+    use atelier_core::access::audit;
     let vault = TempVault::new();
     let owner = crate::fixture::owner();
     let atelier = vault.open();

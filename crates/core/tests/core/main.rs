@@ -9,6 +9,7 @@ mod docs;
 mod fixture;
 mod graph;
 mod hardening;
+mod names;
 mod orchestrate;
 mod prompts;
 mod providers;

@@ -5,16 +5,16 @@
 //! These runs use the system clock (leases, backoff and run times are real time).
 
 use crate::fixture::{StubProvider, TempVault, owner, refused};
+use atelier_core::access::auth::{Capability, Principal};
 use atelier_core::api::{
     AssetReviewRequest, GrantAdd, NewTask, OrchestrateRequest, OrchestrationView, ProviderAdd,
     RunRequest, TaskEdit, TaskTransition,
 };
 use atelier_core::assets::ReviewAction;
-use atelier_core::auth::{Capability, Principal};
-use atelier_core::orchestrator::OrchestrationState;
+use atelier_core::orchestration::bookkeeping::OrchestrationState;
+use atelier_core::orchestration::workers::Workers;
 use atelier_core::providers::WireFormat;
 use atelier_core::tasks::{TaskAction, TaskState, Waiting};
-use atelier_core::workers::Workers;
 use atelier_core::{Atelier, OpenOptions};
 use std::collections::BTreeMap;
 use std::sync::Arc;

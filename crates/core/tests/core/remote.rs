@@ -4,9 +4,9 @@
 
 use crate::fixture::TempVault;
 use atelier_core::Error;
+use atelier_core::access::auth::Principal;
 use atelier_core::api::wire::Api;
 use atelier_core::api::{NewTask, ProjectAdd};
-use atelier_core::auth::Principal;
 use atelier_core::remote::{Opening, Remote, answer_call, socket_path};
 use atelier_core::tasks::TaskFilter;
 use atelier_core::{Atelier, ErrorKind};
@@ -50,6 +50,7 @@ fn task(title: &str) -> NewTask {
         play: None,
         priority: 0,
         depends_on: Vec::new(),
+        subtasks: Vec::new(),
     }
 }
 

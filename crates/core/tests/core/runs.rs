@@ -335,7 +335,7 @@ fn failing_gates_fail_the_run_and_skip_the_steps_after() {
 }
 
 /// The kill switch stops a run waiting on a silent provider, and no provider call starts after
-/// it. The time from the seal to the run's return is printed, not asserted.
+/// it. The time from the halt to the run's return is printed, not asserted.
 #[test]
 #[allow(clippy::print_stdout)] // the measured time is reported, never asserted
 fn the_kill_switch_cancels_running_runs_and_refuses_new_ones() {
@@ -354,12 +354,12 @@ fn the_kill_switch_cancels_running_runs_and_refuses_new_ones() {
             std::thread::sleep(Duration::from_millis(20));
         }
         let sealed_at = Instant::now();
-        atelier.seal(&owner(), "test").expect("seal");
+        atelier.halt(&owner(), "test").expect("halt");
         let calls_at_seal = stub.requests().len();
         let (run, returned_at) = running.join().expect("thread");
         let run = run.expect("the run ends with a record");
         println!(
-            "seal → run returned in {} ms",
+            "halt → run returned in {} ms",
             returned_at.duration_since(sealed_at).as_millis()
         );
         assert_eq!(
@@ -370,7 +370,7 @@ fn the_kill_switch_cancels_running_runs_and_refuses_new_ones() {
         assert_eq!(
             stub.requests().len(),
             calls_at_seal,
-            "a provider call started after the seal"
+            "a provider call started after the halt"
         );
     });
     let err = atelier
@@ -378,10 +378,12 @@ fn the_kill_switch_cancels_running_runs_and_refuses_new_ones() {
         .expect_err("sealed");
     assert_eq!(err.code(), "SWITCHED_OFF");
     let err = atelier
-        .unseal(&atelier_core::auth::Principal::Mcp("host".to_owned()))
+        .resume(&atelier_core::access::auth::Principal::Mcp(
+            "host".to_owned(),
+        ))
         .expect_err("owner only");
     assert_eq!(err.code(), "DENIED");
-    atelier.unseal(&owner()).expect("unseal");
+    atelier.resume(&owner()).expect("resume");
     stub.set_replies(json!({"scene": [GOOD_OUTLINE]}));
     let run = atelier
         .run_play(&owner(), &outline_request(Some("stub:scene")), &mut |_| {})
@@ -435,8 +437,8 @@ fn a_run_left_running_by_a_crash_is_failed_interrupted_on_the_next_start() {
 /// not even in a preview. (MCP hosts read by default, so this vault takes that away.)
 #[test]
 fn a_step_reads_sources_only_if_caller_and_role_both_may() {
+    use atelier_core::access::auth::{Capability, Principal};
     use atelier_core::api::GrantAdd;
-    use atelier_core::auth::{Capability, Principal};
     let vault = TempVault::new();
     std::fs::write(
         vault.path().join("config.yaml"),

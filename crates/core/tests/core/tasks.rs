@@ -408,9 +408,9 @@ fn a_task_and_its_subtasks_are_created_together_or_not_at_all() {
             &owner(),
             NewTask {
                 title: "Chapter 12".into(),
+                subtasks: vec![sub("outline", &[]), sub("draft", &[0]), sub("edit", &[1])],
                 ..NewTask::default()
             },
-            vec![sub("outline", &[]), sub("draft", &[0]), sub("edit", &[1])],
         )
         .expect("create");
     let ids: Vec<i64> = created.iter().map(|t| t.id).collect();
@@ -436,22 +436,28 @@ fn a_task_and_its_subtasks_are_created_together_or_not_at_all() {
     refused(&vault, "INVALID_INPUT", || {
         atelier.task_create_with_subtasks(
             &owner(),
-            parent.clone(),
-            vec![sub("fine", &[]), sub("", &[0])],
+            NewTask {
+                subtasks: vec![sub("fine", &[]), sub("", &[0])],
+                ..parent.clone()
+            },
         )
     });
     refused(&vault, "INVALID_INPUT", || {
         atelier.task_create_with_subtasks(
             &owner(),
-            parent.clone(),
-            vec![sub("waits on itself", &[0])],
+            NewTask {
+                subtasks: vec![sub("waits on itself", &[0])],
+                ..parent.clone()
+            },
         )
     });
     refused(&vault, "INVALID_INPUT", || {
         atelier.task_create_with_subtasks(
             &owner(),
-            parent.clone(),
-            (0..101).map(|i| sub(&format!("s{i}"), &[])).collect(),
+            NewTask {
+                subtasks: (0..101).map(|i| sub(&format!("s{i}"), &[])).collect(),
+                ..parent.clone()
+            },
         )
     });
 }

@@ -1,0 +1,488 @@
+//! Reading what ingest produced: search (words, meaning, both), a document with its links and
+//! backlinks, and the documents related to one, each with why.
+
+use super::DocumentSummary;
+use super::store::{find_document, summary};
+use crate::access::auth::{Capability, Principal};
+use crate::documents::search::{self, SearchFilter, SearchHit, SearchMode};
+use crate::embed;
+use crate::error::{Error, Result};
+use crate::vault::{Atelier, authorize_with, lock, readable_documents};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// A search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// What to look for.
+    pub query: String,
+    /// How.
+    #[serde(default)]
+    pub mode: SearchMode,
+    /// Which documents.
+    #[serde(default)]
+    pub filter: SearchFilter,
+    /// At most this many results (1 to 100; 10 when omitted).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// A document's text, passage by passage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DocumentText {
+    /// The document.
+    pub document: DocumentSummary,
+    /// Its passages, in order.
+    pub passages: Vec<PassageText>,
+}
+
+/// One passage of a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PassageText {
+    /// The heading path it sits under.
+    pub heading: String,
+    /// First and last line in the file, from 1.
+    pub lines: (i64, i64),
+    /// The text.
+    pub body: String,
+}
+
+/// A link as written, and where it leads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct LinkView {
+    /// `wikilink`, `embed` or `markdown`.
+    pub form: String,
+    /// The target as written.
+    pub target: String,
+    /// The `#heading` part.
+    pub heading: Option<String>,
+    /// The label.
+    pub label: Option<String>,
+    /// Line in the source.
+    pub line: i64,
+    /// The document it resolves to; `None` while it dangles.
+    pub resolved: Option<DocumentSummary>,
+}
+
+/// A document with its metadata, links and backlinks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DocumentView {
+    /// The document.
+    pub document: DocumentSummary,
+    /// The file, absolute, to open it.
+    pub file: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Aliases.
+    pub aliases: Vec<String>,
+    /// Every frontmatter key, as JSON text.
+    pub frontmatter: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Passages.
+    pub chunks: i64,
+    /// Outgoing links, in order.
+    pub links: Vec<LinkView>,
+    /// Documents linking here, with the line of the link in each.
+    pub backlinks: Vec<Backlink>,
+}
+
+/// A document linking to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Backlink {
+    /// The linking document.
+    pub source: DocumentSummary,
+    /// Line of the link in it.
+    pub line: i64,
+}
+
+/// Why a document is related.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RelatedReason {
+    /// The document links to it.
+    LinksTo,
+    /// It links to the document.
+    LinkedFrom,
+    /// Their passages are close in meaning.
+    Similar {
+        /// Best cosine similarity between a passage of each.
+        score: f32,
+    },
+    /// They share tags.
+    SharedTags {
+        /// The tags.
+        tags: Vec<String>,
+    },
+}
+
+/// A related document and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RelatedDocument {
+    /// The document.
+    pub document: DocumentSummary,
+    /// Every reason, strongest first.
+    pub reasons: Vec<RelatedReason>,
+    /// The ranking score: 1 per link direction, plus similarity, plus 0.1 per shared tag.
+    pub score: f64,
+}
+
+impl Atelier {
+    /// Searches passages. Needs `vault_read` and `file_read`; a scoped `file_read` searches
+    /// only the files its glob covers.
+    pub fn search(&self, who: &Principal, request: SearchRequest) -> Result<Vec<SearchHit>> {
+        let open = self.open_vault()?;
+        let limit = match request.limit {
+            None => 10,
+            Some(n @ 1..=100) => n as usize,
+            Some(n) => {
+                return Err(Error::invalid(
+                    "limit",
+                    format!("must be 1 to 100, not {n}"),
+                ));
+            }
+        };
+        if request.query.trim().is_empty() {
+            return Err(Error::invalid("query", "is empty"));
+        }
+        if request.query.len() > 4096 {
+            return Err(Error::invalid("query", "is longer than 4096 bytes"));
+        }
+        let documents = {
+            let db = lock(&open.db);
+            authorize_with(&db, open, who, Capability::VaultRead, self.now())?;
+            // Hits carry the files' text: only files the caller's `file_read` covers.
+            let readable = readable_documents(&db, open, who, self.now())?;
+            let allowed = search::allowed_documents(&db, &request.filter)
+                .map_err(|e| Error::invalid("filter", e))?;
+            match (allowed, readable) {
+                (None, readable) => readable,
+                (allowed, None) => allowed,
+                (Some(allowed), Some(readable)) => {
+                    let readable: std::collections::HashSet<i64> = readable.into_iter().collect();
+                    Some(
+                        allowed
+                            .into_iter()
+                            .filter(|id| readable.contains(id))
+                            .collect(),
+                    )
+                }
+            }
+        };
+        if documents.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let depth = match request.mode {
+            SearchMode::Hybrid => search::hybrid_depth(limit),
+            _ => limit,
+        };
+        let text = match request.mode {
+            SearchMode::Vector => Vec::new(),
+            mode => search::text_hits(
+                &lock(&open.db),
+                &request.query,
+                mode == SearchMode::Text,
+                documents.as_deref(),
+                depth,
+            )?,
+        };
+        let vector = match request.mode {
+            SearchMode::Text => Vec::new(),
+            _ => {
+                let embedder = self.embedder(open)?;
+                let query = embedder
+                    .embed(&[request.query.as_str()])?
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default();
+                self.with_vectors(open, |_, vectors| {
+                    Ok(vectors.nearest(&query, documents.as_deref(), depth)?)
+                })?
+            }
+        };
+        let text_ids: Vec<i64> = text.iter().map(|(id, _, _)| *id).collect();
+        let vector_ids: Vec<i64> = vector.iter().map(|h| h.chunk).collect();
+        let ranked: Vec<(i64, f64)> = match request.mode {
+            SearchMode::Text => text.iter().map(|(id, score, _)| (*id, *score)).collect(),
+            SearchMode::Vector => vector
+                .iter()
+                .map(|h| (h.chunk, f64::from(h.score)))
+                .collect(),
+            SearchMode::Hybrid => search::fuse(&[&text_ids, &vector_ids]),
+        };
+        let ranked: Vec<(i64, f64)> = ranked.into_iter().take(limit).collect();
+        let ids: Vec<i64> = ranked.iter().map(|(id, _)| *id).collect();
+        let mut sources = search::sources(&lock(&open.db), &ids)?;
+        let mut snippets: HashMap<i64, Vec<search::SnippetPart>> =
+            text.into_iter().map(|(id, _, s)| (id, s)).collect();
+        let words = search::terms(&request.query);
+        let rank_in = |list: &[i64], id: i64| {
+            list.iter()
+                .position(|x| *x == id)
+                .map(|p| u32::try_from(p + 1).unwrap_or(u32::MAX))
+        };
+        Ok(ranked
+            .into_iter()
+            .filter_map(|(id, score)| {
+                let (source, body) = sources.remove(&id)?;
+                Some(SearchHit {
+                    source,
+                    snippet: snippets
+                        .remove(&id)
+                        .unwrap_or_else(|| search::excerpt(&body, &words)),
+                    score,
+                    text_rank: rank_in(&text_ids, id),
+                    vector_rank: rank_in(&vector_ids, id),
+                })
+            })
+            .collect())
+    }
+
+    /// A document's text as the vault holds it (its passages in order, each with its heading
+    /// and lines), named like [`Atelier::document_show`]. Needs `vault_read`, and `file_read`
+    /// covering the document's path.
+    pub fn document_text(&self, who: &Principal, reference: &str) -> Result<DocumentText> {
+        self.read(who, Capability::VaultRead, |db, open| {
+            let id = find_document(db, reference)?;
+            if readable_documents(db, open, who, self.now())?.is_some_and(|ids| !ids.contains(&id))
+            {
+                return Err(Error::Denied {
+                    principal: who.as_text(),
+                    capability: Capability::FileRead,
+                });
+            }
+            let document = summary(db, id)?;
+            let passages = db
+                .prepare(
+                    "SELECT heading, start_line, end_line, body FROM chunks
+                      WHERE document_id = ?1 ORDER BY seq",
+                )?
+                .query_map([id], |r| {
+                    Ok(PassageText {
+                        heading: r.get(0)?,
+                        lines: (r.get(1)?, r.get(2)?),
+                        body: r.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(DocumentText { document, passages })
+        })
+    }
+
+    /// A document, named by id, by `project:path`, or by a path unique across projects.
+    pub fn document_show(&self, who: &Principal, reference: &str) -> Result<DocumentView> {
+        self.read(who, Capability::VaultRead, |db, _| {
+            let id = find_document(db, reference)?;
+            let document = summary(db, id)?;
+            let (root, frontmatter, aliases, size): (String, String, String, i64) = db.query_row(
+                "SELECT p.root, d.frontmatter, d.aliases, d.size FROM documents d
+                   JOIN projects p ON p.id = d.project_id WHERE d.id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            let tags = db
+                .prepare("SELECT tag FROM document_tags WHERE document_id = ?1 ORDER BY tag")?
+                .query_map([id], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let chunks: i64 = db.query_row(
+                "SELECT COUNT(*) FROM chunks WHERE document_id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            let raw_links = db
+                .prepare(
+                    "SELECT form, target, heading, label, line, target_id FROM links
+                      WHERE source_id = ?1 ORDER BY line, id",
+                )?
+                .query_map([id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut links = Vec::with_capacity(raw_links.len());
+            for (form, target, heading, label, line, target_id) in raw_links {
+                links.push(LinkView {
+                    form,
+                    target,
+                    heading,
+                    label,
+                    line,
+                    resolved: target_id.map(|t| summary(db, t)).transpose()?,
+                });
+            }
+            let raw_back = db
+                .prepare(
+                    "SELECT source_id, MIN(line) FROM links WHERE target_id = ?1 AND source_id <> ?1
+                      GROUP BY source_id ORDER BY source_id",
+                )?
+                .query_map([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut backlinks = Vec::with_capacity(raw_back.len());
+            for (source, line) in raw_back {
+                backlinks.push(Backlink {
+                    source: summary(db, source)?,
+                    line,
+                });
+            }
+            Ok(DocumentView {
+                file: Path::new(&root).join(&document.path).display().to_string(),
+                document,
+                tags,
+                aliases: serde_json::from_str(&aliases).unwrap_or_default(),
+                frontmatter,
+                size,
+                chunks,
+                links,
+                backlinks,
+            })
+        })
+    }
+
+    /// Documents related to one: what it links to and what links to it (from the graph),
+    /// what is close in meaning (from the vector index), and what shares its tags; each
+    /// with every reason.
+    pub fn related(
+        &self,
+        who: &Principal,
+        reference: &str,
+        limit: u32,
+    ) -> Result<Vec<RelatedDocument>> {
+        let open = self.open_vault()?;
+        let limit = match limit {
+            1..=100 => limit as usize,
+            n => {
+                return Err(Error::invalid(
+                    "limit",
+                    format!("must be 1 to 100, not {n}"),
+                ));
+            }
+        };
+        let id = {
+            let db = lock(&open.db);
+            authorize_with(&db, open, who, Capability::VaultRead, self.now())?;
+            find_document(&db, reference)?
+        };
+        let (out, back) = self.with_graph(open, |graph| graph.links_of(id))?;
+        let similar = self.with_vectors(open, |db, vectors| {
+            let mut stmt = db.prepare(
+                "SELECT e.vector FROM chunks c JOIN embeddings e
+                    ON e.model = ?1 AND e.text_hash = c.text_hash
+                  WHERE c.document_id = ?2",
+            )?;
+            let own: Vec<Vec<f32>> = stmt
+                .query_map(params![embed::MODEL_NAME, id], |r| r.get::<_, Vec<u8>>(0))?
+                .filter_map(|b| b.ok().and_then(|b| embed::from_bytes(&b)))
+                .collect();
+            let mut best: HashMap<i64, f32> = HashMap::new();
+            for vector in own.iter().take(32) {
+                for hit in vectors.nearest(vector, None, limit * 4)? {
+                    let document: Option<i64> = db
+                        .query_row(
+                            "SELECT document_id FROM chunks WHERE id = ?1",
+                            [hit.chunk],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    if let Some(document) = document.filter(|d| *d != id) {
+                        let entry = best.entry(document).or_insert(hit.score);
+                        *entry = entry.max(hit.score);
+                    }
+                }
+            }
+            Ok(best)
+        })?;
+        let db = lock(&open.db);
+        let tags_of = |doc: i64| -> Result<Vec<String>> {
+            Ok(db
+                .prepare_cached(
+                    "SELECT tag FROM document_tags WHERE document_id = ?1 ORDER BY tag",
+                )?
+                .query_map([doc], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        };
+        let own_tags = tags_of(id)?;
+        let mut candidates: BTreeMap<i64, Vec<RelatedReason>> = BTreeMap::new();
+        for d in out {
+            candidates
+                .entry(d)
+                .or_default()
+                .push(RelatedReason::LinksTo);
+        }
+        for d in back {
+            candidates
+                .entry(d)
+                .or_default()
+                .push(RelatedReason::LinkedFrom);
+        }
+        for (d, score) in &similar {
+            candidates
+                .entry(*d)
+                .or_default()
+                .push(RelatedReason::Similar { score: *score });
+        }
+        if !own_tags.is_empty() {
+            let mut stmt = db.prepare(
+                "SELECT document_id, tag FROM document_tags
+                  WHERE tag IN (SELECT value FROM json_each(?1)) AND document_id <> ?2",
+            )?;
+            let rows = stmt.query_map(
+                params![serde_json::to_string(&own_tags).unwrap_or_default(), id],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )?;
+            let mut shared: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+            for row in rows {
+                let (d, tag) = row?;
+                shared.entry(d).or_default().push(tag);
+            }
+            for (d, tags) in shared {
+                candidates
+                    .entry(d)
+                    .or_default()
+                    .push(RelatedReason::SharedTags { tags });
+            }
+        }
+        let mut out = Vec::new();
+        for (d, reasons) in candidates {
+            let score = reasons
+                .iter()
+                .map(|r| match r {
+                    RelatedReason::LinksTo | RelatedReason::LinkedFrom => 1.0,
+                    RelatedReason::Similar { score } => f64::from(*score),
+                    RelatedReason::SharedTags { tags } => 0.1 * tags.len() as f64,
+                })
+                .sum();
+            let Ok(document) = summary(&db, d) else {
+                continue;
+            };
+            out.push(RelatedDocument {
+                document,
+                reasons,
+                score,
+            });
+        }
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.document.id.cmp(&b.document.id))
+        });
+        out.truncate(limit);
+        Ok(out)
+    }
+}

@@ -1,0 +1,248 @@
+//! The handle every command goes through, and the spine of a command: authorize, change,
+//! audit, in one SQLite transaction ([`Atelier::write`]), or authorize and query
+//! ([`Atelier::read`]). Nothing here knows any area of the product.
+
+use super::VaultLock;
+use super::authorize::authorize_with;
+use super::catch_up::Projection;
+use crate::access::audit;
+use crate::access::auth::{Capability, Principal};
+use crate::access::roles::RoleSet;
+use crate::clock::{Clock, Millis};
+use crate::config::Config;
+use crate::embed::Embedder;
+use crate::error::{Error, Result, SealReason};
+use crate::projection::vectors::Vectors;
+use crate::store::{self, migrations::Migration};
+use rusqlite::{Connection, Transaction};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// How to open a vault.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// The vault directory.
+    pub vault: PathBuf,
+    /// The clock every timestamp and expiry uses.
+    pub clock: Arc<dyn Clock>,
+    /// The migrations to hold the database to; the embedded ones outside tests.
+    pub migrations: &'static [Migration],
+    /// Where to look for the embedding model; `None` for the usual places
+    /// ([`crate::embed::search_path`]).
+    pub model_dirs: Option<Vec<PathBuf>>,
+}
+
+impl OpenOptions {
+    /// The vault at `vault`, on the system clock, with the embedded migrations.
+    pub fn new(vault: impl Into<PathBuf>) -> Self {
+        OpenOptions {
+            vault: vault.into(),
+            clock: Arc::new(crate::clock::SystemClock),
+            migrations: store::migrations::EMBEDDED,
+            model_dirs: None,
+        }
+    }
+
+    /// The same, looking for the embedding model only in `dir`.
+    pub fn with_model_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.model_dirs = Some(vec![dir.into()]);
+        self
+    }
+
+    /// The same, on `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// An opened (or sealed) vault: the handle every command goes through.
+#[derive(Debug)]
+pub struct Atelier {
+    pub(crate) vault: PathBuf,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) state: std::result::Result<OpenVault, SealReason>,
+}
+
+#[derive(Debug)]
+pub(crate) struct OpenVault {
+    pub(crate) db: Mutex<Connection>,
+    pub(crate) graph: Mutex<Option<Projection>>,
+    pub(crate) vectors: Mutex<Option<Vectors>>,
+    pub(crate) embedder: Mutex<Option<Arc<Embedder>>>,
+    /// The keychain after its round trip, or why that failed and when (asked again once
+    /// [`crate::secrets::KEYCHAIN_RETRY_MS`] have passed: a keyring unlocked meanwhile is found).
+    pub(crate) keychain: Mutex<crate::secrets::KeychainProbe>,
+    /// The audit seq anchored in the keychain, [`ANCHOR_UNCHECKED`] before this process
+    /// looked, or [`ANCHOR_KEPT`] when the anchor there is evidence against the log.
+    pub(crate) anchored: Mutex<i64>,
+    /// The kill switch's token: every run and provider call holds a child of it.
+    pub(crate) kill: Mutex<crate::providers::transport::Cancel>,
+    /// Runs going in this process, by id, for `run_cancel`.
+    pub(crate) runs: Mutex<std::collections::HashMap<i64, crate::providers::transport::Cancel>>,
+    /// Calls in flight per provider, within `orchestration.provider_limits`.
+    pub(crate) slots: crate::providers::slots::ProviderSlots,
+    /// Wakes this process's workers when jobs were enqueued.
+    pub(crate) wake: crate::orchestration::jobs::Wake,
+    pub(crate) model_dirs: Vec<PathBuf>,
+    pub(crate) roles: RoleSet,
+    pub(crate) config: Config,
+    pub(crate) schema_version: i64,
+    pub(crate) _lock: VaultLock,
+}
+
+impl Atelier {
+    /// The vault directory.
+    pub fn vault_dir(&self) -> &Path {
+        &self.vault
+    }
+
+    /// The current time on the injected clock.
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    pub(crate) fn open_vault(&self) -> Result<&OpenVault> {
+        self.state
+            .as_ref()
+            .map_err(|reason| Error::from(reason.clone()))
+    }
+
+    /// Runs a mutating command: authorize, `change`, audit, all in one transaction; then lets
+    /// the graph catch up.
+    pub(crate) fn write<T>(
+        &self,
+        who: &Principal,
+        need: Capability,
+        change: impl FnOnce(&Ctx<'_, '_>) -> Result<(T, audit::Entry)>,
+    ) -> Result<T> {
+        let open = self.open_vault()?;
+        let now = self.clock.now();
+        let out = {
+            let mut db = lock(&open.db);
+            let tx = db.transaction()?;
+            authorize_with(&tx, open, who, need, now)?;
+            let ctx = Ctx {
+                tx: &tx,
+                now,
+                roles: &open.roles,
+                config: &open.config,
+            };
+            let (out, entry) = change(&ctx)?;
+            audit::append(&tx, who, &entry, now)?;
+            tx.commit()?;
+            out
+        };
+        self.anchor_audit(open);
+        // The change may have made scheduled work ready.
+        open.wake.notify();
+        // The change is committed; a projection failure here is repaired on the next read.
+        let _ = self.graph_in_sync(open);
+        let _ = self.vectors_in_sync(open);
+        Ok(out)
+    }
+
+    /// Audits an effect outside SQLite (a file written) that the caller was authorized for
+    /// before it happened, in a transaction of its own.
+    pub(crate) fn record(&self, who: &Principal, entry: &audit::Entry) -> Result<()> {
+        let open = self.open_vault()?;
+        let now = self.clock.now();
+        {
+            let mut db = lock(&open.db);
+            let tx = db.transaction()?;
+            audit::append(&tx, who, entry, now)?;
+            tx.commit()?;
+        }
+        self.anchor_audit(open);
+        Ok(())
+    }
+
+    /// Writes the audit head to the OS keychain when it moved (see [`audit`]); best effort,
+    /// after the commit: a keychain that cannot be used leaves the log unanchored, never a
+    /// change undone.
+    pub(crate) fn anchor_audit(&self, open: &OpenVault) {
+        let Ok(head) = audit::head_anchor(&lock(&open.db)) else {
+            return;
+        };
+        let mut anchored = lock(&open.anchored);
+        if *anchored == ANCHOR_UNCHECKED {
+            // An anchor the log does not explain is the evidence of a rollback or a rewrite:
+            // it is kept for `audit verify`, never overwritten by a newer head.
+            *anchored = match self.audit_anchor(open) {
+                None => 0,
+                Some(anchor) => {
+                    let intact = audit::Verification {
+                        events: head.seq,
+                        first_bad_seq: None,
+                        problem: None,
+                    };
+                    let db = lock(&open.db);
+                    match audit::check_anchor(&db, intact, &anchor) {
+                        Ok(v) if v.is_intact() => anchor.seq,
+                        _ => {
+                            tracing::warn!(
+                                anchored = anchor.seq,
+                                head = head.seq,
+                                "the audit log does not match its anchor in the keychain; the anchor is kept"
+                            );
+                            ANCHOR_KEPT
+                        }
+                    }
+                }
+            };
+        }
+        if *anchored == ANCHOR_KEPT || head.seq <= *anchored {
+            return;
+        }
+        if let Ok(keychain) = self.keychain(open)
+            && keychain
+                .set(AUDIT_ANCHOR, &crate::secrets::Secret::new(head.encode()))
+                .is_ok()
+        {
+            *anchored = head.seq;
+        }
+    }
+
+    /// The audit head anchored in the OS keychain, if there is a keychain and an anchor.
+    pub(crate) fn audit_anchor(&self, open: &OpenVault) -> Option<audit::Anchor> {
+        let secret = self.keychain(open).ok()?.get(AUDIT_ANCHOR).ok()?;
+        audit::Anchor::parse(secret.expose())
+    }
+
+    /// Runs a read after authorizing `need`.
+    pub(crate) fn read<T>(
+        &self,
+        who: &Principal,
+        need: Capability,
+        query: impl FnOnce(&Connection, &OpenVault) -> Result<T>,
+    ) -> Result<T> {
+        let open = self.open_vault()?;
+        let db = lock(&open.db);
+        authorize_with(&db, open, who, need, self.clock.now())?;
+        query(&db, open)
+    }
+}
+
+/// What a change runs with.
+pub(crate) struct Ctx<'a, 'c> {
+    pub(crate) tx: &'a Transaction<'c>,
+    pub(crate) now: Millis,
+    pub(crate) roles: &'a RoleSet,
+    pub(crate) config: &'a Config,
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves SQLite consistent (the transaction rolls back), so
+    // the data behind a poisoned lock is still sound.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The keychain reference the audit head is anchored under; the `.` keeps it apart from
+/// every key name (`check_name` allows none).
+pub(crate) const AUDIT_ANCHOR: &str = "atelier.audit-anchor";
+/// `OpenVault::anchored` before the keychain's anchor was read.
+pub(crate) const ANCHOR_UNCHECKED: i64 = -1;
+/// `OpenVault::anchored` when the keychain's anchor contradicts the log and is kept.
+pub(crate) const ANCHOR_KEPT: i64 = -2;
