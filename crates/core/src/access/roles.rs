@@ -1,4 +1,6 @@
 //! Roles (the seeds' "DAB"): YAML files with `extends:` inheritance, shipped and overridable.
+//! Over 700 lines on purpose: the closed sets, the inheritance rule and the checks that name a
+//! file and line are one table, read together; the tests are in `roles/tests.rs`.
 //!
 //! The inheritance rule, also in ARCHITECTURE.md:
 //! - Text fields (`description`, `system_prompt`, `preferred_llm`, `fallback_llms`) are the

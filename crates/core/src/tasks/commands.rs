@@ -1,4 +1,5 @@
-//! Task commands: create, edit, move, dependencies, transitions, list, tree, next, show.
+//! Task commands: create, edit, move, dependencies, transitions, list, tree, next, show. About
+//! 700 lines because each request type sits beside the one command that takes it.
 
 use crate::access::audit::{Entry, Target};
 use crate::access::auth::{Capability, Principal};
