@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: the lock-file pins, formatting, lints, the Rust tests (with the
 # generated-bindings check), the workbench's type check and component tests, a small run of the
-# graph benchmark so it cannot rot, and the desktop end-to-end run on the release build.
+# graph benchmark so it cannot rot, the search-quality evaluation on real text, and the desktop
+# end-to-end run on the release build.
 # Installs missing system packages, npm packages and test tools first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,10 @@ XDG_DATA_HOME="$keyrings" dbus-run-session -- bash -c \
    cargo test --workspace --locked --release &&
    cargo test --workspace --locked --release --test core live_provider -- --nocapture 2>&1 |
      grep -E "^live |panicked|FAILED"' 2>&1 | grep --line-buffered -v '^dbus-daemon\[' | tee "$log"
+# A benchmark, not a test: the figures are printed for the reader and the closing note, and
+# no threshold is asserted (a regression shows in the numbers).
+step "search quality on real text (labelled questions, modes beside naive baselines)"
+bash scripts/eval-search.sh
 step "workbench component tests"
 NO_COLOR=1 npm run --silent test:ui 2>&1 | tee -a "$log"
 step "desktop end to end"

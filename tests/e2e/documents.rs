@@ -72,7 +72,7 @@ fn assert_consistent(cli: &Cli) {
         "a document with missing passages"
     );
     assert_eq!(
-        count(&conn, "SELECT COUNT(*) FROM chunks_fts"),
+        count(&conn, "SELECT COUNT(*) FROM passages_fts"),
         count(&conn, "SELECT COUNT(*) FROM chunks")
     );
     let embedded = count(

@@ -28,6 +28,7 @@ export type IngestProgress = B.IngestProgress;
 export type IngestReport = B.IngestReport_Serialize;
 export type SearchHit = B.SearchHit_Serialize;
 export type SearchMode = B.SearchMode;
+export type Explanation = B.Explanation;
 export type DocumentKind = B.DocumentKind;
 export type DocumentView = B.DocumentView_Serialize;
 export type RelatedDocument = B.RelatedDocument;

@@ -1252,6 +1252,33 @@ export type Expectation =
 /**  A judge role reads the output against this rubric and returns a verdict. */
 ({ rubric: string }) & { forbidden?: never; json_schema?: never; max_words?: never; min_words?: never; must_cite_sources?: never; regex?: never; required_sections?: never };
 
+/**  Why a hit ranks where it does. */
+export type Explanation = Explanation_Serialize | Explanation_Deserialize;
+
+/**  Why a hit ranks where it does. */
+export type Explanation_Deserialize = {
+	/**  Its place by words (among documents, or passages with `passages`), if it matched. */
+	words?: Placing | null,
+	/**  Its place by meaning, if it was among the nearest. */
+	meaning?: Placing | null,
+	/**  The fields its words matched in, strongest first. */
+	fields: FieldScore[],
+	/**  Its place after fusion (hybrid), or in its one list. */
+	fused?: Placing | null,
+};
+
+/**  Why a hit ranks where it does. */
+export type Explanation_Serialize = {
+	/**  Its place by words (among documents, or passages with `passages`), if it matched. */
+	words: Placing | null,
+	/**  Its place by meaning, if it was among the nearest. */
+	meaning: Placing | null,
+	/**  The fields its words matched in, strongest first. */
+	fields: FieldScore[],
+	/**  Its place after fusion (hybrid), or in its one list. */
+	fused: Placing | null,
+};
+
 /**  What an export wrote. */
 export type Exported = {
 	/**  The asset. */
@@ -1266,6 +1293,14 @@ export type Exported = {
 	bytes: number,
 	/**  Whether a file was replaced. */
 	replaced: boolean,
+};
+
+/**  One field's share of a passage's BM25 score by words. */
+export type FieldScore = {
+	/**  `title`, `aliases`, `heading`, `path`, `tags` or `body`. */
+	field: string,
+	/**  Its weighted BM25 share. */
+	score: number | null,
 };
 
 /**  The outcome of one expectation. */
@@ -1922,6 +1957,18 @@ export type Origin =
 /**  A local Ollama that answered. */
 "local";
 
+/**  Another passage of a hit's document that matched, beneath its best. */
+export type OtherPassage = {
+	/**  The passage's id. */
+	chunk: number,
+	/**  Its heading path. */
+	heading: string,
+	/**  First and last line. */
+	lines: [number, number],
+	/**  Its score, on the same scale as the hit's. */
+	score: number | null,
+};
+
 /**  A parameter a person fills in. */
 export type Parameter = Parameter_Serialize | Parameter_Deserialize;
 
@@ -1998,6 +2045,14 @@ export type PassageSource = {
 	heading: string,
 	/**  First and last line of the passage in the file. */
 	lines: [number, number],
+};
+
+/**  A rank in one list and the score it was ranked by. */
+export type Placing = {
+	/**  1-based. */
+	rank: number,
+	/**  Higher is better: BM25 (words), cosine (meaning), the fused score (fusion). */
+	score: number | null,
 };
 
 /**  `to` waits on `from`. */
@@ -2976,12 +3031,12 @@ export type SearchFilter_Serialize = {
 	kind: DocumentKind | null,
 };
 
-/**  One passage found. */
+/**  One document found (its best passage), or one passage when asked for passages. */
 export type SearchHit = SearchHit_Serialize | SearchHit_Deserialize;
 
-/**  One passage found. */
+/**  One document found (its best passage), or one passage when asked for passages. */
 export type SearchHit_Deserialize = {
-	/**  The passage around the match, terms marked. */
+	/**  The passage around the match, the matched words marked. */
 	snippet: SnippetPart[],
 	/**
 	 *  The score the results are ordered by: BM25 (text), cosine (vector) or the fused
@@ -2992,11 +3047,15 @@ export type SearchHit_Deserialize = {
 	text_rank?: number | null,
 	/**  1-based rank in the vector results, if it was there. */
 	vector_rank?: number | null,
+	/**  Why it ranks here. */
+	explain: Explanation_Deserialize,
+	/**  The document's other matching passages, best first (none with `passages`). */
+	others: OtherPassage[],
 } & PassageSource;
 
-/**  One passage found. */
+/**  One document found (its best passage), or one passage when asked for passages. */
 export type SearchHit_Serialize = {
-	/**  The passage around the match, terms marked. */
+	/**  The passage around the match, the matched words marked. */
 	snippet: SnippetPart[],
 	/**
 	 *  The score the results are ordered by: BM25 (text), cosine (vector) or the fused
@@ -3007,11 +3066,18 @@ export type SearchHit_Serialize = {
 	text_rank: number | null,
 	/**  1-based rank in the vector results, if it was there. */
 	vector_rank: number | null,
+	/**  Why it ranks here. */
+	explain: Explanation_Serialize,
+	/**  The document's other matching passages, best first (none with `passages`). */
+	others: OtherPassage[],
 } & PassageSource;
 
 /**  How to search. */
 export type SearchMode = 
-/**  Words, ranked by BM25; every word must occur. */
+/**
+ *  Words, ranked by BM25 over any of the query's words (stemmed, common words dropped,
+ *  quoted phrases kept whole); every word must occur only when asked.
+ */
 "text" | 
 /**  Meaning, ranked by cosine similarity of embeddings. */
 "vector" | 
@@ -3031,6 +3097,10 @@ export type SearchRequest_Deserialize = {
 	filter?: SearchFilter_Deserialize,
 	/**  At most this many results (1 to 100; 10 when omitted). */
 	limit?: number | null,
+	/**  Every word (and quoted phrase) must occur, instead of any. */
+	all_words?: boolean,
+	/**  One result per passage, instead of one per document with its other passages beneath. */
+	passages?: boolean,
 };
 
 /**  A search. */
@@ -3043,6 +3113,10 @@ export type SearchRequest_Serialize = {
 	filter: SearchFilter_Serialize,
 	/**  At most this many results (1 to 100; 10 when omitted). */
 	limit: number | null,
+	/**  Every word (and quoted phrase) must occur, instead of any. */
+	all_words: boolean,
+	/**  One result per passage, instead of one per document with its other passages beneath. */
+	passages: boolean,
 };
 
 /**  One of the five sections, as sent. */

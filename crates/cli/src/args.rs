@@ -93,12 +93,15 @@ pub enum Command {
     },
     /// Find passages by words, by meaning, or both.
     #[command(
-        after_help = "Examples:\n  atelier search \"the storm at the lighthouse\"\n  atelier search keeper --mode text --project novel --tag draft --path 'chapters/**'"
+        after_help = "Examples:\n  atelier search \"why does the keeper climb the tower at dawn\"\n  atelier search keeper --mode text --project novel --tag draft --path 'chapters/**'\n  atelier search '\"storm at sea\" harbour' --mode text --all-words --explain"
     )]
     Search(SearchArgs),
     /// Documents: metadata, links and backlinks.
     #[command(subcommand)]
     Docs(DocCommand),
+    /// Judge Atelier by numbers: search quality on labelled questions, beside naive baselines.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Documents related to one, and why (links, backlinks, meaning, tags).
     Related {
         /// Document id, PROJECT:PATH, or a path.
@@ -452,9 +455,19 @@ pub enum OnOff {
 pub struct SearchArgs {
     /// What to look for.
     pub query: String,
-    /// text (words, BM25), vector (meaning) or hybrid (both, fused).
+    /// text (any of the words, BM25 over title, aliases, headings, path, tags and body;
+    /// "quoted phrases" whole), vector (meaning) or hybrid (both, fused).
     #[arg(long, value_parser = named::<SearchMode>(), default_value = "hybrid")]
     pub mode: SearchMode,
+    /// Every word and phrase must occur (words are otherwise any-of).
+    #[arg(long)]
+    pub all_words: bool,
+    /// One result per passage (default: one per document, its other passages beneath).
+    #[arg(long)]
+    pub passages: bool,
+    /// Show why each result ranks where it does: by words, meaning, fusion, and by field.
+    #[arg(long)]
+    pub explain: bool,
     /// Only this project.
     #[arg(long)]
     pub project: Option<String>,
@@ -470,6 +483,22 @@ pub struct SearchArgs {
     /// How many results (1–100).
     #[arg(short = 'n', long, default_value_t = 10)]
     pub limit: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// recall@1, recall@5 and MRR@10 of each search mode and of three naive baselines (FTS5 with
+    /// OR, MiniLM cosine, the two fused by RRF) on labelled questions over ingested documents.
+    #[command(
+        after_help = "LABELS is a text file: one question per line, a tab, then the paths (relative to the\nproject root) of the pages that answer it, separated by spaces; `#` starts a comment line.\n\nExample: atelier eval search labels.tsv --project docs"
+    )]
+    Search {
+        /// The labelled questions.
+        labels: PathBuf,
+        /// The project they are about (all projects when omitted).
+        #[arg(long)]
+        project: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,7 +12,8 @@ use atelier_core::api::{
     ProjectAdd, ProjectView, RelatedDocument, RelatedReason, SearchRequest, WatchOptions,
     WatchOutcome,
 };
-use atelier_core::documents::search::{SearchFilter, SearchHit};
+use atelier_core::documents::eval::{self, EvalReport, EvalRequest};
+use atelier_core::documents::search::{Explanation, Placing, SearchFilter, SearchHit};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -245,13 +246,88 @@ pub fn search(
             kind: args.kind,
         },
         limit: Some(args.limit),
+        all_words: args.all_words,
+        passages: args.passages,
     };
     let hits = atelier.search(who, request).map_err(|e| out.fail(&e))?;
-    out.show(&hits, |h| render_hits(h));
+    let explain = args.explain;
+    out.show(&hits, |h| render_hits(h, explain));
     Ok(())
 }
 
-fn render_hits(hits: &[SearchHit]) -> String {
+/// One line saying where a hit stood in each list and what its words matched.
+fn explanation(e: &Explanation) -> String {
+    let place =
+        |name: &str, p: &Option<Placing>| p.map(|p| format!("{name} #{} ({:.4})", p.rank, p.score));
+    let mut parts: Vec<String> = [
+        place("words", &e.words),
+        place("meaning", &e.meaning),
+        place("fused", &e.fused),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !e.fields.is_empty() {
+        let fields: Vec<String> = e
+            .fields
+            .iter()
+            .map(|f| format!("{} {:.2}", f.field, f.score))
+            .collect();
+        parts.push(format!("fields: {}", fields.join(", ")));
+    }
+    parts.join("; ")
+}
+
+/// `atelier eval search`: reads the labels, judges search on them, prints the table.
+pub fn eval_search(
+    out: &Out,
+    atelier: &dyn Api,
+    who: &Principal,
+    labels: &std::path::Path,
+    project: Option<String>,
+) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(labels).map_err(|e| {
+        out.usage(
+            "LABELS",
+            &format!("cannot read {}: {}", labels.display(), e.kind()),
+        )
+    })?;
+    let labels = eval::parse_labels(&text)
+        .map_err(|problem| out.fail(&Error::invalid("labels", problem)))?;
+    let report = atelier
+        .search_eval(who, EvalRequest { labels, project })
+        .map_err(|e| out.fail(&e))?;
+    out.show(&report, render_eval);
+    Ok(())
+}
+
+fn render_eval(report: &EvalReport) -> String {
+    let mut s = format!(
+        "{} questions over {} passages\n{:<14} {:>9} {:>9} {:>8} {:>10}\n",
+        report.questions, report.passages, "", "recall@1", "recall@5", "MRR@10", "ms/query"
+    );
+    for row in &report.rows {
+        let _ = writeln!(
+            s,
+            "{:<14} {:>9.3} {:>9.3} {:>8.3} {:>10.1}",
+            row.name, row.recall_at_1, row.recall_at_5, row.mrr_at_10, row.ms_per_query
+        );
+    }
+    if !report.misses.is_empty() {
+        let _ = writeln!(s, "\nhybrid missed within five:");
+        for (query, expected, got) in &report.misses {
+            let _ = writeln!(
+                s,
+                "  {query}\n    expected {}; first {}",
+                expected.join(" "),
+                got.join(" ")
+            );
+        }
+    }
+    s
+}
+
+fn render_hits(hits: &[SearchHit], explain: bool) -> String {
     if hits.is_empty() {
         return "Nothing found.".to_owned();
     }
@@ -283,6 +359,22 @@ fn render_hits(hits: &[SearchHit]) -> String {
                 &h.source.heading
             },
         );
+        for other in &h.others {
+            let _ = writeln!(
+                s,
+                "   also lines {}–{}  {}",
+                other.lines.0,
+                other.lines.1,
+                if other.heading.is_empty() {
+                    &h.source.title
+                } else {
+                    &other.heading
+                }
+            );
+        }
+        if explain {
+            let _ = writeln!(s, "   why: {}", explanation(&h.explain));
+        }
     }
     s
 }

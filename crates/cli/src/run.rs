@@ -163,6 +163,9 @@ fn dispatch(
             let view = atelier.document_show(who, &document).map_err(fail)?;
             out.show(&view, crate::docs::render_document);
         }
+        Command::Eval(EvalCommand::Search { labels, project }) => {
+            crate::docs::eval_search(out, atelier, who, &labels, project)?;
+        }
         Command::Related { document, limit } => {
             let related = atelier.related(who, &document, limit).map_err(fail)?;
             out.show(&related, |r| crate::docs::render_related(r));

@@ -231,6 +231,7 @@ fn bench_latency(project: &Path) {
                         mode,
                         filter: SearchFilter::default(),
                         limit: Some(5),
+                        ..Default::default()
                     },
                 )
             };

@@ -24,10 +24,17 @@ use serde_json::{Map, Value};
 pub struct SearchArgs {
     /// What to look for, in words or by meaning.
     pub query: String,
-    /// `hybrid` (words and meaning, the default), `text` (every word must occur) or `vector`
-    /// (meaning only).
+    /// `hybrid` (words and meaning, the default), `text` (words only: any of them,
+    /// "quoted phrases" whole) or `vector` (meaning only).
     #[serde(default)]
     pub mode: Option<String>,
+    /// Every word and quoted phrase must occur (words are otherwise any-of).
+    #[serde(default)]
+    pub all_words: Option<bool>,
+    /// Add to each result why it ranks where it does (its place by words, meaning and fusion,
+    /// and the fields its words matched).
+    #[serde(default)]
+    pub explain: Option<bool>,
     /// Only this project (its name).
     #[serde(default)]
     pub project: Option<String>,
@@ -219,7 +226,7 @@ fn task_item(task: &atelier_core::tasks::Task) -> Item {
 #[tool_router(vis = "pub(crate)")]
 impl VaultServer {
     #[tool(
-        description = "Search the user's vault (their notes, drafts and documents) by words and meaning. Answers passages with their project, path, heading and lines."
+        description = "Search the user's vault (their notes, drafts and documents) by words and meaning. Answers one result per document (its best passage, with its project, path, heading and lines, and the lines of its other matching passages); explain adds why each ranks where it does."
     )]
     async fn search(
         &self,
@@ -238,7 +245,10 @@ impl VaultServer {
                 ..Default::default()
             },
             limit: Some(args.limit.unwrap_or(10).clamp(1, bounded::PAGE as u32)),
+            all_words: args.all_words.unwrap_or(false),
+            passages: false,
         };
+        let explain = args.explain.unwrap_or(false);
         let who = principal_of(&context.peer);
         let hits = self.call(move |a| a.search(&who, request)).await?;
         let items = hits
@@ -248,7 +258,7 @@ impl VaultServer {
                     "atelier://docs/{}/{}#L{}-L{}",
                     hit.source.project, hit.source.path, hit.source.lines.0, hit.source.lines.1
                 );
-                Item::new(source, compact_hit(hit))
+                Item::new(source, compact_hit(hit, explain))
             })
             .collect();
         bounded::page(items, None)
@@ -657,10 +667,12 @@ impl VaultServer {
 
 /// A search hit as a model reads it best: where it is, and its snippet with the matched words
 /// in Markdown bold (the ranks and the kind stay out: they cost tokens and say little).
-fn compact_hit(hit: atelier_core::documents::search::SearchHit) -> Value {
+/// A hit as a host reads it: one document's best passage, the lines of its other matching
+/// passages, and the explanation only when asked (it is most of a hit's size).
+fn compact_hit(hit: atelier_core::documents::search::SearchHit, explain: bool) -> Value {
     let snippet = hit.marked_snippet("**", "**");
     let source = hit.source;
-    serde_json::json!({
+    let mut value = serde_json::json!({
         "document": source.document,
         "project": source.project,
         "path": source.path,
@@ -669,7 +681,18 @@ fn compact_hit(hit: atelier_core::documents::search::SearchHit) -> Value {
         "lines": source.lines,
         "snippet": snippet,
         "score": hit.score,
-    })
+    });
+    if !hit.others.is_empty() {
+        value["also"] = hit
+            .others
+            .iter()
+            .map(|o| serde_json::json!(o.lines))
+            .collect();
+    }
+    if explain {
+        value["explain"] = serde_json::json!(hit.explain);
+    }
+    value
 }
 
 /// `text` split into bounded parts, the first carrying `head` (what the text belongs to).

@@ -1,7 +1,7 @@
 // Projects, search and a document: adding a folder (typed or picked), ingest progress from
 // events and the report with what was skipped, search as you type with marked words, and a
 // document's links, backlinks and related documents with reasons.
-import { act, render, screen, within } from "@testing-library/react";
+import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it } from "vitest";
 import { backend, fire, ok, refusal, resetBackend } from "./backend";
@@ -72,6 +72,11 @@ describe("SearchView", () => {
           heading: "Chapter 1 > The storm", lines: [5, 9],
           snippet: [{ text: "the ", highlight: false }, { text: "storm", highlight: true }, { text: " broke", highlight: false }],
           score: 0.03, text_rank: 1, vector_rank: 2,
+          explain: {
+            words: { rank: 1, score: 2.5 }, meaning: { rank: 2, score: 0.61 },
+            fields: [{ field: "body", score: 2.5 }], fused: { rank: 1, score: 0.03 },
+          },
+          others: [{ chunk: 8, heading: "Chapter 1 > After", lines: [11, 14], score: 0.02 }],
         },
       ]),
     );
@@ -84,8 +89,17 @@ describe("SearchView", () => {
     expect(within(hit).getByText("storm").tagName).toBe("MARK");
     expect(commands.search).toHaveBeenLastCalledWith({
       query: "storm", mode: "text", filter: { project: null, tag: "chapter", path: null, kind: null }, limit: 20,
+      all_words: false, passages: false,
     });
-    await userEvent.click(within(hit).getByRole("button", { name: "Chapter 1" }));
+    expect(within(hit).getByText(/also lines 11–14/)).toBeTruthy();
+    expect(within(hit).queryByText(/fields: body/)).toBeNull();
+    await userEvent.click(within(hit).getByRole("button", { name: "Why here?" }));
+    expect(within(hit).getByText("words #1 (2.5000); meaning #2 (0.6100); fused #1 (0.0300); fields: body 2.50")).toBeTruthy();
+    await userEvent.click(screen.getByLabelText("every word"));
+    await waitFor(() =>
+      expect(commands.search).toHaveBeenLastCalledWith(expect.objectContaining({ all_words: true, passages: false })),
+    );
+    await userEvent.click(within(await screen.findByRole("listitem")).getByRole("button", { name: "Chapter 1" }));
     expect(opened).toBe(3);
   });
 

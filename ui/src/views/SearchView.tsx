@@ -1,9 +1,20 @@
 // Search as you type: words, meaning or both, with project/tag/path/kind filters; each hit shows
-// its passage with the matched words marked and opens its document.
+// its document's best passage with the matched words marked (its other passages beneath),
+// opens its document, and on demand says why it ranks where it does.
 import { useEffect, useState } from "react";
-import { attempt, commands, type DocumentKind, type SearchHit, type SearchMode } from "../api";
+import { attempt, commands, type DocumentKind, type Explanation, type SearchHit, type SearchMode } from "../api";
 
 const KINDS: DocumentKind[] = ["markdown", "text", "fountain", "org", "rst", "code"];
+
+/** One line: the hit's place by words, by meaning and after fusion, and its fields. */
+export function explanationLine(e: Explanation): string {
+  const place = (name: string, p: Explanation["words"]) => (p ? `${name} #${p.rank} (${(p.score ?? 0).toFixed(4)})` : null);
+  const parts = [place("words", e.words), place("meaning", e.meaning), place("fused", e.fused)].filter(
+    (p): p is string => p !== null,
+  );
+  if (e.fields.length > 0) parts.push(`fields: ${e.fields.map((f) => `${f.field} ${(f.score ?? 0).toFixed(2)}`).join(", ")}`);
+  return parts.join("; ");
+}
 
 export function SearchView({ onOpen }: { onOpen: (document: number) => void }) {
   const [query, setQuery] = useState("");
@@ -12,6 +23,9 @@ export function SearchView({ onOpen }: { onOpen: (document: number) => void }) {
   const [tag, setTag] = useState("");
   const [path, setPath] = useState("");
   const [kind, setKind] = useState<DocumentKind | "">("");
+  const [allWords, setAllWords] = useState(false);
+  const [passages, setPassages] = useState(false);
+  const [explained, setExplained] = useState<Set<number>>(new Set());
   const [hits, setHits] = useState<SearchHit[]>([]);
   const [problem, setProblem] = useState("");
   const [searching, setSearching] = useState(false);
@@ -33,6 +47,8 @@ export function SearchView({ onOpen }: { onOpen: (document: number) => void }) {
             mode,
             filter: { project: project || null, tag: tag || null, path: path || null, kind: kind || null },
             limit: 20,
+            all_words: allWords,
+            passages,
           }),
         (m) => current && setProblem(m),
       ).then((found) => {
@@ -45,7 +61,15 @@ export function SearchView({ onOpen }: { onOpen: (document: number) => void }) {
       current = false;
       clearTimeout(timer);
     };
-  }, [query, mode, project, tag, path, kind]);
+  }, [query, mode, project, tag, path, kind, allWords, passages]);
+
+  const toggleWhy = (chunk: number) =>
+    setExplained((shown) => {
+      const next = new Set(shown);
+      if (next.has(chunk)) next.delete(chunk);
+      else next.add(chunk);
+      return next;
+    });
 
   return (
     <section aria-labelledby="search-title" className="search">
@@ -88,6 +112,14 @@ export function SearchView({ onOpen }: { onOpen: (document: number) => void }) {
             ))}
           </select>
         </label>
+        <label>
+          <input id="search-all-words" type="checkbox" checked={allWords} onChange={(e) => setAllWords(e.target.checked)} /> every
+          word
+        </label>
+        <label>
+          <input id="search-passages" type="checkbox" checked={passages} onChange={(e) => setPassages(e.target.checked)} /> each
+          passage
+        </label>
       </div>
       {problem && <p role="alert" className="error">{problem}</p>}
       {searching && <p className="muted">Searching…</p>}
@@ -107,7 +139,16 @@ export function SearchView({ onOpen }: { onOpen: (document: number) => void }) {
             <p className="snippet">
               {h.snippet.map((part, i) => (part.highlight ? <mark key={i}>{part.text}</mark> : <span key={i}>{part.text}</span>))}
             </p>
-            <button onClick={() => void attempt(() => commands.documentOpen(String(h.document)), setProblem)}>Open file</button>
+            {h.others.length > 0 && (
+              <p className="muted others">
+                also {h.others.map((o) => `lines ${o.lines[0]}–${o.lines[1]}${o.heading ? ` (${o.heading})` : ""}`).join(", ")}
+              </p>
+            )}
+            {explained.has(h.chunk) && <p className="why">{explanationLine(h.explain)}</p>}
+            <button onClick={() => void attempt(() => commands.documentOpen(String(h.document)), setProblem)}>Open file</button>{" "}
+            <button className="why-toggle" aria-expanded={explained.has(h.chunk)} onClick={() => toggleWhy(h.chunk)}>
+              Why here?
+            </button>
           </li>
         ))}
       </ol>

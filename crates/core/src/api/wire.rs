@@ -22,6 +22,7 @@ use crate::access::audit::{Event, Verification};
 use crate::access::auth::Principal;
 use crate::access::roles::Role;
 use crate::catalog::{CanonBlock, Shape};
+use crate::documents::eval::{EvalReport, EvalRequest};
 use crate::documents::search::SearchHit;
 use crate::error::{Error, Result};
 use crate::plays::spec::Play;
@@ -228,6 +229,7 @@ plain_calls! { atelier, who;
         atelier.hook_list(who, project.as_deref());
     fn hook_remove(id: i64) -> HookView = atelier.hook_remove(who, id);
     fn search(request: SearchRequest) -> Vec<SearchHit> = atelier.search(who, request);
+    fn search_eval(request: EvalRequest) -> EvalReport = atelier.search_eval(who, request);
     fn document_show(reference: &str as String) -> DocumentView = atelier.document_show(who, &reference);
     fn related(reference: &str as String, limit: u32) -> Vec<RelatedDocument> =
         atelier.related(who, &reference, limit);

@@ -10,8 +10,8 @@ pub const MAX_TOKENS: usize = 256;
 /// `[CLS]` and `[SEP]` take two places of the window.
 const SPECIAL_TOKENS: usize = 2;
 
-/// A heading path longer than this share of the window is left out of the embedded text
-/// (it is still stored and searchable), so the body keeps room.
+/// A context (title and heading path) longer than this share of the window is left out of the
+/// embedded text (it is still stored and searchable), so the body keeps room.
 const MAX_HEADING_SHARE: usize = 4;
 
 /// Counts tokens the way the embedding model will.
@@ -27,9 +27,10 @@ pub struct Passage {
     pub heading: String,
     /// The passage's own text.
     pub body: String,
-    /// Whether `text` starts with the heading path (left out when the path is too long).
+    /// Whether `text` starts with the passage's context, its document's title and heading path
+    /// (left out when they are too long).
     pub embeds_heading: bool,
-    /// What is embedded and hashed: the heading path then the body, see [`embedded_text`].
+    /// What is embedded and hashed: the context then the body, see [`embedded_text`].
     pub text: String,
     /// Tokens of `text`, without special tokens.
     pub tokens: usize,
@@ -37,19 +38,42 @@ pub struct Passage {
     pub lines: (usize, usize),
 }
 
-/// Splits `sections` into passages of at most [`MAX_TOKENS`] tokens (special tokens included).
-pub fn passages(sections: &[Section], counter: &dyn TokenCount) -> Vec<Passage> {
-    passages_within(sections, counter, MAX_TOKENS - SPECIAL_TOKENS)
+/// Splits `sections` of the document titled `title` into passages of at most [`MAX_TOKENS`]
+/// tokens (special tokens included).
+pub fn passages(sections: &[Section], title: &str, counter: &dyn TokenCount) -> Vec<Passage> {
+    passages_within(sections, title, counter, MAX_TOKENS - SPECIAL_TOKENS)
 }
 
-fn passages_within(sections: &[Section], counter: &dyn TokenCount, budget: usize) -> Vec<Passage> {
+/// What a reader of a passage knows before its first word: the document's title, then the
+/// headings above it (the title once when the first heading repeats it, as a level-1 heading
+/// usually does).
+pub fn context(title: &str, heading: &str) -> String {
+    let title = title.trim();
+    if title.is_empty() {
+        heading.to_owned()
+    } else if heading.is_empty() {
+        title.to_owned()
+    } else if heading == title || heading.starts_with(&format!("{title} > ")) {
+        heading.to_owned()
+    } else {
+        format!("{title} > {heading}")
+    }
+}
+
+fn passages_within(
+    sections: &[Section],
+    title: &str,
+    counter: &dyn TokenCount,
+    budget: usize,
+) -> Vec<Passage> {
     let mut out = Vec::new();
     for section in sections {
         let heading = section.headings.join(" > ");
-        let mut prefix_tokens = if heading.is_empty() {
+        let context = context(title, &heading);
+        let mut prefix_tokens = if context.is_empty() {
             0
         } else {
-            counter.tokens(&heading)
+            counter.tokens(&context)
         };
         let with_heading = prefix_tokens <= budget / MAX_HEADING_SHARE;
         if !with_heading {
@@ -58,6 +82,7 @@ fn passages_within(sections: &[Section], counter: &dyn TokenCount, budget: usize
         let room = budget - prefix_tokens;
         let mut builder = Builder {
             heading: &heading,
+            context: &context,
             with_heading,
             prefix_tokens,
             room,
@@ -105,6 +130,7 @@ fn passages_within(sections: &[Section], counter: &dyn TokenCount, budget: usize
 /// Accumulates lines into passages of at most `room` body tokens.
 struct Builder<'a> {
     heading: &'a str,
+    context: &'a str,
     with_heading: bool,
     prefix_tokens: usize,
     room: usize,
@@ -138,8 +164,8 @@ impl Builder<'_> {
         if body.trim().is_empty() {
             return;
         }
-        let embeds_heading = self.with_heading && !self.heading.is_empty();
-        let text = embedded_text(self.heading, &body, embeds_heading);
+        let embeds_heading = self.with_heading && !self.context.is_empty();
+        let text = embedded_text(self.context, &body, embeds_heading);
         self.out.push(Passage {
             heading: self.heading.to_owned(),
             body,
@@ -154,10 +180,10 @@ impl Builder<'_> {
     }
 }
 
-/// The text a passage is embedded and hashed as.
-pub fn embedded_text(heading: &str, body: &str, embeds_heading: bool) -> String {
-    if embeds_heading {
-        format!("{heading}\n\n{body}")
+/// The text a passage is embedded and hashed as: its [`context`], a blank line, its body.
+pub fn embedded_text(context: &str, body: &str, embeds_context: bool) -> String {
+    if embeds_context {
+        format!("{context}\n\n{body}")
     } else {
         body.to_owned()
     }
@@ -206,6 +232,7 @@ mod tests {
     fn a_small_section_is_one_passage_with_its_heading() {
         let out = passages(
             &[section(&["A", "B"], 3, &["## B", "", "two words"])],
+            "A",
             &Words,
         );
         assert_eq!(out.len(), 1);
@@ -219,7 +246,7 @@ mod tests {
     fn long_sections_split_at_paragraphs_lines_and_words_within_the_budget() {
         let long_line = vec!["w"; 25].join(" ");
         let lines = ["p1 a b c", "", "p2 d e f g", "", &long_line];
-        let out = passages_within(&[section(&["H"], 1, &lines)], &Words, 10);
+        let out = passages_within(&[section(&["H"], 1, &lines)], "H", &Words, 10);
         assert!(out.len() >= 4, "{out:#?}");
         for p in &out {
             assert!(p.tokens <= 10, "{p:?}");
@@ -238,9 +265,32 @@ mod tests {
                 section(&["A"], 2, &["# A", "a"]),
                 section(&["B"], 4, &["", "  "]),
             ],
+            "A",
             &Words,
         );
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].heading, "A");
+    }
+
+    #[test]
+    fn a_passage_is_embedded_with_its_title_and_headings_once() {
+        assert_eq!(context("Sessions", ""), "Sessions");
+        assert_eq!(context("Sessions", "Sessions > Keys"), "Sessions > Keys");
+        assert_eq!(context("config", "Secrets"), "config > Secrets");
+        assert_eq!(context("", "Secrets"), "Secrets");
+        let out = passages(
+            &[section(&["Secrets"], 1, &["## Secrets", "x y"])],
+            "config",
+            &Words,
+        );
+        assert_eq!(
+            out[0].heading, "Secrets",
+            "the stored heading stays the heading path"
+        );
+        assert!(
+            out[0].text.starts_with("config > Secrets\n\n"),
+            "{:?}",
+            out[0].text
+        );
     }
 }

@@ -4,9 +4,11 @@
 use super::DocumentSummary;
 use super::store::{find_document, summary};
 use crate::access::auth::{Capability, Principal};
+use crate::documents::eval::{self, EvalReport, EvalRequest};
 use crate::documents::search::{self, SearchFilter, SearchHit, SearchMode};
 use crate::embed;
 use crate::error::{Error, Result};
+use crate::names::Named;
 use crate::vault::{Atelier, authorize_with, lock, readable_documents};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -14,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// A search.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
@@ -29,6 +31,12 @@ pub struct SearchRequest {
     /// At most this many results (1 to 100; 10 when omitted).
     #[serde(default)]
     pub limit: Option<u32>,
+    /// Every word (and quoted phrase) must occur, instead of any.
+    #[serde(default)]
+    pub all_words: bool,
+    /// One result per passage, instead of one per document with its other passages beneath.
+    #[serde(default)]
+    pub passages: bool,
 }
 
 /// A document's text, passage by passage.
@@ -183,70 +191,195 @@ impl Atelier {
         if documents.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
-        let depth = match request.mode {
-            SearchMode::Hybrid => search::hybrid_depth(limit),
-            _ => limit,
-        };
-        let text = match request.mode {
-            SearchMode::Vector => Vec::new(),
-            mode => search::text_hits(
-                &lock(&open.db),
-                &request.query,
-                mode == SearchMode::Text,
-                documents.as_deref(),
-                depth,
-            )?,
-        };
-        let vector = match request.mode {
-            SearchMode::Text => Vec::new(),
-            _ => {
-                let embedder = self.embedder(open)?;
-                let query = embedder
-                    .embed(&[request.query.as_str()])?
-                    .into_iter()
-                    .next()
-                    .unwrap_or_default();
-                self.with_vectors(open, |_, vectors| {
-                    Ok(vectors.nearest(&query, documents.as_deref(), depth)?)
-                })?
+        let query = search::Query::parse(&request.query, request.all_words);
+        let depth = search::leg_depth(limit);
+        let mut found = search::Found::default();
+        let mut snippets: HashMap<i64, Vec<search::SnippetPart>> = HashMap::new();
+        if request.mode != SearchMode::Vector {
+            let db = lock(&open.db);
+            let text = search::text_hits(&db, &query, documents.as_deref(), depth)?;
+            for hit in text {
+                found.words.push((hit.chunk, hit.document, hit.score));
+                snippets.insert(hit.chunk, hit.snippet);
             }
-        };
-        let text_ids: Vec<i64> = text.iter().map(|(id, _, _)| *id).collect();
-        let vector_ids: Vec<i64> = vector.iter().map(|h| h.chunk).collect();
-        let ranked: Vec<(i64, f64)> = match request.mode {
-            SearchMode::Text => text.iter().map(|(id, score, _)| (*id, *score)).collect(),
-            SearchMode::Vector => vector
+        }
+        if request.mode != SearchMode::Text {
+            let embedder = self.embedder(open)?;
+            let vector = embedder
+                .embed(&[request.query.as_str()])?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let nearest = self.with_vectors(open, |_, vectors| {
+                Ok(vectors.nearest(&vector, documents.as_deref(), depth)?)
+            })?;
+            let ids: Vec<i64> = nearest.iter().map(|h| h.chunk).collect();
+            let document_of = search::documents_of(&lock(&open.db), &ids)?;
+            found.meaning = nearest
                 .iter()
-                .map(|h| (h.chunk, f64::from(h.score)))
-                .collect(),
-            SearchMode::Hybrid => search::fuse(&[&text_ids, &vector_ids]),
-        };
-        let ranked: Vec<(i64, f64)> = ranked.into_iter().take(limit).collect();
-        let ids: Vec<i64> = ranked.iter().map(|(id, _)| *id).collect();
-        let mut sources = search::sources(&lock(&open.db), &ids)?;
-        let mut snippets: HashMap<i64, Vec<search::SnippetPart>> =
-            text.into_iter().map(|(id, _, s)| (id, s)).collect();
-        let words = search::terms(&request.query);
-        let rank_in = |list: &[i64], id: i64| {
-            list.iter()
-                .position(|x| *x == id)
-                .map(|p| u32::try_from(p + 1).unwrap_or(u32::MAX))
-        };
-        Ok(ranked
-            .into_iter()
-            .filter_map(|(id, score)| {
-                let (source, body) = sources.remove(&id)?;
-                Some(SearchHit {
-                    source,
-                    snippet: snippets
-                        .remove(&id)
-                        .unwrap_or_else(|| search::excerpt(&body, &words)),
-                    score,
-                    text_rank: rank_in(&text_ids, id),
-                    vector_rank: rank_in(&vector_ids, id),
+                .filter_map(|h| Some((h.chunk, *document_of.get(&h.chunk)?, f64::from(h.score))))
+                .collect();
+        }
+        let ranked = search::rank(&found, request.mode, request.passages, limit);
+        let db = lock(&open.db);
+        let shown: Vec<i64> = ranked
+            .iter()
+            .flat_map(|r| std::iter::once(r.chunk).chain(r.others.iter().map(|(c, _)| *c)))
+            .collect();
+        let mut sources = search::sources(&db, &shown)?;
+        let unmarked: Vec<i64> = ranked
+            .iter()
+            .map(|r| r.chunk)
+            .filter(|c| !snippets.contains_key(c))
+            .collect();
+        snippets.extend(search::marked_snippets(&db, &query, &unmarked)?);
+        let mut hits = Vec::with_capacity(ranked.len());
+        for mut r in ranked {
+            let Some((source, body)) = sources.remove(&r.chunk) else {
+                continue;
+            };
+            r.explain.fields = search::field_scores(&db, &query, r.chunk)?;
+            let others = r
+                .others
+                .iter()
+                .filter_map(|(chunk, score)| {
+                    let (other, _) = sources.get(chunk)?;
+                    Some(search::OtherPassage {
+                        chunk: *chunk,
+                        heading: other.heading.clone(),
+                        lines: other.lines,
+                        score: *score,
+                    })
                 })
-            })
-            .collect())
+                .collect();
+            hits.push(SearchHit {
+                source,
+                snippet: snippets
+                    .remove(&r.chunk)
+                    .unwrap_or_else(|| search::excerpt(&body, &[])),
+                score: r.score,
+                text_rank: r.passage_ranks.0,
+                vector_rank: r.passage_ranks.1,
+                explain: r.explain,
+                others,
+            });
+        }
+        Ok(hits)
+    }
+
+    /// Judges search on labelled questions: every mode, then the naive baselines built from
+    /// the same passages, each scored by recall@1, recall@5 and MRR@10 over documents. Needs
+    /// what a search needs, with `file_read` over every file (the baselines read them all).
+    pub fn search_eval(&self, who: &Principal, request: EvalRequest) -> Result<EvalReport> {
+        let open = self.open_vault()?;
+        if request.labels.is_empty() {
+            return Err(Error::invalid("labels", "no labelled question"));
+        }
+        let filter = SearchFilter {
+            project: request.project.clone(),
+            ..SearchFilter::default()
+        };
+        let corpus = {
+            let db = lock(&open.db);
+            authorize_with(&db, open, who, Capability::VaultRead, self.now())?;
+            if readable_documents(&db, open, who, self.now())?.is_some() {
+                return Err(Error::Denied {
+                    principal: who.as_text(),
+                    capability: Capability::FileRead,
+                });
+            }
+            eval::corpus(&db, &filter)?
+        };
+        if corpus.is_empty() {
+            return Err(Error::invalid(
+                "project",
+                "has no passages: ingest it before judging search on it",
+            ));
+        }
+        let labels = &request.labels;
+        let per_query =
+            |started: crate::clock::Millis| (self.now() - started) as f64 / labels.len() as f64;
+        let mut rows = Vec::new();
+        let mut misses = Vec::new();
+        for mode in eval::MODES {
+            let started = self.now();
+            let mut rankings = Vec::with_capacity(labels.len());
+            for label in labels {
+                let hits = self.search(
+                    who,
+                    SearchRequest {
+                        query: label.query.clone(),
+                        mode,
+                        filter: filter.clone(),
+                        limit: Some(eval::DEPTH as u32),
+                        ..SearchRequest::default()
+                    },
+                )?;
+                rankings.push(eval::distinct(hits.into_iter().map(|h| h.source.path)));
+            }
+            let elapsed = per_query(started);
+            if mode == SearchMode::Hybrid {
+                for (label, ranking) in labels.iter().zip(&rankings) {
+                    if !ranking.iter().take(5).any(|p| label.expected.contains(p)) {
+                        misses.push((
+                            label.query.clone(),
+                            label.expected.clone(),
+                            ranking.iter().take(3).cloned().collect(),
+                        ));
+                    }
+                }
+            }
+            rows.push(eval::score(mode.name(), labels, &rankings, elapsed));
+        }
+        let started = self.now();
+        let words = eval::WordsBaseline::new(&corpus)?;
+        let words_rankings = labels
+            .iter()
+            .map(|l| words.rank(&l.query))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let words_ms = per_query(started);
+        let embedder = self.embedder(open)?;
+        let meaning = eval::MeaningBaseline::new(&embedder, &corpus)?;
+        let started = self.now();
+        let mut meaning_rankings = Vec::with_capacity(labels.len());
+        for label in labels {
+            let vector = embedder
+                .embed(&[label.query.as_str()])?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            meaning_rankings.push(meaning.rank(&vector));
+        }
+        let meaning_ms = per_query(started);
+        let fused: Vec<Vec<String>> = words_rankings
+            .iter()
+            .zip(&meaning_rankings)
+            .map(|(w, m)| eval::fused_baseline(w, m))
+            .collect();
+        rows.push(eval::score(
+            "naive FTS5 OR",
+            labels,
+            &words_rankings,
+            words_ms,
+        ));
+        rows.push(eval::score(
+            "naive MiniLM",
+            labels,
+            &meaning_rankings,
+            meaning_ms,
+        ));
+        rows.push(eval::score(
+            "naive RRF",
+            labels,
+            &fused,
+            words_ms + meaning_ms,
+        ));
+        Ok(EvalReport {
+            questions: labels.len(),
+            passages: corpus.len(),
+            rows,
+            misses,
+        })
     }
 
     /// A document's text as the vault holds it (its passages in order, each with its heading

@@ -413,7 +413,10 @@ fn scan_links_counted(line: &str, number: usize, links: &mut Vec<Link>) -> usize
 }
 
 fn wikilink(inner: &str, embed: bool, line: usize) -> Option<Link> {
-    let (target_part, label) = match inner.split_once('|') {
+    // Inside a table row the label's pipe is escaped (`[[Page\|label]]`, `![[a.png\|300]]`)
+    // so the table keeps its columns; Obsidian reads it as the plain pipe.
+    let split = inner.split_once("\\|").or_else(|| inner.split_once('|'));
+    let (target_part, label) = match split {
         Some((t, l)) => (t, Some(l.trim().to_owned()).filter(|l| !l.is_empty())),
         None => (inner, None),
     };
@@ -588,6 +591,47 @@ mod tests {
                     Some("local"),
                     2
                 ),
+            ]
+        );
+    }
+
+    #[test]
+    fn wikilinks_in_table_rows_escape_their_pipe() {
+        let text = "| Page | Picture |\n| --- | --- |\n| [[Sessions\\|the sessions]] | ![[map.png\\|300]] |\n\
+                    | [[Notes#^block-1\\|a block]] | [[Dir/Note#Part two]] |\n";
+        let parsed = parse(text, DocumentKind::Markdown, "x");
+        let summary: Vec<_> = parsed
+            .links
+            .iter()
+            .map(|l| {
+                (
+                    l.form,
+                    l.target.as_str(),
+                    l.heading.as_deref(),
+                    l.label.as_deref(),
+                    l.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    LinkForm::Wikilink,
+                    "Sessions",
+                    None,
+                    Some("the sessions"),
+                    3
+                ),
+                (LinkForm::Embed, "map.png", None, Some("300"), 3),
+                (
+                    LinkForm::Wikilink,
+                    "Notes",
+                    Some("^block-1"),
+                    Some("a block"),
+                    4
+                ),
+                (LinkForm::Wikilink, "Dir/Note", Some("Part two"), None, 4),
             ]
         );
     }

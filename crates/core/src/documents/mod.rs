@@ -7,10 +7,12 @@
 //! - [`chunk`] cuts sections into passages that fit the embedding model;
 //! - [`resolve`] points links at documents the way Obsidian does;
 //! - [`store`] writes and reads all of it in SQLite;
-//! - [`search`] answers text, vector and hybrid queries.
+//! - [`search`] answers text, vector and hybrid queries;
+//! - [`eval`] judges search against labelled questions and naive baselines.
 
 pub mod chunk;
 pub mod commands;
+pub mod eval;
 pub mod ingest;
 pub mod markdown;
 pub mod projects;

@@ -1,32 +1,76 @@
-//! Search over passages: by words (SQLite FTS5, BM25), by meaning (the vector index), or both
-//! fused by reciprocal rank. Filters (project, path glob, tag, kind) narrow the documents
-//! first, so both legs search the same set. Every hit carries its snippet with the matching
-//! terms marked, its score and where it came from.
+//! Search over passages: by words (SQLite FTS5, BM25 over weighted fields), by meaning (the
+//! vector index), or both fused by weighted reciprocal rank. Filters (project, path glob, tag, kind) narrow the documents
+//! first, so every leg searches the same set. Results are one per document by default (its
+//! best passage, the others beneath) or one per passage. Every hit carries its snippet with
+//! the matched words marked, its score, and why it ranks where it does.
 
 use super::DocumentKind;
 use crate::names::Named;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Reciprocal rank fusion's constant (the usual 60): damps the head of each list.
 const RRF_K: f64 = 60.0;
 
-/// How many candidates each leg of a hybrid search contributes, per result asked for.
-const HYBRID_DEPTH: usize = 4;
+/// Passages each leg of a search ranks before results are fused and collapsed: deep enough
+/// that a document whose best passage is found by only one leg still has its other passages.
+const LEG_DEPTH: usize = 100;
 
 /// Words around a full-text match in its snippet.
 const SNIPPET_TOKENS: i64 = 24;
 
-/// Characters of a passage shown when it matched by meaning alone.
+/// Characters of a passage shown when none of the query's words occur in it.
 const EXCERPT_CHARS: usize = 240;
+
+/// Other passages of a document shown beneath its best one.
+const OTHERS: usize = 3;
+
+/// The indexed fields of a passage, in the full-text table's column order, with the weight
+/// BM25 gives each: a word in a title, alias or heading says more about what a passage is
+/// about than the same word in its body.
+pub const FIELDS: [(&str, f64); 6] = [
+    ("title", 4.0),
+    ("aliases", 4.0),
+    ("heading", 2.0),
+    ("path", 1.5),
+    ("tags", 2.0),
+    ("body", 1.0),
+];
+
+/// How much each leg counts in the fusion of a hybrid search. Meaning counts more: on the
+/// labelled set (tests/search/labels.tsv) it ranks better alone, and a fusion weighted 1 : 1.5
+/// beat 1 : 1 and 1.5 : 1. A third leg of titles and aliases alone made it worse at every weight
+/// tried (0.2, 0.5): the title field's BM25 weight carries that signal instead.
+const LEG_WEIGHTS: Legs = Legs {
+    words: 1.0,
+    meaning: 1.5,
+};
+
+/// English words too common to say what a question is about ("why does my sidebar
+/// disappear" is about a sidebar disappearing). Dropped from words outside quotes, unless a
+/// query holds nothing else.
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at",
+    "be", "because", "been", "before", "being", "both", "but", "by", "can", "could", "did", "do",
+    "does", "doing", "done", "each", "either", "for", "from", "get", "gets", "had", "has", "have",
+    "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is",
+    "it", "its", "itself", "just", "let", "lets", "may", "me", "might", "more", "most", "much",
+    "must", "my", "myself", "no", "nor", "not", "of", "off", "on", "once", "one", "only", "or",
+    "other", "our", "ours", "out", "own", "same", "shall", "she", "should", "so", "some", "such",
+    "than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they", "this",
+    "those", "through", "to", "too", "up", "us", "very", "via", "want", "was", "we", "were",
+    "what", "when", "where", "whether", "which", "while", "who", "whom", "why", "will", "with",
+    "would", "you", "your", "yours",
+];
 
 /// How to search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum SearchMode {
-    /// Words, ranked by BM25; every word must occur.
+    /// Words, ranked by BM25 over any of the query's words (stemmed, common words dropped,
+    /// quoted phrases kept whole); every word must occur only when asked.
     Text,
     /// Meaning, ranked by cosine similarity of embeddings.
     Vector,
@@ -87,14 +131,62 @@ pub struct PassageSource {
     pub lines: (i64, i64),
 }
 
-/// One passage found.
+/// A rank in one list and the score it was ranked by.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Placing {
+    /// 1-based.
+    pub rank: u32,
+    /// Higher is better: BM25 (words), cosine (meaning), the fused score (fusion).
+    pub score: f64,
+}
+
+/// One field's share of a passage's BM25 score by words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct FieldScore {
+    /// `title`, `aliases`, `heading`, `path`, `tags` or `body`.
+    pub field: String,
+    /// Its weighted BM25 share.
+    pub score: f64,
+}
+
+/// Why a hit ranks where it does.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Explanation {
+    /// Its place by words (among documents, or passages with `passages`), if it matched.
+    pub words: Option<Placing>,
+    /// Its place by meaning, if it was among the nearest.
+    pub meaning: Option<Placing>,
+    /// The fields its words matched in, strongest first.
+    pub fields: Vec<FieldScore>,
+    /// Its place after fusion (hybrid), or in its one list.
+    pub fused: Option<Placing>,
+}
+
+/// Another passage of a hit's document that matched, beneath its best.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct OtherPassage {
+    /// The passage's id.
+    pub chunk: i64,
+    /// Its heading path.
+    pub heading: String,
+    /// First and last line.
+    pub lines: (i64, i64),
+    /// Its score, on the same scale as the hit's.
+    pub score: f64,
+}
+
+/// One document found (its best passage), or one passage when asked for passages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SearchHit {
     /// Where it is.
     #[serde(flatten)]
     pub source: PassageSource,
-    /// The passage around the match, terms marked.
+    /// The passage around the match, the matched words marked.
     pub snippet: Vec<SnippetPart>,
     /// The score the results are ordered by: BM25 (text), cosine (vector) or the fused
     /// reciprocal-rank score (hybrid). Higher is better.
@@ -103,6 +195,10 @@ pub struct SearchHit {
     pub text_rank: Option<u32>,
     /// 1-based rank in the vector results, if it was there.
     pub vector_rank: Option<u32>,
+    /// Why it ranks here.
+    pub explain: Explanation,
+    /// The document's other matching passages, best first (none with `passages`).
+    pub others: Vec<OtherPassage>,
 }
 
 impl SearchHit {
@@ -170,7 +266,8 @@ pub fn allowed_documents(
     Ok(Some(out))
 }
 
-/// The words of a query, as FTS5 terms.
+/// The words of a text, lowercased: what [`Query`] reads a query into before it drops common
+/// words.
 pub fn terms(query: &str) -> Vec<String> {
     query
         .split(|c: char| !c.is_alphanumeric())
@@ -179,33 +276,114 @@ pub fn terms(query: &str) -> Vec<String> {
         .collect()
 }
 
-/// Full-text hits as (chunk, BM25 score, snippet), best first. `all_terms` requires every
-/// term; otherwise any term counts.
+/// A query for words: loose words (any may match) and quoted phrases (matched whole).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Query {
+    /// Words outside quotes, common ones dropped (kept when there is nothing else).
+    pub words: Vec<String>,
+    /// Quoted phrases, each its words in order (common words kept: they are part of it).
+    pub phrases: Vec<Vec<String>>,
+    /// Whether every word and phrase must occur.
+    pub every: bool,
+}
+
+impl Query {
+    /// Reads `text`: `"…"` is a phrase; an unclosed quote runs to the end.
+    pub fn parse(text: &str, every: bool) -> Query {
+        let mut loose = String::new();
+        let mut phrases = Vec::new();
+        for (i, piece) in text.split('"').enumerate() {
+            if i % 2 == 1 {
+                let words = terms(piece);
+                if !words.is_empty() {
+                    phrases.push(words);
+                }
+            } else {
+                loose.push(' ');
+                loose.push_str(piece);
+            }
+        }
+        let all = terms(&loose);
+        let mut words: Vec<String> = all
+            .iter()
+            .filter(|w| !STOP_WORDS.contains(&w.as_str()))
+            .cloned()
+            .collect();
+        if words.is_empty() && phrases.is_empty() {
+            words = all;
+        }
+        let mut seen = std::collections::HashSet::new();
+        words.retain(|w| seen.insert(w.clone()));
+        Query {
+            words,
+            phrases,
+            every,
+        }
+    }
+
+    /// The FTS5 expression: each word and phrase quoted (so no word is read as an operator),
+    /// joined by `OR`, or `AND` for every word. `None` when there is nothing to match.
+    pub fn expression(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .words
+            .iter()
+            .map(|w| format!("\"{w}\""))
+            .chain(self.phrases.iter().map(|p| format!("\"{}\"", p.join(" "))))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(if self.every { " AND " } else { " OR " }))
+    }
+}
+
+/// The BM25 weights of [`FIELDS`] as SQL arguments.
+fn weights() -> String {
+    FIELDS
+        .iter()
+        .map(|(_, w)| format!("{w:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A passage matched by words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextHit {
+    /// The passage.
+    pub chunk: i64,
+    /// Its document.
+    pub document: i64,
+    /// BM25 over the weighted fields, higher is better.
+    pub score: f64,
+    /// Its body around the match, the matched words marked.
+    pub snippet: Vec<SnippetPart>,
+}
+
+/// Passages matching `query` by words, best first.
 pub fn text_hits(
     conn: &Connection,
-    query: &str,
-    all_terms: bool,
+    query: &Query,
     documents: Option<&[i64]>,
     limit: usize,
-) -> rusqlite::Result<Vec<(i64, f64, Vec<SnippetPart>)>> {
-    let words = terms(query);
-    if words.is_empty() {
-        return Ok(Vec::new());
+) -> rusqlite::Result<Vec<TextHit>> {
+    match query.expression() {
+        Some(expression) => bm25_hits(conn, &expression, documents, limit),
+        None => Ok(Vec::new()),
     }
-    let joiner = if all_terms { " AND " } else { " OR " };
-    let expression = words
-        .iter()
-        .map(|w| format!("\"{w}\""))
-        .collect::<Vec<_>>()
-        .join(joiner);
+}
+
+fn bm25_hits(
+    conn: &Connection,
+    expression: &str,
+    documents: Option<&[i64]>,
+    limit: usize,
+) -> rusqlite::Result<Vec<TextHit>> {
     let allowed = documents.map(|d| serde_json::to_string(d).unwrap_or_else(|_| "[]".to_owned()));
+    let weights = weights();
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT c.id, bm25(chunks_fts, 2.0, 1.0),
-                snippet(chunks_fts, 1, char(2), char(3), '…', {SNIPPET_TOKENS})
-           FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid
-          WHERE chunks_fts MATCH ?1
+        "SELECT c.id, c.document_id, bm25(passages_fts, {weights}),
+                snippet(passages_fts, 5, char(2), char(3), '…', {SNIPPET_TOKENS})
+           FROM passages_fts JOIN chunks c ON c.id = passages_fts.rowid
+          WHERE passages_fts MATCH ?1
             AND (?2 IS NULL OR c.document_id IN (SELECT value FROM json_each(?2)))
-          ORDER BY bm25(chunks_fts, 2.0, 1.0) LIMIT ?3"
+          ORDER BY bm25(passages_fts, {weights}) LIMIT ?3"
     ))?;
     let rows = stmt.query_map(
         params![
@@ -214,11 +392,102 @@ pub fn text_hits(
             i64::try_from(limit).unwrap_or(i64::MAX)
         ],
         |r| {
-            let snippet: String = r.get(2)?;
-            Ok((r.get(0)?, -r.get::<_, f64>(1)?, marked_parts(&snippet)))
+            let snippet: String = r.get(3)?;
+            Ok(TextHit {
+                chunk: r.get(0)?,
+                document: r.get(1)?,
+                score: -r.get::<_, f64>(2)?,
+                snippet: marked_parts(&snippet),
+            })
         },
     )?;
     rows.collect()
+}
+
+/// Snippets of `ids` with the words of `query` that occur in them marked, for passages found
+/// by meaning: the index's own matching (stems included) decides what is marked. Passages
+/// without any of the words are left out.
+pub fn marked_snippets(
+    conn: &Connection,
+    query: &Query,
+    ids: &[i64],
+) -> rusqlite::Result<HashMap<i64, Vec<SnippetPart>>> {
+    let Some(expression) = Query {
+        every: false,
+        ..query.clone()
+    }
+    .expression() else {
+        return Ok(HashMap::new());
+    };
+    let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT rowid, snippet(passages_fts, 5, char(2), char(3), '…', {SNIPPET_TOKENS})
+           FROM passages_fts
+          WHERE passages_fts MATCH ?1 AND rowid IN (SELECT value FROM json_each(?2))"
+    ))?;
+    let rows = stmt.query_map(params![expression, list], |r| {
+        let snippet: String = r.get(1)?;
+        Ok((r.get::<_, i64>(0)?, marked_parts(&snippet)))
+    })?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (id, parts) = row?;
+        if parts.iter().any(|p| p.highlight) {
+            out.insert(id, parts);
+        }
+    }
+    Ok(out)
+}
+
+/// Each field's weighted share of `chunk`'s BM25 score for `query`, strongest first; empty
+/// when its words do not match.
+pub fn field_scores(
+    conn: &Connection,
+    query: &Query,
+    chunk: i64,
+) -> rusqlite::Result<Vec<FieldScore>> {
+    let Some(expression) = query.expression() else {
+        return Ok(Vec::new());
+    };
+    let columns: Vec<String> = (0..FIELDS.len())
+        .map(|i| {
+            let one: Vec<String> = FIELDS
+                .iter()
+                .enumerate()
+                .map(|(j, (_, w))| {
+                    if i == j {
+                        format!("{w:.2}")
+                    } else {
+                        "0".to_owned()
+                    }
+                })
+                .collect();
+            format!("bm25(passages_fts, {})", one.join(", "))
+        })
+        .collect();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM passages_fts WHERE passages_fts MATCH ?1 AND rowid = ?2",
+        columns.join(", ")
+    ))?;
+    let found = stmt
+        .query_row(params![expression, chunk], |r| {
+            (0..FIELDS.len())
+                .map(|i| r.get::<_, f64>(i).map(|v| -v))
+                .collect::<rusqlite::Result<Vec<f64>>>()
+        })
+        .optional()?;
+    let mut out: Vec<FieldScore> = found
+        .unwrap_or_default()
+        .into_iter()
+        .zip(FIELDS)
+        .filter(|(score, _)| *score > 1e-9)
+        .map(|(score, (field, _))| FieldScore {
+            field: field.to_owned(),
+            score,
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    Ok(out)
 }
 
 /// Splits FTS5 snippet text marked with `\u{2}`…`\u{3}` into parts.
@@ -298,10 +567,16 @@ pub fn excerpt(body: &str, words: &[String]) -> Vec<SnippetPart> {
 
 /// Fuses ranked lists by reciprocal rank: each list adds `1 / (60 + rank)` for each id.
 pub fn fuse(lists: &[&[i64]]) -> Vec<(i64, f64)> {
+    let weighted: Vec<(&[i64], f64)> = lists.iter().map(|l| (*l, 1.0)).collect();
+    fuse_weighted(&weighted)
+}
+
+/// [`fuse`] with a weight per list: each adds `weight / (60 + rank)`. Ties go to the lower id.
+pub fn fuse_weighted(lists: &[(&[i64], f64)]) -> Vec<(i64, f64)> {
     let mut scores: HashMap<i64, f64> = HashMap::new();
-    for list in lists {
+    for (list, weight) in lists {
         for (rank, id) in list.iter().enumerate() {
-            *scores.entry(*id).or_default() += 1.0 / (RRF_K + rank as f64 + 1.0);
+            *scores.entry(*id).or_default() += weight / (RRF_K + rank as f64 + 1.0);
         }
     }
     let mut fused: Vec<(i64, f64)> = scores.into_iter().collect();
@@ -309,9 +584,160 @@ pub fn fuse(lists: &[&[i64]]) -> Vec<(i64, f64)> {
     fused
 }
 
-/// Candidates per leg of a hybrid search returning `limit`.
-pub fn hybrid_depth(limit: usize) -> usize {
-    (limit * HYBRID_DEPTH).max(20)
+/// Passages each leg ranks for a search returning `limit` results.
+pub fn leg_depth(limit: usize) -> usize {
+    (limit * 4).max(LEG_DEPTH)
+}
+
+/// How much each leg counts in a hybrid fusion.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Legs {
+    /// Passages by words.
+    pub words: f64,
+    /// Passages by meaning.
+    pub meaning: f64,
+}
+
+/// What each leg found, passages best first, each with its document.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// By words: (passage, document, BM25).
+    pub words: Vec<(i64, i64, f64)>,
+    /// By meaning: (passage, document, cosine).
+    pub meaning: Vec<(i64, i64, f64)>,
+}
+
+/// A ranked result before it is dressed with its source and snippet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    /// The passage shown.
+    pub chunk: i64,
+    /// The ordering score.
+    pub score: f64,
+    /// Why.
+    pub explain: Explanation,
+    /// The passage's own ranks by words and meaning (1-based).
+    pub passage_ranks: (Option<u32>, Option<u32>),
+    /// The document's other passages found, best first: (passage, score).
+    pub others: Vec<(i64, f64)>,
+}
+
+fn rank_of(position: usize) -> u32 {
+    u32::try_from(position + 1).unwrap_or(u32::MAX)
+}
+
+/// Orders what the legs found. `mode` picks the legs; `passages` keeps one result per
+/// passage, else passages collapse into their documents (documents ranked by their best
+/// passage in each leg, then fused; the best passage shown, the others beneath).
+pub fn rank(found: &Found, mode: SearchMode, passages: bool, limit: usize) -> Vec<Ranked> {
+    let ids = |list: &[(i64, i64, f64)]| list.iter().map(|(c, _, _)| *c).collect::<Vec<_>>();
+    let (words_ids, meaning_ids) = (ids(&found.words), ids(&found.meaning));
+    let place = |list: &[i64], id: i64| list.iter().position(|x| *x == id).map(rank_of);
+    let placing = |list: &[(i64, i64, f64)], id: i64, key: fn(&(i64, i64, f64)) -> i64| {
+        list.iter().position(|e| key(e) == id).map(|p| Placing {
+            rank: rank_of(p),
+            score: list[p].2,
+        })
+    };
+    // Passages in their fused order (each leg's own order outside hybrid).
+    let passage_order: Vec<(i64, f64)> = match mode {
+        SearchMode::Text => found.words.iter().map(|(c, _, s)| (*c, *s)).collect(),
+        SearchMode::Vector => found.meaning.iter().map(|(c, _, s)| (*c, *s)).collect(),
+        SearchMode::Hybrid => fuse_weighted(&[
+            (&words_ids, LEG_WEIGHTS.words),
+            (&meaning_ids, LEG_WEIGHTS.meaning),
+        ]),
+    };
+    let document_of: HashMap<i64, i64> = found
+        .words
+        .iter()
+        .chain(&found.meaning)
+        .map(|(c, d, _)| (*c, *d))
+        .collect();
+    if passages {
+        return passage_order
+            .iter()
+            .take(limit)
+            .enumerate()
+            .map(|(i, (chunk, score))| Ranked {
+                chunk: *chunk,
+                score: *score,
+                explain: Explanation {
+                    words: placing(&found.words, *chunk, |e| e.0),
+                    meaning: placing(&found.meaning, *chunk, |e| e.0),
+                    fields: Vec::new(),
+                    fused: Some(Placing {
+                        rank: rank_of(i),
+                        score: *score,
+                    }),
+                },
+                passage_ranks: (place(&words_ids, *chunk), place(&meaning_ids, *chunk)),
+                others: Vec::new(),
+            })
+            .collect();
+    }
+    // Documents by their best passage in each leg: the first occurrence keeps the order.
+    let documents_by = |list: &[(i64, i64, f64)]| {
+        let mut seen = std::collections::HashSet::new();
+        list.iter()
+            .filter(|(_, d, _)| seen.insert(*d))
+            .map(|(c, d, s)| (*c, *d, *s))
+            .collect::<Vec<_>>()
+    };
+    let words_docs = documents_by(&found.words);
+    let meaning_docs = documents_by(&found.meaning);
+    let doc_ids = |list: &[(i64, i64, f64)]| list.iter().map(|(_, d, _)| *d).collect::<Vec<_>>();
+    let document_order: Vec<(i64, f64)> = match mode {
+        SearchMode::Text => words_docs.iter().map(|(_, d, s)| (*d, *s)).collect(),
+        SearchMode::Vector => meaning_docs.iter().map(|(_, d, s)| (*d, *s)).collect(),
+        SearchMode::Hybrid => fuse_weighted(&[
+            (&doc_ids(&words_docs), LEG_WEIGHTS.words),
+            (&doc_ids(&meaning_docs), LEG_WEIGHTS.meaning),
+        ]),
+    };
+    let mut by_document: HashMap<i64, Vec<(i64, f64)>> = HashMap::new();
+    for (chunk, score) in &passage_order {
+        if let Some(document) = document_of.get(chunk) {
+            by_document
+                .entry(*document)
+                .or_default()
+                .push((*chunk, *score));
+        }
+    }
+    document_order
+        .iter()
+        .take(limit)
+        .enumerate()
+        .filter_map(|(i, (document, score))| {
+            let mut passages = by_document.remove(document)?.into_iter();
+            let (chunk, _) = passages.next()?;
+            Some(Ranked {
+                chunk,
+                score: *score,
+                explain: Explanation {
+                    words: placing(&words_docs, *document, |e| e.1),
+                    meaning: placing(&meaning_docs, *document, |e| e.1),
+                    fields: Vec::new(),
+                    fused: Some(Placing {
+                        rank: rank_of(i),
+                        score: *score,
+                    }),
+                },
+                passage_ranks: (place(&words_ids, chunk), place(&meaning_ids, chunk)),
+                others: passages.take(OTHERS).collect(),
+            })
+        })
+        .collect()
+}
+
+/// The document of each of `ids`.
+pub fn documents_of(conn: &Connection, ids: &[i64]) -> rusqlite::Result<HashMap<i64, i64>> {
+    let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, document_id FROM chunks WHERE id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let rows = stmt.query_map([list], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
 }
 
 /// Where each of `ids` is, with its text.
@@ -401,5 +827,66 @@ mod tests {
             }
         );
         assert_eq!(terms("Don't panic!"), ["don", "t", "panic"]);
+    }
+
+    #[test]
+    fn a_question_keeps_its_telling_words_and_its_phrases() {
+        let q = Query::parse(
+            "why does my sidebar disappear when I resize the window",
+            false,
+        );
+        assert_eq!(q.words, ["sidebar", "disappear", "resize", "window"]);
+        assert_eq!(
+            q.expression().as_deref(),
+            Some("\"sidebar\" OR \"disappear\" OR \"resize\" OR \"window\"")
+        );
+        let q = Query::parse("\"storm at sea\" harbour harbour", true);
+        assert_eq!(q.words, ["harbour"], "a repeated word counts once");
+        assert_eq!(
+            q.phrases,
+            [vec!["storm", "at", "sea"]],
+            "a phrase keeps its common words"
+        );
+        assert_eq!(
+            q.expression().as_deref(),
+            Some("\"harbour\" AND \"storm at sea\"")
+        );
+        // Nothing but common words: they are what the user asked for.
+        assert_eq!(
+            Query::parse("to be or not", false).words,
+            ["to", "be", "or", "not"]
+        );
+        // Operators and quotes inside words cannot reach FTS5.
+        let q = Query::parse("NEAR(a b) OR \"unclosed", false);
+        assert_eq!(q.words, ["near", "b"], "\"a\" is a common word");
+        assert_eq!(q.phrases, [vec!["unclosed"]]);
+        assert_eq!(Query::parse("?!", false).expression(), None);
+    }
+
+    #[test]
+    fn passages_collapse_into_documents_ranked_by_fusion() {
+        // Document 10 has the best passage by words, document 20 by meaning; 20's two
+        // passages collapse into one hit with the other beneath.
+        let found = Found {
+            words: vec![(1, 10, 5.0), (3, 20, 4.0), (2, 20, 3.0)],
+            meaning: vec![(2, 20, 0.9), (1, 10, 0.8)],
+        };
+        let hits = rank(&found, SearchMode::Hybrid, false, 10);
+        let order: Vec<i64> = hits.iter().map(|h| h.chunk).collect();
+        assert_eq!(
+            order,
+            [2, 1],
+            "meaning weighs more; document 20 shows its best passage"
+        );
+        assert_eq!(hits[0].others, [(3, hits[0].others[0].1)]);
+        assert_eq!(hits[0].explain.words.map(|p| p.rank), Some(2));
+        assert_eq!(hits[0].explain.meaning.map(|p| p.rank), Some(1));
+        assert_eq!(hits[0].passage_ranks, (Some(3), Some(1)));
+        let raw = rank(&found, SearchMode::Text, true, 10);
+        assert_eq!(raw.iter().map(|h| h.chunk).collect::<Vec<_>>(), [1, 3, 2]);
+        assert!(raw.iter().all(|h| h.others.is_empty()));
+        let docs = rank(&found, SearchMode::Text, false, 1);
+        assert_eq!(docs.len(), 1);
+        assert_eq!((docs[0].chunk, docs[0].score), (1, 5.0));
     }
 }

@@ -61,6 +61,7 @@ pub fn prepare(
     let name = path.rsplit('/').next().unwrap_or(path);
     let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
     let parsed = markdown::parse(text, kind, stem);
+    let passages = chunk::passages(&parsed.sections, &parsed.title, counter);
     Prepared {
         path: path.to_owned(),
         kind,
@@ -72,7 +73,7 @@ pub fn prepare(
         aliases: parsed.aliases,
         tags: parsed.tags,
         links: parsed.links,
-        passages: chunk::passages(&parsed.sections, counter),
+        passages,
         frontmatter_error: parsed.frontmatter_error,
     }
 }
@@ -338,7 +339,8 @@ pub fn unembedded(
     limit: usize,
 ) -> rusqlite::Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT c.text_hash, c.heading, c.body, c.embeds_heading FROM chunks c
+        "SELECT c.text_hash, c.heading, c.body, c.embeds_heading, d.title
+           FROM chunks c JOIN documents d ON d.id = c.document_id
           WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model = ?1 AND e.text_hash = c.text_hash)
           GROUP BY c.text_hash LIMIT ?2",
     )?;
@@ -347,7 +349,9 @@ pub fn unembedded(
         |r| {
             let heading: String = r.get(1)?;
             let body: String = r.get(2)?;
-            Ok((r.get(0)?, chunk::embedded_text(&heading, &body, r.get(3)?)))
+            let title: String = r.get(4)?;
+            let context = chunk::context(&title, &heading);
+            Ok((r.get(0)?, chunk::embedded_text(&context, &body, r.get(3)?)))
         },
     )?;
     rows.collect()

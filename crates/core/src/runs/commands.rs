@@ -420,6 +420,9 @@ impl RunEnvironment for InVault<'_> {
                     ..SearchFilter::default()
                 },
                 limit: Some(limit),
+                // Sources are passages: several of one document may each earn a place.
+                passages: true,
+                ..Default::default()
             },
         );
         let hits = match hits {

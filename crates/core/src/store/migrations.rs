@@ -50,6 +50,11 @@ pub const EMBEDDED: &[Migration] = &[
         name: "0005_outbox_stamps.sql",
         sql: include_str!("../../../../migrations/0005_outbox_stamps.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_passage_fields.sql",
+        sql: include_str!("../../../../migrations/0006_passage_fields.sql"),
+    },
 ];
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

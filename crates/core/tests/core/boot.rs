@@ -20,6 +20,7 @@ const CHANGED: &[Migration] = &[
     atelier_core::store::migrations::EMBEDDED[2],
     atelier_core::store::migrations::EMBEDDED[3],
     atelier_core::store::migrations::EMBEDDED[4],
+    atelier_core::store::migrations::EMBEDDED[5],
 ];
 
 fn sealed_with(vault: &TempVault, options: OpenOptions) -> SealReason {

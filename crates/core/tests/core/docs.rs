@@ -31,13 +31,24 @@ fn count(pv: &ProjectVault, sql: &str) -> i64 {
 /// per distinct resolved link.
 fn assert_indexes_agree(pv: &ProjectVault) {
     let chunks = count(pv, "SELECT COUNT(*) FROM chunks");
-    let fts = count(pv, "SELECT COUNT(*) FROM chunks_fts");
+    let fts = count(pv, "SELECT COUNT(*) FROM passages_fts");
     assert_eq!(fts, chunks, "full-text rows vs chunks");
     let orphans = count(
         pv,
-        "SELECT COUNT(*) FROM chunks_fts f WHERE f.rowid NOT IN (SELECT id FROM chunks)",
+        "SELECT COUNT(*) FROM passages_fts f WHERE f.rowid NOT IN (SELECT id FROM chunks)",
     );
     assert_eq!(orphans, 0, "full-text rows without a chunk");
+    let stale = count(
+        pv,
+        "SELECT COUNT(*) FROM passages_fts f JOIN chunks c ON c.id = f.rowid
+           JOIN documents d ON d.id = c.document_id
+          WHERE f.title IS NOT d.title OR f.path IS NOT d.path OR f.aliases IS NOT d.aliases
+             OR f.heading IS NOT c.heading OR f.body IS NOT c.body",
+    );
+    assert_eq!(
+        stale, 0,
+        "full-text rows whose fields are not their document's"
+    );
     let embedded = count(
         pv,
         "SELECT COUNT(*) FROM chunks c JOIN embeddings e ON e.text_hash = c.text_hash",
@@ -339,6 +350,7 @@ fn reingest_is_incremental_and_renames_and_deletions_leave_nothing_stale() {
                 mode: SearchMode::Text,
                 filter: SearchFilter::default(),
                 limit: None,
+                ..Default::default()
             },
         )
         .expect("search");
@@ -368,22 +380,27 @@ fn embedder() -> atelier_core::embed::Embedder {
 
 #[test]
 fn passages_fit_the_model_window_counted_again_by_its_tokenizer() {
-    use atelier_core::documents::chunk::{TokenCount, embedded_text};
+    use atelier_core::documents::chunk::{TokenCount, context, embedded_text};
     let pv = ProjectVault::new();
     pv.ingest();
     let tokenizer = embedder();
     let conn = pv.vault.sqlite();
     let mut stmt = conn
-        .prepare("SELECT heading, body, embeds_heading, tokens FROM chunks")
+        .prepare(
+            "SELECT c.heading, c.body, c.embeds_heading, c.tokens, d.title
+               FROM chunks c JOIN documents d ON d.id = c.document_id",
+        )
         .expect("prepare");
-    let rows: Vec<(String, String, bool, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    let rows: Vec<(String, String, bool, i64, String)> = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .expect("query")
         .map(|r| r.expect("row"))
         .collect();
     assert!(rows.len() > 10);
-    for (heading, body, embeds_heading, stored) in rows {
-        let text = embedded_text(&heading, &body, embeds_heading);
+    for (heading, body, embeds_heading, stored, title) in rows {
+        let text = embedded_text(&context(&title, &heading), &body, embeds_heading);
         let tokens = tokenizer.tokens(&text);
         assert_eq!(tokens as i64, stored, "stored count for {text:?}");
         assert!(tokens + 2 <= 256, "{tokens} tokens: {text:?}");
@@ -398,6 +415,106 @@ fn passages_fit_the_model_window_counted_again_by_its_tokenizer() {
 }
 
 /// The labelled query set: each query must find its passage among the first three results.
+/// Words mode (TESTING.md recipe 1, real parts on a temp vault): any word ranks, a question's
+/// common words do not count, quoted phrases match whole, `all_words` needs every one, and only
+/// what matched is marked.
+#[test]
+fn words_mode_ranks_any_word_keeps_phrases_and_can_require_every_word() {
+    let pv = ProjectVault::new();
+    pv.ingest();
+    let search = |query: &str, all_words: bool, passages: bool| {
+        pv.atelier
+            .search(
+                &owner(),
+                SearchRequest {
+                    query: query.to_owned(),
+                    mode: SearchMode::Text,
+                    limit: Some(20),
+                    all_words,
+                    passages,
+                    ..Default::default()
+                },
+            )
+            .expect("search")
+    };
+    let paths = |hits: &[atelier_core::documents::search::SearchHit]| {
+        hits.iter()
+            .map(|h| h.source.path.clone())
+            .collect::<Vec<_>>()
+    };
+    // No passage holds every word of the question; before, that found nothing.
+    let question = "why did the trawler vanish between the waves and where is the oar";
+    let hits = search(question, false, false);
+    assert_eq!(
+        paths(&hits).first().map(String::as_str),
+        Some("chapters/01-storm.md")
+    );
+    assert!(
+        search(question, true, false).is_empty(),
+        "every word: none has them all"
+    );
+    // One result per document, its other matching passage beneath.
+    let storm = &hits[0];
+    assert_eq!(storm.others.len(), 1, "{storm:#?}");
+    assert_eq!(
+        paths(&hits)
+            .iter()
+            .filter(|p| *p == "chapters/01-storm.md")
+            .count(),
+        1
+    );
+    let raw = search(question, false, true);
+    assert!(
+        raw.iter()
+            .filter(|h| h.source.path == "chapters/01-storm.md")
+            .count()
+            >= 2
+    );
+    // Marked words are the ones that matched, stemmed ("waves" for "waves", "vanish"), never
+    // a common word of the question.
+    let marked: Vec<String> = hits
+        .iter()
+        .flat_map(|h| {
+            h.snippet
+                .iter()
+                .filter(|p| p.highlight)
+                .map(|p| p.text.to_lowercase())
+        })
+        .collect();
+    assert!(
+        marked.iter().any(|w| w == "trawler's" || w == "trawler"),
+        "{marked:?}"
+    );
+    for common in ["the", "and", "is", "where", "why", "did"] {
+        assert!(
+            !marked.iter().any(|w| w == common),
+            "{common} marked: {marked:?}"
+        );
+    }
+    // A phrase matches whole: in this order only.
+    let mut phrase = paths(&search("\"single oar\"", false, false));
+    phrase.sort();
+    assert_eq!(phrase, ["chapters/01-storm.md", "plot.org"]);
+    assert!(search("\"oar single\"", false, false).is_empty());
+    // Every word, including a phrase, in one passage.
+    assert_eq!(
+        paths(&search("\"supply boat\" flour", true, false)),
+        ["chapters/02-calm.md"]
+    );
+    assert!(search("\"supply boat\" trawler", true, false).is_empty());
+    // The explanation names the fields the words matched.
+    let titled = search("calm water", false, false);
+    let fields: Vec<&str> = titled[0]
+        .explain
+        .fields
+        .iter()
+        .map(|f| f.field.as_str())
+        .collect();
+    assert_eq!(titled[0].source.path, "chapters/02-calm.md");
+    assert!(fields.contains(&"title"), "{fields:?}");
+    assert_eq!(titled[0].explain.words.map(|p| p.rank), Some(1));
+}
+
 #[test]
 fn search_finds_the_labelled_passages_in_every_mode() {
     let pv = ProjectVault::new();
@@ -440,6 +557,7 @@ fn search_finds_the_labelled_passages_in_every_mode() {
                     mode: *mode,
                     filter: SearchFilter::default(),
                     limit: Some(3),
+                    ..Default::default()
                 },
             )
             .expect("search");
@@ -468,6 +586,7 @@ fn search_finds_the_labelled_passages_in_every_mode() {
                     ..SearchFilter::default()
                 },
                 limit: Some(20),
+                ..Default::default()
             },
         )
         .expect("search");
@@ -538,6 +657,7 @@ fn bad_inputs_are_refused_with_typed_errors_and_change_nothing() {
                     ..SearchFilter::default()
                 },
                 limit,
+                ..Default::default()
             },
         )
     };

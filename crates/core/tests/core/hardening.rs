@@ -288,6 +288,7 @@ fn file_read_guards_the_text_of_project_files_and_its_scope_holds() {
                 mode: SearchMode::Text,
                 filter: SearchFilter::default(),
                 limit: Some(50),
+                ..Default::default()
             },
         )
     };
