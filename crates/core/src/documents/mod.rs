@@ -7,6 +7,7 @@
 //! - [`chunk`] cuts sections into passages that fit the embedding model;
 //! - [`resolve`] points links at documents the way Obsidian does;
 //! - [`store`] writes and reads all of it in SQLite;
+//! - [`query`] reads what the user typed into words and phrases;
 //! - [`search`] answers text, vector and hybrid queries;
 //! - [`eval`] judges search against labelled questions and naive baselines.
 
@@ -16,6 +17,7 @@ pub mod eval;
 pub mod ingest;
 pub mod markdown;
 pub mod projects;
+pub mod query;
 pub mod resolve;
 pub mod search;
 pub mod store;

@@ -5,6 +5,7 @@
 //! the matched words marked, its score, and why it ranks where it does.
 
 use super::DocumentKind;
+pub use super::query::{Query, terms};
 use crate::names::Named;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -46,23 +47,6 @@ const LEG_WEIGHTS: Legs = Legs {
     words: 1.0,
     meaning: 1.5,
 };
-
-/// English words too common to say what a question is about ("why does my sidebar
-/// disappear" is about a sidebar disappearing). Dropped from words outside quotes, unless a
-/// query holds nothing else.
-const STOP_WORDS: &[&str] = &[
-    "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at",
-    "be", "because", "been", "before", "being", "both", "but", "by", "can", "could", "did", "do",
-    "does", "doing", "done", "each", "either", "for", "from", "get", "gets", "had", "has", "have",
-    "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is",
-    "it", "its", "itself", "just", "let", "lets", "may", "me", "might", "more", "most", "much",
-    "must", "my", "myself", "no", "nor", "not", "of", "off", "on", "once", "one", "only", "or",
-    "other", "our", "ours", "out", "own", "same", "shall", "she", "should", "so", "some", "such",
-    "than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they", "this",
-    "those", "through", "to", "too", "up", "us", "very", "via", "want", "was", "we", "were",
-    "what", "when", "where", "whether", "which", "while", "who", "whom", "why", "will", "with",
-    "would", "you", "your", "yours",
-];
 
 /// How to search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -264,74 +248,6 @@ pub fn allowed_documents(
         }
     }
     Ok(Some(out))
-}
-
-/// The words of a text, lowercased: what [`Query`] reads a query into before it drops common
-/// words.
-pub fn terms(query: &str) -> Vec<String> {
-    query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
-
-/// A query for words: loose words (any may match) and quoted phrases (matched whole).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Query {
-    /// Words outside quotes, common ones dropped (kept when there is nothing else).
-    pub words: Vec<String>,
-    /// Quoted phrases, each its words in order (common words kept: they are part of it).
-    pub phrases: Vec<Vec<String>>,
-    /// Whether every word and phrase must occur.
-    pub every: bool,
-}
-
-impl Query {
-    /// Reads `text`: `"…"` is a phrase; an unclosed quote runs to the end.
-    pub fn parse(text: &str, every: bool) -> Query {
-        let mut loose = String::new();
-        let mut phrases = Vec::new();
-        for (i, piece) in text.split('"').enumerate() {
-            if i % 2 == 1 {
-                let words = terms(piece);
-                if !words.is_empty() {
-                    phrases.push(words);
-                }
-            } else {
-                loose.push(' ');
-                loose.push_str(piece);
-            }
-        }
-        let all = terms(&loose);
-        let mut words: Vec<String> = all
-            .iter()
-            .filter(|w| !STOP_WORDS.contains(&w.as_str()))
-            .cloned()
-            .collect();
-        if words.is_empty() && phrases.is_empty() {
-            words = all;
-        }
-        let mut seen = std::collections::HashSet::new();
-        words.retain(|w| seen.insert(w.clone()));
-        Query {
-            words,
-            phrases,
-            every,
-        }
-    }
-
-    /// The FTS5 expression: each word and phrase quoted (so no word is read as an operator),
-    /// joined by `OR`, or `AND` for every word. `None` when there is nothing to match.
-    pub fn expression(&self) -> Option<String> {
-        let parts: Vec<String> = self
-            .words
-            .iter()
-            .map(|w| format!("\"{w}\""))
-            .chain(self.phrases.iter().map(|p| format!("\"{}\"", p.join(" "))))
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(if self.every { " AND " } else { " OR " }))
-    }
 }
 
 /// The BM25 weights of [`FIELDS`] as SQL arguments.
@@ -787,106 +703,4 @@ impl Named for SearchMode {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reciprocal_rank_fusion_rewards_agreement() {
-        let fused = fuse(&[&[1, 2, 3], &[3, 1, 4]]);
-        let order: Vec<i64> = fused.iter().map(|(id, _)| *id).collect();
-        assert_eq!(order, [1, 3, 2, 4]);
-        assert!((fused[0].1 - (1.0 / 61.0 + 1.0 / 62.0)).abs() < 1e-12);
-    }
-
-    #[test]
-    fn snippets_and_excerpts_mark_the_matched_words() {
-        let parts = marked_parts("the \u{2}storm\u{3} broke");
-        assert_eq!(
-            parts,
-            [
-                SnippetPart {
-                    text: "the ".into(),
-                    highlight: false
-                },
-                SnippetPart {
-                    text: "storm".into(),
-                    highlight: true
-                },
-                SnippetPart {
-                    text: " broke".into(),
-                    highlight: false
-                },
-            ]
-        );
-        let parts = excerpt("Storm at sea", &terms("storm"));
-        assert_eq!(
-            parts[0],
-            SnippetPart {
-                text: "Storm".into(),
-                highlight: true
-            }
-        );
-        assert_eq!(terms("Don't panic!"), ["don", "t", "panic"]);
-    }
-
-    #[test]
-    fn a_question_keeps_its_telling_words_and_its_phrases() {
-        let q = Query::parse(
-            "why does my sidebar disappear when I resize the window",
-            false,
-        );
-        assert_eq!(q.words, ["sidebar", "disappear", "resize", "window"]);
-        assert_eq!(
-            q.expression().as_deref(),
-            Some("\"sidebar\" OR \"disappear\" OR \"resize\" OR \"window\"")
-        );
-        let q = Query::parse("\"storm at sea\" harbour harbour", true);
-        assert_eq!(q.words, ["harbour"], "a repeated word counts once");
-        assert_eq!(
-            q.phrases,
-            [vec!["storm", "at", "sea"]],
-            "a phrase keeps its common words"
-        );
-        assert_eq!(
-            q.expression().as_deref(),
-            Some("\"harbour\" AND \"storm at sea\"")
-        );
-        // Nothing but common words: they are what the user asked for.
-        assert_eq!(
-            Query::parse("to be or not", false).words,
-            ["to", "be", "or", "not"]
-        );
-        // Operators and quotes inside words cannot reach FTS5.
-        let q = Query::parse("NEAR(a b) OR \"unclosed", false);
-        assert_eq!(q.words, ["near", "b"], "\"a\" is a common word");
-        assert_eq!(q.phrases, [vec!["unclosed"]]);
-        assert_eq!(Query::parse("?!", false).expression(), None);
-    }
-
-    #[test]
-    fn passages_collapse_into_documents_ranked_by_fusion() {
-        // Document 10 has the best passage by words, document 20 by meaning; 20's two
-        // passages collapse into one hit with the other beneath.
-        let found = Found {
-            words: vec![(1, 10, 5.0), (3, 20, 4.0), (2, 20, 3.0)],
-            meaning: vec![(2, 20, 0.9), (1, 10, 0.8)],
-        };
-        let hits = rank(&found, SearchMode::Hybrid, false, 10);
-        let order: Vec<i64> = hits.iter().map(|h| h.chunk).collect();
-        assert_eq!(
-            order,
-            [2, 1],
-            "meaning weighs more; document 20 shows its best passage"
-        );
-        assert_eq!(hits[0].others, [(3, hits[0].others[0].1)]);
-        assert_eq!(hits[0].explain.words.map(|p| p.rank), Some(2));
-        assert_eq!(hits[0].explain.meaning.map(|p| p.rank), Some(1));
-        assert_eq!(hits[0].passage_ranks, (Some(3), Some(1)));
-        let raw = rank(&found, SearchMode::Text, true, 10);
-        assert_eq!(raw.iter().map(|h| h.chunk).collect::<Vec<_>>(), [1, 3, 2]);
-        assert!(raw.iter().all(|h| h.others.is_empty()));
-        let docs = rank(&found, SearchMode::Text, false, 1);
-        assert_eq!(docs.len(), 1);
-        assert_eq!((docs[0].chunk, docs[0].score), (1, 5.0));
-    }
-}
+mod tests;
