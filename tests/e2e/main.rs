@@ -95,6 +95,32 @@ impl Cli {
     }
 }
 
+/// Stops `child` as a service manager would: SIGTERM (SIGINT is ignored by every child of a
+/// background shell, so a test that sent it would hang there), then [`ended`].
+pub(crate) fn stop(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    ended(child, what)
+}
+
+/// Waits at most 30 s for `child` to end; one still running is killed and the test fails.
+/// Answers how it ended.
+pub(crate) fn ended(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not end within 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn db_dump(vault: &Path) -> String {
     let conn = rusqlite::Connection::open(vault.join("atelier.db")).expect("db");
     let mut out = String::new();

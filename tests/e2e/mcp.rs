@@ -348,13 +348,10 @@ fn the_sidecar_reaches_the_vault_through_its_owner() {
     let report = run_host(&cli, "granted");
     assert_eq!(report["updated"], "atelier://tasks/1", "{report}");
 
-    let _ = Command::new("kill")
-        .args(["-INT", &owner.id().to_string()])
-        .status();
-    let stopped = owner.wait().expect("wait");
+    let stopped = crate::stop(&mut owner, "atelier serve");
     assert!(
         stopped.success(),
-        "serve stops cleanly on Ctrl-C: {stopped:?}"
+        "serve stops cleanly on SIGTERM: {stopped:?}"
     );
     assert!(!socket.exists(), "the owner removes its socket");
     let audit = cli.json(&["audit", "tail", "--limit", "50"]);
@@ -369,7 +366,7 @@ fn the_sidecar_reaches_the_vault_through_its_owner() {
 }
 
 /// Takeover: a host connected through `atelier serve` keeps its session when the owner exits
-/// (SIGINT): `atelier mcp` opens the vault itself, replays the host's `initialize` to its own
+/// (SIGTERM): `atelier mcp` opens the vault itself, replays the host's `initialize` to its own
 /// server, and the next calls are answered there, the earlier task included; once the host is
 /// gone the vault is free for the CLI again.
 #[test]
@@ -381,7 +378,7 @@ fn a_waiting_sidecar_takes_over_when_the_owner_exits() {
     let pid = owner.id().to_string();
     let report = run_host_with(&cli, "takeover", &[&pid]);
     assert_eq!(report["after_takeover"], 2, "{report}");
-    assert!(owner.wait().expect("wait").success());
+    assert!(crate::ended(&mut owner, "atelier serve after SIGTERM").success());
     let tasks = cli.json(&["tasks", "ls"]);
     let titles: Vec<&str> = tasks
         .as_array()

@@ -69,10 +69,7 @@ fn cli_commands_reach_the_vault_through_its_owner() {
         "the path is the caller's, not the owner's working directory"
     );
 
-    let _ = Command::new("kill")
-        .args(["-INT", &owner.id().to_string()])
-        .status();
-    assert!(owner.wait().expect("wait").success());
+    assert!(crate::stop(&mut owner, "atelier serve").success());
     assert!(!socket.exists());
     let tasks = cli.json(&["tasks", "ls"]);
     assert_eq!(tasks[0]["title"], "Outline chapter 12", "{tasks}");
@@ -111,10 +108,8 @@ fn a_running_watch_serves_the_vault_to_other_commands() {
 
     let task = cli.json(&["tasks", "add", "asked while watching"]);
     assert_eq!(task["title"], "asked while watching");
-    let _ = Command::new("kill")
-        .args(["-INT", &watch.id().to_string()])
-        .status();
-    let _ = watch.wait();
+    // Every sync is its own transaction, so however the watch ends nothing is lost.
+    let _ = crate::stop(&mut watch, "atelier watch");
     let tasks = cli.json(&["tasks", "ls"]);
     assert_eq!(tasks[0]["title"], "asked while watching", "{tasks}");
 }
@@ -199,10 +194,7 @@ fn a_relayed_host_cannot_make_an_api_call_as_the_owner() {
         "no grant was made: {grants}"
     );
     assert_eq!(cli.json(&["audit", "tail", "--limit", "1"]), head_before);
-    let _ = Command::new("kill")
-        .args(["-TERM", &owner.id().to_string()])
-        .status();
-    assert!(owner.wait().expect("wait").success());
+    assert!(crate::stop(&mut owner, "atelier serve").success());
 }
 
 /// Resource faults (TESTING.md recipe 3) on the vault's socket: `atelier serve` under a low
@@ -263,9 +255,6 @@ fn the_socket_server_survives_floods_and_idle_and_bad_peers() {
     let answer: Value = serde_json::from_str(&answer).expect("JSON");
     assert_eq!(answer["error"]["code"], "INVALID_INPUT", "{answer}");
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &owner.id().to_string()])
-        .status();
-    assert!(owner.wait().expect("wait").success());
+    assert!(crate::stop(&mut owner, "atelier serve").success());
     assert!(!socket.exists(), "the socket goes with its owner");
 }

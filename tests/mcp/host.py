@@ -7,7 +7,7 @@ stdio the way Claude Desktop or Cursor would. Run by tests/e2e/mcp.rs:
 
 `before`: the host holds only the default `vault_read`; `granted`: the owner has granted it
 tasks_write, run_plays and bank_assets, and it calls every tool; `takeover`: it creates a task
-through the owner (`atelier serve`, OWNER_PID), stops the owner with SIGINT, and goes on in the
+through the owner (`atelier serve`, OWNER_PID), stops the owner with SIGTERM, and goes on in the
 same session; `threads`: two hosts (two `atelier mcp` processes, the second reaching the vault
 through the first) post to one thread at the same time, retry posts, subscribe, read and
 acknowledge. It prints one JSON report as its last line; any failed expectation raises (exit 1).
@@ -155,7 +155,7 @@ async def main(binary: str, vault: str, phase: str) -> dict:
                 return report
             if phase == "takeover":
                 await call("tasks_create", {"title": "asked while the owner ran"})
-                os.kill(int(sys.argv[4]), signal.SIGINT)
+                os.kill(int(sys.argv[4]), signal.SIGTERM)
                 await asyncio.sleep(2)
                 for attempt in range(3):
                     try:
