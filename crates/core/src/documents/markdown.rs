@@ -558,13 +558,11 @@ mod tests {
         assert!(links.iter().any(|l| l.target == "y.md"), "{links:?}");
     }
 
-    #[test]
-    fn every_wikilink_form_and_local_markdown_links_are_read_outside_code() {
-        let text = "See [[Note]], [[Note|the note]], [[Dir/Note#Part two]] and ![[map.png]].\n\
-                    A [local](../other%20file.md#Top) and [web](https://example.com).\n\
-                    `[[not a link]]`\n```\n[[also not]]\n```\n";
-        let parsed = parse(text, DocumentKind::Markdown, "x");
-        let summary: Vec<_> = parsed
+    /// A link as (form, target, heading, label, line).
+    type LinkRow<'a> = (LinkForm, &'a str, Option<&'a str>, Option<&'a str>, usize);
+
+    fn link_summary(parsed: &Parsed) -> Vec<LinkRow<'_>> {
+        parsed
             .links
             .iter()
             .map(|l| {
@@ -576,9 +574,17 @@ mod tests {
                     l.line,
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn every_wikilink_form_and_local_markdown_links_are_read_outside_code() {
+        let text = "See [[Note]], [[Note|the note]], [[Dir/Note#Part two]] and ![[map.png]].\n\
+                    A [local](../other%20file.md#Top) and [web](https://example.com).\n\
+                    `[[not a link]]`\n```\n[[also not]]\n```\n";
+        let parsed = parse(text, DocumentKind::Markdown, "x");
         assert_eq!(
-            summary,
+            link_summary(&parsed),
             [
                 (LinkForm::Wikilink, "Note", None, None, 1),
                 (LinkForm::Wikilink, "Note", None, Some("the note"), 1),
@@ -600,21 +606,8 @@ mod tests {
         let text = "| Page | Picture |\n| --- | --- |\n| [[Sessions\\|the sessions]] | ![[map.png\\|300]] |\n\
                     | [[Notes#^block-1\\|a block]] | [[Dir/Note#Part two]] |\n";
         let parsed = parse(text, DocumentKind::Markdown, "x");
-        let summary: Vec<_> = parsed
-            .links
-            .iter()
-            .map(|l| {
-                (
-                    l.form,
-                    l.target.as_str(),
-                    l.heading.as_deref(),
-                    l.label.as_deref(),
-                    l.line,
-                )
-            })
-            .collect();
         assert_eq!(
-            summary,
+            link_summary(&parsed),
             [
                 (
                     LinkForm::Wikilink,
