@@ -39,6 +39,7 @@ const COMMAND_NAMES: &[&str] = &[
     "ingest",
     "search",
     "document_show",
+    "document_preview",
     "document_open",
     "related",
     "hook_add",

@@ -9,8 +9,8 @@ use crate::events::{IngestProgressed, ProjectsChanged, TasksChanged, announce};
 use crate::vault::{AppVault, blocking};
 use atelier_core::access::auth::Principal;
 use atelier_core::api::{
-    DocumentView, HookAdd, HookView, IngestProgress, IngestReport, ProjectAdd, ProjectView,
-    RelatedDocument, SearchRequest, WatchOptions, WatchOutcome,
+    DocumentView, HookAdd, HookView, IngestProgress, IngestReport, Preview, ProjectAdd,
+    ProjectView, RelatedDocument, SearchRequest, WatchOptions, WatchOutcome,
 };
 use atelier_core::documents::search::SearchHit;
 use std::collections::HashMap;
@@ -137,6 +137,13 @@ pub async fn search(vault: State<'_, AppVault>, request: SearchRequest) -> Answe
 #[specta::specta]
 pub async fn document_show(vault: State<'_, AppVault>, reference: String) -> Answer<DocumentView> {
     Ok(vault.as_owner(|a, who| a.document_show(who, &reference))?)
+}
+
+/// An image attachment's bytes, for the Document view's preview.
+#[tauri::command]
+#[specta::specta]
+pub async fn document_preview(vault: State<'_, AppVault>, reference: String) -> Answer<Preview> {
+    Ok(blocking(&vault, move |a, who| a.document_preview(who, &reference)).await?)
 }
 
 /// Opens a vault document's file in the user's default application.

@@ -69,6 +69,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             docs::ingest,
             docs::search,
             docs::document_show,
+            docs::document_preview,
             docs::document_open,
             docs::related,
             docs::hook_add,

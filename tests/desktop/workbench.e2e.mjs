@@ -107,8 +107,9 @@ try {
   await (await session.find("#tab-projects")).click();
   await (await session.find("#project-path")).type(project);
   await (await session.find("#project-add")).click();
-  await session.waitForText('[data-project="novel"] .summary', (t) => t.includes("10 added"), 300000);
-  await session.waitForText('[data-project="novel"]', (t) => t.includes("10 documents"));
+  // Ten notes and one image (map.png, an attachment).
+  await session.waitForText('[data-project="novel"] .summary', (t) => t.includes("11 added"), 300000);
+  await session.waitForText('[data-project="novel"]', (t) => t.includes("11 documents"));
   writeFileSync(join(out, "projects.png"), windowPng("Atelier"));
 
   step("search as you type finds the passage, with the word marked");
@@ -126,6 +127,24 @@ try {
   await (await session.find("#document-backlinks button.link")).click();
   await session.waitForText("#document-links", (t) => t.includes("The Drowned Bell (dangling)"));
   writeFileSync(join(out, "document.png"), windowPng("Atelier"));
+
+  step("an embedded image opens as a document with its facts and a preview");
+  const image = await session.execute(
+    "return [...document.querySelectorAll('#document-links button.link')].findIndex((b) => b.textContent === 'map.png')",
+  );
+  if (image < 0) throw new Error("the embed of map.png does not resolve");
+  await session.execute("document.querySelectorAll('#document-links button.link')[arguments[0]].click()", [image]);
+  await session.waitForText("#document-title", (t) => t === "map");
+  await session.waitForText(".document .media", (t) => t === "image/png, 1 × 1 px");
+  // The preview is the file's bytes in a data: URL; decoded, the image is 1 pixel wide.
+  let loaded = null;
+  for (let tries = 0; tries < 50 && loaded !== 1; tries++) {
+    loaded = await session.execute(
+      "const img = document.querySelector('.document img.preview'); return img && img.complete ? img.naturalWidth : null",
+    );
+    if (loaded !== 1) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  if (loaded !== 1) throw new Error(`the preview did not load (natural width ${loaded})`);
   await (await session.find("#document-close")).click();
 
   step("providers & keys: the built-in providers are listed; add the provider stub");

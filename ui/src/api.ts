@@ -31,6 +31,8 @@ export type SearchMode = B.SearchMode;
 export type Explanation = B.Explanation;
 export type DocumentKind = B.DocumentKind;
 export type DocumentView = B.DocumentView_Serialize;
+export type Media = B.Media_Serialize;
+export type Preview = B.Preview;
 export type RelatedDocument = B.RelatedDocument;
 
 /** What a command answers: its data, or the core's error with its code and own words. */

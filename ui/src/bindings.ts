@@ -87,6 +87,8 @@ export const commands = {
 	search: (request: SearchRequest_Deserialize) => typedError<SearchHit_Serialize[], CommandError_Serialize>(__TAURI_INVOKE("search", { request })),
 	/**  A document with its links and backlinks. */
 	documentShow: (reference: string) => typedError<DocumentView_Serialize, CommandError_Serialize>(__TAURI_INVOKE("document_show", { reference })),
+	/**  An image attachment's bytes, for the Document view's preview. */
+	documentPreview: (reference: string) => typedError<Preview, CommandError_Serialize>(__TAURI_INVOKE("document_preview", { reference })),
 	/**  Opens a vault document's file in the user's default application. */
 	documentOpen: (reference: string) => typedError<null, CommandError_Serialize>(__TAURI_INVOKE("document_open", { reference })),
 	/**  Documents related to one, and why. */
@@ -761,7 +763,17 @@ export type DocumentKind =
 /**  reStructuredText. */
 "rst" | 
 /**  Source code and configuration. */
-"code";
+"code" | 
+/**  An image attachment (its dimensions read from the header). */
+"image" | 
+/**  An audio attachment (its duration read from the container). */
+"audio" | 
+/**  A video attachment (its duration read from the container). */
+"video" | 
+/**  A PDF attachment: its text, page by page, is searched like any passage. */
+"pdf" | 
+/**  An Obsidian canvas (JSON Canvas): its text nodes are its passages, its file nodes embeds. */
+"canvas";
 
 /**  A document in lists. */
 export type DocumentSummary = {
@@ -794,6 +806,8 @@ export type DocumentView_Deserialize = {
 	frontmatter: string,
 	/**  Size in bytes. */
 	size: number,
+	/**  An attachment's media facts; `None` for a note. */
+	media?: Media_Deserialize | null,
 	/**  Passages. */
 	chunks: number,
 	/**  Outgoing links, in order. */
@@ -816,6 +830,8 @@ export type DocumentView_Serialize = {
 	frontmatter: string,
 	/**  Size in bytes. */
 	size: number,
+	/**  An attachment's media facts; `None` for a note. */
+	media: Media_Serialize | null,
 	/**  Passages. */
 	chunks: number,
 	/**  Outgoing links, in order. */
@@ -1699,12 +1715,43 @@ export type LinkView_Serialize = {
 	resolved: DocumentSummary | null,
 };
 
+/**  What the vault knows of an attachment besides its bytes. */
+export type Media = Media_Serialize | Media_Deserialize;
+
 /**  What an asset's bytes are. */
 export type MediaType = 
 /**  `text/markdown` */
 "text/markdown" | 
 /**  `application/json` */
 "application/json";
+
+/**  What the vault knows of an attachment besides its bytes. */
+export type Media_Deserialize = {
+	/**  The IANA media type, by extension. */
+	media_type: string,
+	/**  An image's width in pixels. */
+	width?: number | null,
+	/**  An image's height in pixels. */
+	height?: number | null,
+	/**  A recording's duration in ms (its longest track). */
+	duration_ms?: number | null,
+	/**  A PDF's page count. */
+	pages?: number | null,
+};
+
+/**  What the vault knows of an attachment besides its bytes. */
+export type Media_Serialize = {
+	/**  The IANA media type, by extension. */
+	media_type: string,
+	/**  An image's width in pixels. */
+	width: number | null,
+	/**  An image's height in pixels. */
+	height: number | null,
+	/**  A recording's duration in ms (its longest track). */
+	duration_ms: number | null,
+	/**  A PDF's page count. */
+	pages: number | null,
+};
 
 /**
  *  `provider:model`, split at the first colon (Ollama models have colons of their own:
@@ -2181,6 +2228,14 @@ export type Play_Serialize = {
 	version: string,
 };
 
+/**  An image attachment's bytes, for a preview. */
+export type Preview = {
+	/**  The image's media type. */
+	media_type: string,
+	/**  Its bytes in base64 (standard alphabet, padded), ready for a `data:` URL. */
+	base64: string,
+};
+
 /**  Who is acting. Serialized as its text form. */
 export type Principal = string;
 
@@ -2502,7 +2557,10 @@ export type RelatedDocument = {
 	document: DocumentSummary,
 	/**  Every reason, strongest first. */
 	reasons: RelatedReason[],
-	/**  The ranking score: 1 per link direction, plus similarity, plus 0.1 per shared tag. */
+	/**
+	 *  The ranking score: 1 per link direction, 0.5 more per embed direction, plus similarity,
+	 *  plus 0.1 per shared tag.
+	 */
 	score: number | null,
 };
 
@@ -2512,6 +2570,10 @@ export type RelatedReason =
 { kind: "links_to" } | 
 /**  It links to the document. */
 { kind: "linked_from" } | 
+/**  The document embeds it (`![[…]]`: an image, a recording, a PDF, a passage). */
+{ kind: "embeds" } | 
+/**  It embeds the document. */
+{ kind: "embedded_in" } | 
 /**  Their passages are close in meaning. */
 { kind: "similar"; 
 /**  Best cosine similarity between a passage of each. */
@@ -3207,7 +3269,17 @@ export type SkipReason =
 /**  The OS refused to list or read it. */
 "unreadable" | 
 /**  Its name is not valid Unicode. */
-"bad_name";
+"bad_name" | 
+/**
+ *  An attachment whose bytes are not its type (corrupt, truncated or unsupported): kept
+ *  as a vault item, without its content.
+ */
+"unparsable" | 
+/**
+ *  An attachment over a reading cap (a PDF of too many pages): kept as a vault item,
+ *  without its content.
+ */
+"too_complex";
 
 /**  Files skipped for one reason. */
 export type SkippedFiles = {

@@ -503,8 +503,14 @@ pub enum EvalCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DocCommand {
-    /// A document's title, tags, frontmatter, links and backlinks.
+    /// A document's title, tags, frontmatter, links and backlinks (and an attachment's media
+    /// type, size, dimensions, duration or pages).
     Show {
+        /// Document id, PROJECT:PATH, or a path.
+        document: String,
+    },
+    /// A document's text as the vault holds it, passage by passage (a PDF's, page by page).
+    Text {
         /// Document id, PROJECT:PATH, or a path.
         document: String,
     },

@@ -8,10 +8,11 @@ use atelier_core::Error;
 use atelier_core::access::auth::Principal;
 use atelier_core::api::wire::Api;
 use atelier_core::api::{
-    DocumentView, HookAction, HookAdd, HookView, IngestProgress, IngestReport, IngestStage,
-    ProjectAdd, ProjectView, RelatedDocument, RelatedReason, SearchRequest, WatchOptions,
-    WatchOutcome,
+    DocumentText, DocumentView, HookAction, HookAdd, HookView, IngestProgress, IngestReport,
+    IngestStage, ProjectAdd, ProjectView, RelatedDocument, RelatedReason, SearchRequest,
+    WatchOptions, WatchOutcome,
 };
+use atelier_core::documents::DocumentKind;
 use atelier_core::documents::eval::{self, EvalReport, EvalRequest};
 use atelier_core::documents::search::{Explanation, Placing, SearchFilter, SearchHit};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -385,6 +386,9 @@ pub fn render_document(d: &DocumentView) -> String {
         "#{} {}\n{}:{} ({:?}, {} bytes, {} passages)\nFile: {}\n",
         doc.id, doc.title, doc.project, doc.path, doc.kind, d.size, d.chunks, d.file
     );
+    if let Some(media) = &d.media {
+        let _ = writeln!(s, "Media: {}", media.describe());
+    }
     if !d.tags.is_empty() {
         let _ = writeln!(s, "Tags: {}", d.tags.join(", "));
     }
@@ -418,6 +422,31 @@ pub fn render_document(d: &DocumentView) -> String {
     s
 }
 
+pub fn render_text(t: &DocumentText) -> String {
+    let doc = &t.document;
+    let mut s = format!("#{} {}\n{}:{}\n", doc.id, doc.title, doc.project, doc.path);
+    if let Some(media) = &t.media {
+        let _ = writeln!(s, "Media: {}", media.describe());
+    }
+    if t.passages.is_empty() {
+        s.push_str("(no text)\n");
+    }
+    // A PDF's passages are numbered by page, a note's by line.
+    let unit = if doc.kind == DocumentKind::Pdf {
+        "pages"
+    } else {
+        "lines"
+    };
+    for p in &t.passages {
+        let _ = writeln!(
+            s,
+            "\n[{unit} {}–{}] {}\n{}",
+            p.lines.0, p.lines.1, p.heading, p.body
+        );
+    }
+    s
+}
+
 pub fn render_related(list: &[RelatedDocument]) -> String {
     if list.is_empty() {
         return "Nothing related found.".to_owned();
@@ -430,6 +459,8 @@ pub fn render_related(list: &[RelatedDocument]) -> String {
             .map(|reason| match reason {
                 RelatedReason::LinksTo => "linked from here".to_owned(),
                 RelatedReason::LinkedFrom => "links here".to_owned(),
+                RelatedReason::Embeds => "embedded here".to_owned(),
+                RelatedReason::EmbeddedIn => "embeds this".to_owned(),
                 RelatedReason::Similar { score } => format!("similar ({score:.2})"),
                 RelatedReason::SharedTags { tags } => format!("shares #{}", tags.join(" #")),
             })

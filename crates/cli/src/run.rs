@@ -163,6 +163,10 @@ fn dispatch(
             let view = atelier.document_show(who, &document).map_err(fail)?;
             out.show(&view, crate::docs::render_document);
         }
+        Command::Docs(DocCommand::Text { document }) => {
+            let text = atelier.document_text(who, &document).map_err(fail)?;
+            out.show(&text, crate::docs::render_text);
+        }
         Command::Eval(EvalCommand::Search { labels, project }) => {
             crate::docs::eval_search(out, atelier, who, &labels, project)?;
         }

@@ -18,6 +18,10 @@ pub struct Config {
     /// Project files larger than this many bytes are skipped by ingest (and counted).
     #[serde(default = "default_max_file_bytes")]
     pub ingest_max_file_bytes: u64,
+    /// Attachments read as bytes (images, audio, video, PDFs) larger than this are skipped by
+    /// ingest (and counted).
+    #[serde(default = "default_max_attachment_bytes")]
+    pub ingest_max_attachment_bytes: u64,
     /// What every MCP client (`mcp:<name>`) may do without a grant of its own.
     #[serde(default = "default_mcp_capabilities")]
     pub mcp_default_capabilities: Vec<Capability>,
@@ -94,6 +98,12 @@ fn default_max_file_bytes() -> u64 {
     4 * 1024 * 1024
 }
 
+/// Large enough for photographs, scanned PDFs and short recordings; a long video is only
+/// hashed and probed, but its bytes are read whole.
+fn default_max_attachment_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+
 /// The most a user may set the depth limit to.
 pub const MAX_DEPTH_LIMIT: usize = 100;
 
@@ -102,6 +112,7 @@ impl Default for Config {
         Config {
             task_depth_limit: default_depth_limit(),
             ingest_max_file_bytes: default_max_file_bytes(),
+            ingest_max_attachment_bytes: default_max_attachment_bytes(),
             mcp_default_capabilities: default_mcp_capabilities(),
             orchestration: Orchestration::default(),
         }
@@ -120,6 +131,8 @@ impl Config {
              \n\
              # Project files larger than this (bytes) are skipped by ingest, and counted.\n\
              ingest_max_file_bytes: {}\n\
+             # The same for attachments read as bytes: images, audio, video and PDFs.\n\
+             ingest_max_attachment_bytes: {}\n\
              \n\
              # What every MCP client (a chat host, `mcp:<name>`) may do without a grant of its\n\
              # own. `[]` makes hosts ask for everything; grants add more per host.\n\
@@ -138,6 +151,7 @@ impl Config {
              \x20 max_runs_per_minute: {}\n",
             default_depth_limit(),
             default_max_file_bytes(),
+            default_max_attachment_bytes(),
             default_mcp_capabilities()
                 .iter()
                 .map(|c| c.name())
@@ -183,6 +197,9 @@ impl Config {
         config.orchestration.check()?;
         if config.ingest_max_file_bytes == 0 {
             return Err("ingest_max_file_bytes must be at least 1".to_owned());
+        }
+        if config.ingest_max_attachment_bytes == 0 {
+            return Err("ingest_max_attachment_bytes must be at least 1".to_owned());
         }
         // A host holding these by default could give itself anything, or reach the keys.
         if let Some(c) = config

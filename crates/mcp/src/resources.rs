@@ -32,7 +32,14 @@ impl VaultServer {
                     .call(move |a| a.document_text(&who, &reference))
                     .await?;
                 let body: Vec<&str> = text.passages.iter().map(|p| p.body.as_str()).collect();
-                (body.join("\n\n"), "text/markdown")
+                match text.media {
+                    // An attachment reads as its facts, then its text (a PDF's pages).
+                    Some(media) => (
+                        format!("{}\n\n{}", media.describe(), body.join("\n\n")),
+                        "text/markdown",
+                    ),
+                    None => (body.join("\n\n"), "text/markdown"),
+                }
             }
             Address::Role(name) => {
                 let role = self.call(move |a| a.role_show(&who, &name)).await?;

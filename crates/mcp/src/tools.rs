@@ -265,7 +265,7 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "Read one thing from the vault whole: a document's text (document:PROJECT:PATH), a canon block (canon:ID), an asset's newest version (asset:ID), a task with its children and dependencies (task:ID), a run (run:ID), an orchestration's progress (orchestration:ID) or a task tree's plan with its critical path (plan:ID). Long text comes in parts: pass next_cursor back for the rest."
+        description = "Read one thing from the vault whole: a document's text (document:PROJECT:PATH; an attachment gives its media facts first, a PDF its text page by page), a canon block (canon:ID), an asset's newest version (asset:ID), a task with its children and dependencies (task:ID), a run (run:ID), an orchestration's progress (orchestration:ID) or a task tree's plan with its critical path (plan:ID). Long text comes in parts: pass next_cursor back for the rest."
     )]
     async fn read(
         &self,
@@ -289,15 +289,23 @@ impl VaultServer {
                     .call(move |a| a.document_text(&who, &reference))
                     .await?;
                 let doc = text.document;
-                text.passages
+                // An attachment's media facts come first: an image or a recording has no
+                // passage, and a PDF's passages are its pages.
+                let media = text.media.map(|media| {
+                    Item::new(
+                        format!("atelier://docs/{}/{}", doc.project, doc.path),
+                        serde_json::json!({ "document": doc, "media": media }),
+                    )
+                });
+                media
                     .into_iter()
-                    .map(|p| {
+                    .chain(text.passages.into_iter().map(|p| {
                         let source = format!(
                             "atelier://docs/{}/{}#L{}-L{}",
                             doc.project, doc.path, p.lines.0, p.lines.1
                         );
                         Item::new(source, p)
-                    })
+                    }))
                     .collect()
             }
             "canon" => {

@@ -425,6 +425,18 @@ async fn every_tool_answers_with_labelled_bounded_results() {
             .expect("source")
             .starts_with("atelier://docs/novel/Places/Lighthouse.md#L")
     );
+    // An attachment reads as its media facts (an image has no passage).
+    let image = session
+        .ok("read", json!({"reference": "document:novel:map.png"}))
+        .await;
+    let facts = items(&image);
+    assert_eq!(facts.len(), 1, "{image}");
+    assert_eq!(facts[0]["source"], "atelier://docs/novel/map.png");
+    assert_eq!(facts[0]["data"]["document"]["kind"], "image");
+    assert_eq!(
+        facts[0]["data"]["media"],
+        json!({"media_type": "image/png", "width": 1, "height": 1, "duration_ms": null, "pages": null})
+    );
 
     let created = session
         .ok(

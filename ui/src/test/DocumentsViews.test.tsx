@@ -7,7 +7,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { backend, fire, ok, refusal, resetBackend } from "./backend";
 import { ProjectsView } from "../views/ProjectsView";
 import { SearchView } from "../views/SearchView";
-import { DocumentView } from "../views/DocumentView";
+import { DocumentView, mediaLine } from "../views/DocumentView";
 
 const { commands } = backend;
 const project = { id: 1, name: "novel", root: "/home/u/novel", watch: false, documents: 0, chunks: 0, ingested_at: null };
@@ -119,7 +119,7 @@ describe("DocumentView", () => {
     commands.documentShow.mockImplementation(() =>
       ok({
         document: summary(1, "index.md"), file: "/home/u/novel/index.md", tags: ["bible"], aliases: [], frontmatter: "{}",
-        size: 10, chunks: 2,
+        size: 10, media: null, chunks: 2,
         links: [
           { form: "wikilink", target: "Mara", heading: null, label: null, line: 3, resolved: summary(2, "Mara.md") },
           { form: "wikilink", target: "The Drowned Bell", heading: null, label: null, line: 4, resolved: null },
@@ -136,5 +136,41 @@ describe("DocumentView", () => {
     expect(screen.getByText("linked from here; similar (0.71)")).toBeInTheDocument();
     await userEvent.click(screen.getByRole("button", { name: "chapters/01.md" }));
     expect(opened).toBe(5);
+    expect(commands.documentPreview).not.toHaveBeenCalled();
+  });
+
+  it("shows an attachment's media facts and previews an image", async () => {
+    const image = { ...summary(3, "Attachments/diagram.png"), kind: "image" };
+    commands.documentShow.mockImplementation(() =>
+      ok({
+        document: image, file: "/home/u/novel/Attachments/diagram.png", tags: [], aliases: [], frontmatter: "{}",
+        size: 290, media: { media_type: "image/png", width: 64, height: 48, duration_ms: null, pages: null }, chunks: 0,
+        links: [], backlinks: [{ source: summary(1, "index.md"), line: 5 }],
+      }),
+    );
+    commands.documentPreview.mockImplementation(() => ok({ media_type: "image/png", base64: "iVBORw0KGgo=" }));
+    commands.related.mockImplementation(() => ok([]));
+    render(<DocumentView document={3} onOpen={() => {}} />);
+    expect(await screen.findByText("image/png, 64 × 48 px")).toBeInTheDocument();
+    const img = await screen.findByRole("img", { name: "Preview of Attachments/diagram.png" });
+    expect(img).toHaveAttribute("src", "data:image/png;base64,iVBORw0KGgo=");
+    expect(commands.documentPreview).toHaveBeenCalledWith("3");
+  });
+
+  it("reads a PDF's pages and a recording's duration without a preview", async () => {
+    const pdf = { ...summary(4, "guide.pdf"), kind: "pdf" };
+    commands.documentShow.mockImplementation(() =>
+      ok({
+        document: pdf, file: "/home/u/novel/guide.pdf", tags: [], aliases: [], frontmatter: "{}",
+        size: 1590, media: { media_type: "application/pdf", width: null, height: null, duration_ms: null, pages: 2 }, chunks: 2,
+        links: [], backlinks: [],
+      }),
+    );
+    commands.related.mockImplementation(() => ok([]));
+    render(<DocumentView document={4} onOpen={() => {}} />);
+    expect(await screen.findByText("application/pdf, 2 pages")).toBeInTheDocument();
+    expect(screen.queryByRole("img")).toBeNull();
+    expect(commands.documentPreview).not.toHaveBeenCalled();
+    expect(mediaLine({ media_type: "audio/ogg", width: null, height: null, duration_ms: 1500, pages: null })).toBe("audio/ogg, 1.5 s");
   });
 });

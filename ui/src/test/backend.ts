@@ -15,7 +15,7 @@ export const backend = (() => {
     "roleList", "canonCreate", "canonEdit", "canonList", "shapeCreate", "shapeEdit", "shapeList",
     "auditTail", "auditVerify", "grantAdd", "grantList", "grantRevoke",
     "projectAdd", "projectList", "projectRemove", "projectWatch", "projectPickFolder", "ingest",
-    "search", "documentShow", "documentOpen", "related", "hookAdd", "hookList", "hookRemove",
+    "search", "documentShow", "documentPreview", "documentOpen", "related", "hookAdd", "hookList", "hookRemove",
     "playsList", "runPreview", "runPlay", "runCancel", "runsList", "runShow",
     "assetsList", "assetShow", "assetBank", "assetReview", "assetPromote", "assetExport",
     "assetLineage", "assetsFrom", "keysList", "keySet", "keyRemove", "keyTest",

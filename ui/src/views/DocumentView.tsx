@@ -1,7 +1,8 @@
-// One document: its metadata, the links it makes (dangling ones marked), its backlinks, and the
-// related documents with the reason for each; every document named can be opened in turn.
+// One document: its metadata (an attachment's media facts, an image previewed), the links it
+// makes (dangling ones marked), its backlinks, and the related documents with the reason for
+// each; every document named can be opened in turn.
 import { useEffect, useState } from "react";
-import { attempt, commands, type DocumentView as Doc, type RelatedDocument } from "../api";
+import { attempt, commands, type DocumentView as Doc, type Media, type Preview, type RelatedDocument } from "../api";
 import { counted } from "../counted";
 
 function reasonText(r: RelatedDocument["reasons"][number]): string {
@@ -10,6 +11,10 @@ function reasonText(r: RelatedDocument["reasons"][number]): string {
       return "linked from here";
     case "linked_from":
       return "links here";
+    case "embeds":
+      return "embedded here";
+    case "embedded_in":
+      return "embeds this";
     case "similar":
       return `similar (${(r.score ?? 0).toFixed(2)})`;
     case "shared_tags":
@@ -17,14 +22,34 @@ function reasonText(r: RelatedDocument["reasons"][number]): string {
   }
 }
 
+/** An attachment's facts in words, as the CLI prints them: `image/png, 64 × 48 px`. */
+export function mediaLine(m: Media): string {
+  const parts = [m.media_type];
+  if (m.width != null && m.height != null) parts.push(`${m.width} × ${m.height} px`);
+  if (m.duration_ms != null) parts.push(`${(m.duration_ms / 1000).toFixed(1)} s`);
+  if (m.pages != null) parts.push(`${m.pages} page${m.pages === 1 ? "" : "s"}`);
+  return parts.join(", ");
+}
+
 export function DocumentView({ document, onOpen }: { document: number; onOpen: (document: number) => void }) {
   const [doc, setDoc] = useState<Doc | null>(null);
   const [related, setRelated] = useState<RelatedDocument[]>([]);
+  const [preview, setPreview] = useState<Preview | null>(null);
   const [problem, setProblem] = useState("");
 
   useEffect(() => {
     let current = true;
-    void attempt(() => commands.documentShow(String(document)), setProblem).then((d) => current && setDoc(d));
+    setPreview(null);
+    void attempt(() => commands.documentShow(String(document)), setProblem).then((d) => {
+      if (!current) return;
+      setDoc(d);
+      // Only an image whose header was read has a preview (a truncated one has no size).
+      if (d?.document.kind === "image" && d.media?.width != null) {
+        void attempt(() => commands.documentPreview(String(document)), setProblem).then(
+          (p) => current && setPreview(p),
+        );
+      }
+    });
     void attempt(() => commands.related(String(document), 10), setProblem).then((r) => current && r && setRelated(r));
     return () => {
       current = false;
@@ -40,6 +65,14 @@ export function DocumentView({ document, onOpen }: { document: number; onOpen: (
         <button onClick={() => void attempt(() => commands.documentOpen(String(document)), setProblem)}>Open file</button>
       </p>
       {problem && <p role="alert" className="error">{problem}</p>}
+      {doc.media && <p className="media">{mediaLine(doc.media)}</p>}
+      {preview && (
+        <img
+          className="preview"
+          src={`data:${preview.media_type};base64,${preview.base64}`}
+          alt={`Preview of ${doc.document.path}`}
+        />
+      )}
       {doc.tags.length > 0 && (
         <p className="chips">
           {doc.tags.map((t) => (

@@ -15,9 +15,10 @@ pub use crate::assets::commands::{
 };
 pub use crate::catalog::commands::{CanonEdit, CanonFilter, NewCanon, NewShape, ShapeEdit};
 pub use crate::documents::DocumentSummary;
+pub use crate::documents::attachment::Media;
 pub use crate::documents::commands::{
-    Backlink, DocumentText, DocumentView, LinkView, PassageText, RelatedDocument, RelatedReason,
-    SearchRequest,
+    Backlink, DocumentText, DocumentView, LinkView, PassageText, Preview, RelatedDocument,
+    RelatedReason, SearchRequest,
 };
 pub use crate::documents::projects::{
     HookAction, HookAdd, HookView, IngestProgress, IngestReport, IngestStage, IngestTimings,

@@ -10,13 +10,14 @@
 
 use super::{
     AssetDetail, AssetExport, AssetFilter, AssetLineage, AssetOrigin, AssetReviewRequest,
-    AssetView, BankRequest, CanonEdit, CanonFilter, DocumentView, Exported, GrantAdd, GrantView,
-    HookAdd, HookView, IngestProgress, IngestReport, KeyView, NewCanon, NewShape, NewTask,
-    OrchestrateRequest, OrchestrationView, PostView, ProjectAdd, ProjectView, Promotion,
-    ProviderAdd, ProviderCheck, ProviderView, ReindexReport, RelatedDocument, Route, RunEvent,
-    RunPreview, RunRequest, RunView, SearchRequest, ShapeEdit, Status, SwitchState, TaskDependency,
-    TaskDetail, TaskEdit, TaskMove, TaskPlan, TaskTransition, TaskTreeNode, ThreadAck,
-    ThreadCreate, ThreadPage, ThreadPost, ThreadRead, ThreadView, WatchOptions, WatchOutcome,
+    AssetView, BankRequest, CanonEdit, CanonFilter, DocumentText, DocumentView, Exported, GrantAdd,
+    GrantView, HookAdd, HookView, IngestProgress, IngestReport, KeyView, NewCanon, NewShape,
+    NewTask, OrchestrateRequest, OrchestrationView, PostView, Preview, ProjectAdd, ProjectView,
+    Promotion, ProviderAdd, ProviderCheck, ProviderView, ReindexReport, RelatedDocument, Route,
+    RunEvent, RunPreview, RunRequest, RunView, SearchRequest, ShapeEdit, Status, SwitchState,
+    TaskDependency, TaskDetail, TaskEdit, TaskMove, TaskPlan, TaskTransition, TaskTreeNode,
+    ThreadAck, ThreadCreate, ThreadPage, ThreadPost, ThreadRead, ThreadView, WatchOptions,
+    WatchOutcome,
 };
 use crate::access::audit::{Event, Verification};
 use crate::access::auth::Principal;
@@ -231,6 +232,8 @@ plain_calls! { atelier, who;
     fn search(request: SearchRequest) -> Vec<SearchHit> = atelier.search(who, request);
     fn search_eval(request: EvalRequest) -> EvalReport = atelier.search_eval(who, request);
     fn document_show(reference: &str as String) -> DocumentView = atelier.document_show(who, &reference);
+    fn document_text(reference: &str as String) -> DocumentText = atelier.document_text(who, &reference);
+    fn document_preview(reference: &str as String) -> Preview = atelier.document_preview(who, &reference);
     fn related(reference: &str as String, limit: u32) -> Vec<RelatedDocument> =
         atelier.related(who, &reference, limit);
     fn keys_list() -> Vec<KeyView> = atelier.keys_list(who);

@@ -2,7 +2,10 @@
 //! backlinks, and the documents related to one, each with why.
 
 use super::DocumentSummary;
+use super::attachment::Media;
+use super::store;
 use super::store::{find_document, summary};
+use super::{DocumentKind, walk};
 use crate::access::auth::{Capability, Principal};
 use crate::documents::eval::{self, EvalReport, EvalRequest};
 use crate::documents::search::{self, SearchFilter, SearchHit, SearchMode};
@@ -45,7 +48,9 @@ pub struct SearchRequest {
 pub struct DocumentText {
     /// The document.
     pub document: DocumentSummary,
-    /// Its passages, in order.
+    /// An attachment's media facts; `None` for a note.
+    pub media: Option<Media>,
+    /// Its passages, in order (a PDF's "lines" are its pages).
     pub passages: Vec<PassageText>,
 }
 
@@ -79,6 +84,19 @@ pub struct LinkView {
     pub resolved: Option<DocumentSummary>,
 }
 
+/// The largest image [`Atelier::document_preview`] reads.
+pub const MAX_PREVIEW_BYTES: u64 = 16 << 20;
+
+/// An image attachment's bytes, for a preview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Preview {
+    /// The image's media type.
+    pub media_type: String,
+    /// Its bytes in base64 (standard alphabet, padded), ready for a `data:` URL.
+    pub base64: String,
+}
+
 /// A document with its metadata, links and backlinks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -95,6 +113,8 @@ pub struct DocumentView {
     pub frontmatter: String,
     /// Size in bytes.
     pub size: i64,
+    /// An attachment's media facts; `None` for a note.
+    pub media: Option<Media>,
     /// Passages.
     pub chunks: i64,
     /// Outgoing links, in order.
@@ -122,6 +142,10 @@ pub enum RelatedReason {
     LinksTo,
     /// It links to the document.
     LinkedFrom,
+    /// The document embeds it (`![[…]]`: an image, a recording, a PDF, a passage).
+    Embeds,
+    /// It embeds the document.
+    EmbeddedIn,
     /// Their passages are close in meaning.
     Similar {
         /// Best cosine similarity between a passage of each.
@@ -142,7 +166,8 @@ pub struct RelatedDocument {
     pub document: DocumentSummary,
     /// Every reason, strongest first.
     pub reasons: Vec<RelatedReason>,
-    /// The ranking score: 1 per link direction, plus similarity, plus 0.1 per shared tag.
+    /// The ranking score: 1 per link direction, 0.5 more per embed direction, plus similarity,
+    /// plus 0.1 per shared tag.
     pub score: f64,
 }
 
@@ -387,14 +412,7 @@ impl Atelier {
     /// covering the document's path.
     pub fn document_text(&self, who: &Principal, reference: &str) -> Result<DocumentText> {
         self.read(who, Capability::VaultRead, |db, open| {
-            let id = find_document(db, reference)?;
-            if readable_documents(db, open, who, self.now())?.is_some_and(|ids| !ids.contains(&id))
-            {
-                return Err(Error::Denied {
-                    principal: who.as_text(),
-                    capability: Capability::FileRead,
-                });
-            }
+            let id = self.readable_document(db, open, who, reference)?;
             let document = summary(db, id)?;
             let passages = db
                 .prepare(
@@ -409,8 +427,63 @@ impl Atelier {
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(DocumentText { document, passages })
+            Ok(DocumentText {
+                document,
+                media: store::media(db, id)?,
+                passages,
+            })
         })
+    }
+
+    /// An image attachment's bytes for a preview (at most [`MAX_PREVIEW_BYTES`]), read from
+    /// its file now, beneath its project's folder. Needs what [`Atelier::document_text`] needs.
+    pub fn document_preview(&self, who: &Principal, reference: &str) -> Result<Preview> {
+        use base64::Engine as _;
+        self.read(who, Capability::VaultRead, |db, open| {
+            let id = self.readable_document(db, open, who, reference)?;
+            let (root, path, kind): (String, String, String) = db.query_row(
+                "SELECT p.root, d.path, d.kind FROM documents d
+                   JOIN projects p ON p.id = d.project_id WHERE d.id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let media = store::media(db, id)?.filter(|_| kind == DocumentKind::Image.as_str());
+            let Some(media) = media else {
+                return Err(Error::invalid(
+                    "document",
+                    format!("{path} is not an image; only images have a preview"),
+                ));
+            };
+            let bytes =
+                walk::read_bytes(Path::new(&root), &path, MAX_PREVIEW_BYTES).map_err(|reason| {
+                    Error::invalid(
+                        "document",
+                        format!("{path} cannot be previewed: {}", reason.describe()),
+                    )
+                })?;
+            Ok(Preview {
+                media_type: media.media_type,
+                base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+            })
+        })
+    }
+
+    /// The id of the document `reference` names, if `who` may read its file.
+    fn readable_document(
+        &self,
+        db: &rusqlite::Connection,
+        open: &crate::vault::OpenVault,
+        who: &Principal,
+        reference: &str,
+    ) -> Result<i64> {
+        let id = find_document(db, reference)?;
+        if readable_documents(db, open, who, self.now())?.is_some_and(|ids| !ids.contains(&id)) {
+            return Err(Error::Denied {
+                principal: who.as_text(),
+                capability: Capability::FileRead,
+            });
+        }
+        Ok(id)
     }
 
     /// A document, named by id, by `project:path`, or by a path unique across projects.
@@ -481,6 +554,7 @@ impl Atelier {
                 aliases: serde_json::from_str(&aliases).unwrap_or_default(),
                 frontmatter,
                 size,
+                media: store::media(db, id)?,
                 chunks,
                 links,
                 backlinks,
@@ -512,7 +586,9 @@ impl Atelier {
             authorize_with(&db, open, who, Capability::VaultRead, self.now())?;
             find_document(&db, reference)?
         };
-        let (out, back) = self.with_graph(open, |graph| graph.links_of(id))?;
+        let ((out, back), (embeds, embedded_in)) = self.with_graph(open, |graph| {
+            Ok((graph.links_of(id)?, graph.embeds_of(id)?))
+        })?;
         let similar = self.with_vectors(open, |db, vectors| {
             let mut stmt = db.prepare(
                 "SELECT e.vector FROM chunks c JOIN embeddings e
@@ -564,6 +640,15 @@ impl Atelier {
                 .or_default()
                 .push(RelatedReason::LinkedFrom);
         }
+        for d in embeds {
+            candidates.entry(d).or_default().push(RelatedReason::Embeds);
+        }
+        for d in embedded_in {
+            candidates
+                .entry(d)
+                .or_default()
+                .push(RelatedReason::EmbeddedIn);
+        }
         for (d, score) in &similar {
             candidates
                 .entry(*d)
@@ -597,6 +682,7 @@ impl Atelier {
                 .iter()
                 .map(|r| match r {
                     RelatedReason::LinksTo | RelatedReason::LinkedFrom => 1.0,
+                    RelatedReason::Embeds | RelatedReason::EmbeddedIn => 0.5,
                     RelatedReason::Similar { score } => f64::from(*score),
                     RelatedReason::SharedTags { tags } => 0.1 * tags.len() as f64,
                 })

@@ -27,6 +27,21 @@ const WRITE_BATCH: usize = 64;
 /// Passage texts embedded per transaction.
 const EMBED_BATCH: usize = 128;
 
+/// A file as read: text for notes and canvases, bytes for the other attachments.
+enum Read {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Read {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Read::Text(text) => text.as_bytes(),
+            Read::Bytes(bytes) => bytes,
+        }
+    }
+}
+
 impl Atelier {
     /// Ingests a project: reads what changed since the last ingest, removes what is gone,
     /// re-resolves links, embeds new passages and brings the indexes up to date. `progress`
@@ -50,7 +65,10 @@ impl Atelier {
                 format!("the folder of project {name} is gone or unreadable; nothing was changed"),
             ));
         }
-        let max_bytes = open.config.ingest_max_file_bytes;
+        let caps = walk::Caps {
+            text: open.config.ingest_max_file_bytes,
+            attachment: open.config.ingest_max_attachment_bytes,
+        };
         let mut report = IngestReport {
             project: name.to_owned(),
             files: 0,
@@ -80,7 +98,7 @@ impl Atelier {
         tell(IngestStage::Scan, 0, 0);
         let started = Instant::now();
         // The wall clock, not the injected one: it is compared with the file system's stamps.
-        let walked = walk::walk(&root, max_bytes, SystemClock.now());
+        let walked = walk::walk(&root, caps, SystemClock.now());
         report.timings.scan = elapsed_ms(started);
         let mut skipped = walked.skipped;
         let known = store::known(&lock(&open.db), project)?;
@@ -103,28 +121,48 @@ impl Atelier {
                 continue;
             }
             let started = Instant::now();
-            let text = match walk::read_text(&root, &found.path, max_bytes) {
-                Content::Text(text) => text,
-                Content::Skipped(reason) => {
+            let read = if walk::kind_of(&found.path).is_binary() {
+                walk::read_bytes(&root, &found.path, caps.attachment).map(Read::Bytes)
+            } else {
+                match walk::read_text(&root, &found.path, caps.text) {
+                    Content::Text(text) => Ok(Read::Text(text)),
+                    Content::Skipped(reason) => Err(reason),
+                }
+            };
+            let read = match read {
+                Ok(read) => read,
+                Err(reason) => {
                     skipped.entry(reason).or_default().push(found.path.clone());
                     seen.remove(&found.path);
                     continue;
                 }
             };
             if let Some(k) = previous
-                && k.hash == store::content_hash(text.as_bytes())
+                && k.hash == store::content_hash(read.bytes())
             {
                 touched.push((k.id, found.recorded_at));
                 report.unchanged += 1;
                 continue;
             }
-            let prepared = store::prepare(
-                &found.path,
-                &text,
-                found.size,
-                found.recorded_at,
-                embedder.as_ref(),
-            );
+            let prepared = match &read {
+                Read::Text(text) => store::prepare(
+                    &found.path,
+                    text,
+                    found.size,
+                    found.recorded_at,
+                    embedder.as_ref(),
+                ),
+                Read::Bytes(bytes) => store::prepare_attachment(
+                    &found.path,
+                    bytes,
+                    found.size,
+                    found.recorded_at,
+                    embedder.as_ref(),
+                ),
+            };
+            if let Some(reason) = prepared.unread {
+                skipped.entry(reason).or_default().push(found.path.clone());
+            }
             report.timings.read += elapsed_ms(started);
             if prepared.frontmatter_error.is_some() {
                 report.frontmatter_errors.push(found.path.clone());

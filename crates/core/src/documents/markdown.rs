@@ -286,7 +286,16 @@ fn heading_of(line: &str, kind: DocumentKind) -> Option<(usize, String)> {
                 trimmed.starts_with('.') && trimmed.len() > 1 && !trimmed.starts_with("..");
             (scene || forced).then(|| (1, trimmed.trim_start_matches('.').to_owned()))
         }
-        DocumentKind::Text | DocumentKind::Rst | DocumentKind::Code => None,
+        // Attachments have no headings of their own: a canvas is read as Markdown, a PDF's
+        // pages are its sections.
+        DocumentKind::Text
+        | DocumentKind::Rst
+        | DocumentKind::Code
+        | DocumentKind::Image
+        | DocumentKind::Audio
+        | DocumentKind::Video
+        | DocumentKind::Pdf
+        | DocumentKind::Canvas => None,
     }
 }
 
@@ -396,12 +405,16 @@ fn scan_links_counted(line: &str, number: usize, links: &mut Vec<Link>) -> usize
             }
         }
         if bytes[i] == b'['
-            && !(i > 0 && bytes[i - 1] == b'!')
             && let Some(close) = label_close.at_or_after(i)
             // A label holds no `[`: the link starts at the last `[` before its `](`.
             && bracket.at_or_after(i + 1).is_none_or(|next| next > close)
             && let Some(end) = paren.at_or_after(close + 2)
-            && let Some(link) = markdown_link(&line[i + 1..close], &line[close + 2..end], number)
+            && let Some(link) = markdown_link(
+                &line[i + 1..close],
+                &line[close + 2..end],
+                i > 0 && bytes[i - 1] == b'!',
+                number,
+            )
         {
             links.push(link);
             i = end + 1;
@@ -442,8 +455,9 @@ fn wikilink(inner: &str, embed: bool, line: usize) -> Option<Link> {
 }
 
 /// `[label](destination)` where the destination is a local path (no URL scheme), from its
-/// label and the text between its parentheses.
-fn markdown_link(label: &str, inside: &str, line: usize) -> Option<Link> {
+/// label and the text between its parentheses; `![alt](destination)`, an image, is an embed
+/// whose path is relative to the linking note all the same.
+fn markdown_link(label: &str, inside: &str, embed: bool, line: usize) -> Option<Link> {
     let mut destination = inside.trim();
     // A title: `[x](path "title")`.
     if let Some((path, _)) = destination.split_once(" \"") {
@@ -464,7 +478,11 @@ fn markdown_link(label: &str, inside: &str, line: usize) -> Option<Link> {
         None => (destination, None),
     };
     Some(Link {
-        form: LinkForm::Markdown,
+        form: if embed {
+            LinkForm::Embed
+        } else {
+            LinkForm::Markdown
+        },
         target: percent_decode(path),
         heading,
         label: Some(label.trim().to_owned()).filter(|l| !l.is_empty()),
@@ -581,6 +599,7 @@ mod tests {
     fn every_wikilink_form_and_local_markdown_links_are_read_outside_code() {
         let text = "See [[Note]], [[Note|the note]], [[Dir/Note#Part two]] and ![[map.png]].\n\
                     A [local](../other%20file.md#Top) and [web](https://example.com).\n\
+                    An image: ![the map](<maps/sea%20chart.png> \"Chart\"), ![web](https://x.org/a.png).\n\
                     `[[not a link]]`\n```\n[[also not]]\n```\n";
         let parsed = parse(text, DocumentKind::Markdown, "x");
         assert_eq!(
@@ -596,6 +615,13 @@ mod tests {
                     Some("Top"),
                     Some("local"),
                     2
+                ),
+                (
+                    LinkForm::Embed,
+                    "maps/sea chart.png",
+                    None,
+                    Some("the map"),
+                    3
                 ),
             ]
         );

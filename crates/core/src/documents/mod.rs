@@ -4,6 +4,7 @@
 //!
 //! - [`walk`] finds the files of a project and reads them without leaving its root;
 //! - [`markdown`] reads frontmatter, headings, links and tags;
+//! - [`attachment`] reads what images, audio, video, PDFs and canvases hold;
 //! - [`chunk`] cuts sections into passages that fit the embedding model;
 //! - [`resolve`] points links at documents the way Obsidian does;
 //! - [`store`] writes and reads all of it in SQLite;
@@ -11,6 +12,7 @@
 //! - [`search`] answers text, vector and hybrid queries;
 //! - [`eval`] judges search against labelled questions and naive baselines.
 
+pub mod attachment;
 pub mod chunk;
 pub mod commands;
 pub mod eval;
@@ -27,6 +29,43 @@ pub mod watching;
 
 use crate::names::Named;
 use serde::{Deserialize, Serialize};
+
+/// The attachment kind and media type of a file extension (lowercase), as Obsidian accepts
+/// them; `None` for any other extension. `webm` is read as video, as Obsidian plays it.
+pub fn attachment_type(extension: &str) -> Option<(DocumentKind, &'static str)> {
+    use DocumentKind::{Audio, Canvas, Image, Pdf, Video};
+    Some(match extension {
+        "avif" => (Image, "image/avif"),
+        "bmp" => (Image, "image/bmp"),
+        "gif" => (Image, "image/gif"),
+        "jpeg" | "jpg" => (Image, "image/jpeg"),
+        "png" => (Image, "image/png"),
+        "svg" => (Image, "image/svg+xml"),
+        "webp" => (Image, "image/webp"),
+        "flac" => (Audio, "audio/flac"),
+        "m4a" => (Audio, "audio/mp4"),
+        "mp3" => (Audio, "audio/mpeg"),
+        "ogg" => (Audio, "audio/ogg"),
+        "wav" => (Audio, "audio/wav"),
+        "3gp" => (Audio, "audio/3gpp"),
+        "mkv" => (Video, "video/x-matroska"),
+        "mov" => (Video, "video/quicktime"),
+        "mp4" => (Video, "video/mp4"),
+        "ogv" => (Video, "video/ogg"),
+        "webm" => (Video, "video/webm"),
+        "pdf" => (Pdf, "application/pdf"),
+        "canvas" => (Canvas, "application/json"),
+        _ => return None,
+    })
+}
+
+/// The lowercase extension of `path`.
+pub fn extension(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
 
 /// A document in lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +100,16 @@ pub enum DocumentKind {
     Rst,
     /// Source code and configuration.
     Code,
+    /// An image attachment (its dimensions read from the header).
+    Image,
+    /// An audio attachment (its duration read from the container).
+    Audio,
+    /// A video attachment (its duration read from the container).
+    Video,
+    /// A PDF attachment: its text, page by page, is searched like any passage.
+    Pdf,
+    /// An Obsidian canvas (JSON Canvas): its text nodes are its passages, its file nodes embeds.
+    Canvas,
 }
 
 impl DocumentKind {
@@ -73,6 +122,11 @@ impl DocumentKind {
             DocumentKind::Org => "org",
             DocumentKind::Rst => "rst",
             DocumentKind::Code => "code",
+            DocumentKind::Image => "image",
+            DocumentKind::Audio => "audio",
+            DocumentKind::Video => "video",
+            DocumentKind::Pdf => "pdf",
+            DocumentKind::Canvas => "canvas",
         }
     }
 
@@ -85,8 +139,27 @@ impl DocumentKind {
             "org" => DocumentKind::Org,
             "rst" => DocumentKind::Rst,
             "code" => DocumentKind::Code,
+            "image" => DocumentKind::Image,
+            "audio" => DocumentKind::Audio,
+            "video" => DocumentKind::Video,
+            "pdf" => DocumentKind::Pdf,
+            "canvas" => DocumentKind::Canvas,
             _ => return None,
         })
+    }
+
+    /// Whether files of this kind are attachments: embedded or linked from notes rather than
+    /// notes themselves, with a media type.
+    pub fn is_attachment(self) -> bool {
+        self.is_binary() || self == DocumentKind::Canvas
+    }
+
+    /// Whether files of this kind are read as bytes (everything else is UTF-8 text).
+    pub fn is_binary(self) -> bool {
+        matches!(
+            self,
+            DocumentKind::Image | DocumentKind::Audio | DocumentKind::Video | DocumentKind::Pdf
+        )
     }
 }
 
@@ -98,6 +171,11 @@ impl Named for DocumentKind {
         Self::Org,
         Self::Rst,
         Self::Code,
+        Self::Image,
+        Self::Audio,
+        Self::Video,
+        Self::Pdf,
+        Self::Canvas,
     ];
     fn name(self) -> &'static str {
         self.as_str()

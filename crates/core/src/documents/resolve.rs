@@ -67,14 +67,22 @@ impl Resolver {
                 .get(&source.to_lowercase())
                 .map(|i| self.targets[*i].id);
         }
-        if form == LinkForm::Markdown {
+        // A Markdown link is relative to its note; so is an embed when it names a path that
+        // exists there (`![alt](img.png)` is an embed too), else it is read as a wikilink.
+        if form != LinkForm::Wikilink {
             let joined = if target.starts_with('/') {
                 normalize(target)
             } else {
                 normalize(&format!("{source_dir}/{target}"))
-            }?;
-            if let Some(found) = self.by_path.get(&joined.to_lowercase()) {
+            };
+            if let Some(found) = joined
+                .as_ref()
+                .and_then(|j| self.by_path.get(&j.to_lowercase()))
+            {
                 return Some(self.targets[*found].id);
+            }
+            if form == LinkForm::Markdown && joined.is_none() {
+                return None;
             }
         }
         let key = target

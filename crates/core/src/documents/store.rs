@@ -4,9 +4,11 @@
 
 use super::DocumentKind;
 use super::DocumentSummary;
+use super::attachment::{self, Media};
 use super::chunk::{self, Passage, TokenCount};
-use super::markdown::{self, Link};
+use super::markdown::{self, Link, LinkForm};
 use super::resolve::{Resolver, Target};
+use super::walk::SkipReason;
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::projection::outbox::{DocumentSnapshot, LinkSnapshot};
@@ -42,6 +44,10 @@ pub struct Prepared {
     pub passages: Vec<Passage>,
     /// Frontmatter that did not parse.
     pub frontmatter_error: Option<String>,
+    /// An attachment's media facts; `None` for notes.
+    pub media: Option<Media>,
+    /// Why an attachment's content was not read (it is kept without it).
+    pub unread: Option<SkipReason>,
 }
 
 /// SHA-256 of `bytes`, hex.
@@ -49,7 +55,7 @@ pub fn content_hash(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// Reads `text` (the file at `path`) into a [`Prepared`].
+/// Reads `text` (the file at `path`, a note or a canvas) into a [`Prepared`].
 pub fn prepare(
     path: &str,
     text: &str,
@@ -58,9 +64,20 @@ pub fn prepare(
     counter: &dyn TokenCount,
 ) -> Prepared {
     let kind = super::walk::kind_of(path);
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
-    let parsed = markdown::parse(text, kind, stem);
+    let stem = stem(path);
+    let mut unread = None;
+    let parsed = if kind == DocumentKind::Canvas {
+        // A canvas reads as Markdown made of its nodes; its title stays its name.
+        let markdown = attachment::canvas_markdown(text).unwrap_or_else(|| {
+            unread = Some(SkipReason::Unparsable);
+            String::new()
+        });
+        let mut parsed = markdown::parse(&markdown, DocumentKind::Markdown, stem);
+        parsed.title = stem.to_owned();
+        parsed
+    } else {
+        markdown::parse(text, kind, stem)
+    };
     let passages = chunk::passages(&parsed.sections, &parsed.title, counter);
     Prepared {
         path: path.to_owned(),
@@ -75,7 +92,62 @@ pub fn prepare(
         links: parsed.links,
         passages,
         frontmatter_error: parsed.frontmatter_error,
+        media: super::attachment_type(&super::extension(path))
+            .filter(|_| kind == DocumentKind::Canvas)
+            .map(|(_, media_type)| Media {
+                media_type: media_type.to_owned(),
+                ..Media::default()
+            }),
+        unread,
     }
+}
+
+/// Reads `bytes` (the attachment at `path`: an image, a recording or a PDF) into a
+/// [`Prepared`]. A PDF's pages are its sections, each one line numbered by its page, so a
+/// passage's "lines" are the pages it spans.
+pub fn prepare_attachment(
+    path: &str,
+    bytes: &[u8],
+    size: u64,
+    modified_at: i64,
+    counter: &dyn TokenCount,
+) -> Prepared {
+    let contents = attachment::read(path, bytes);
+    let title = stem(path).to_owned();
+    let sections: Vec<markdown::Section> = contents
+        .pages
+        .iter()
+        .enumerate()
+        .filter(|(_, text)| !text.is_empty())
+        .map(|(index, text)| markdown::Section {
+            headings: vec![format!("Page {}", index + 1)],
+            start_line: index + 1,
+            lines: vec![text.clone()],
+        })
+        .collect();
+    let passages = chunk::passages(&sections, &title, counter);
+    Prepared {
+        path: path.to_owned(),
+        kind: super::walk::kind_of(path),
+        title,
+        hash: content_hash(bytes),
+        size,
+        modified_at,
+        frontmatter: "{}".to_owned(),
+        aliases: Vec::new(),
+        tags: Vec::new(),
+        links: Vec::new(),
+        passages,
+        frontmatter_error: None,
+        media: Some(contents.media),
+        unread: contents.unread,
+    }
+}
+
+/// A file's name without its extension, the title Obsidian shows.
+fn stem(path: &str) -> &str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.rsplit_once('.').map_or(name, |(s, _)| s)
 }
 
 /// What the vault holds of a file, for the cheap unchanged check.
@@ -128,15 +200,19 @@ pub fn write(
     now: Millis,
 ) -> rusqlite::Result<i64> {
     let aliases = serde_json::to_string(&file.aliases).unwrap_or_else(|_| "[]".to_owned());
+    let media = file.media.as_ref();
     let id: i64 = conn.query_row(
         "INSERT INTO documents
-             (project_id, path, kind, title, content_hash, size, modified_at, frontmatter, aliases, ingested_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             (project_id, path, kind, title, content_hash, size, modified_at, frontmatter, aliases,
+              ingested_at, media_type, width, height, duration_ms, pages)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT (project_id, path) DO UPDATE SET
              kind = excluded.kind, title = excluded.title, content_hash = excluded.content_hash,
              size = excluded.size, modified_at = excluded.modified_at,
              frontmatter = excluded.frontmatter, aliases = excluded.aliases,
-             ingested_at = excluded.ingested_at
+             ingested_at = excluded.ingested_at, media_type = excluded.media_type,
+             width = excluded.width, height = excluded.height,
+             duration_ms = excluded.duration_ms, pages = excluded.pages
          RETURNING id",
         params![
             project,
@@ -148,7 +224,12 @@ pub fn write(
             file.modified_at,
             file.frontmatter,
             aliases,
-            now
+            now,
+            media.map(|m| m.media_type.as_str()),
+            media.and_then(|m| m.width),
+            media.and_then(|m| m.height),
+            media.and_then(|m| m.duration_ms),
+            media.and_then(|m| m.pages),
         ],
         |r| r.get(0),
     )?;
@@ -264,9 +345,9 @@ pub fn resolve_links(conn: &Connection, project: i64) -> rusqlite::Result<Vec<i6
     for row in rows {
         let (link, source, form, target, current) = row?;
         let form = match form.as_str() {
-            "markdown" => markdown::LinkForm::Markdown,
-            "embed" => markdown::LinkForm::Embed,
-            _ => markdown::LinkForm::Wikilink,
+            "markdown" => LinkForm::Markdown,
+            "embed" => LinkForm::Embed,
+            _ => LinkForm::Wikilink,
         };
         let source_path = paths.get(&source).map_or("", String::as_str);
         let resolved = resolver.resolve(form, &target, source_path);
@@ -284,19 +365,20 @@ pub fn resolve_links(conn: &Connection, project: i64) -> rusqlite::Result<Vec<i6
 pub fn snapshot(conn: &Connection, id: i64) -> rusqlite::Result<Option<DocumentSnapshot>> {
     let head = conn
         .query_row(
-            "SELECT p.name, d.path, d.title FROM documents d JOIN projects p ON p.id = d.project_id
-              WHERE d.id = ?1",
+            "SELECT p.name, d.path, d.title, d.kind FROM documents d
+               JOIN projects p ON p.id = d.project_id WHERE d.id = ?1",
             [id],
             |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
                 ))
             },
         )
         .optional()?;
-    let Some((project, path, title)) = head else {
+    let Some((project, path, title, kind)) = head else {
         return Ok(None);
     };
     let mut tags_stmt =
@@ -305,18 +387,32 @@ pub fn snapshot(conn: &Connection, id: i64) -> rusqlite::Result<Option<DocumentS
         .query_map([id], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
     let mut links_stmt =
-        conn.prepare_cached("SELECT target_id, target FROM links WHERE source_id = ?1")?;
+        conn.prepare_cached("SELECT target_id, target, form FROM links WHERE source_id = ?1")?;
+    let mut embeds = Vec::new();
     let mut links = links_stmt
         .query_map([id], |r| {
-            Ok(match r.get::<_, Option<i64>>(0)? {
-                Some(target) => LinkSnapshot::Resolved(target),
-                None => LinkSnapshot::Dangling(r.get::<_, String>(1)?.trim().to_lowercase()),
-            })
+            let target = r.get::<_, Option<i64>>(0)?;
+            let embedded = r.get::<_, String>(2)? == LinkForm::Embed.as_str();
+            Ok((
+                match target {
+                    Some(target) => LinkSnapshot::Resolved(target),
+                    None => LinkSnapshot::Dangling(r.get::<_, String>(1)?.trim().to_lowercase()),
+                },
+                target.filter(|_| embedded),
+            ))
         })?
+        .map(|row| {
+            row.map(|(link, embedded)| {
+                embeds.extend(embedded);
+                link
+            })
+        })
         .collect::<rusqlite::Result<Vec<_>>>()?;
     links.retain(|l| !matches!(l, LinkSnapshot::Dangling(t) if t.is_empty()));
     links.sort();
     links.dedup();
+    embeds.sort_unstable();
+    embeds.dedup();
     Ok(Some(DocumentSnapshot {
         id,
         project,
@@ -324,6 +420,8 @@ pub fn snapshot(conn: &Connection, id: i64) -> rusqlite::Result<Option<DocumentS
         title,
         tags,
         links,
+        kind,
+        embeds,
     }))
 }
 
@@ -389,6 +487,25 @@ pub fn store_embeddings(
     touched.sort_unstable();
     touched.dedup();
     Ok(touched)
+}
+
+/// The media facts of document `id`; `None` for a note (or no such document).
+pub(crate) fn media(db: &Connection, id: i64) -> rusqlite::Result<Option<Media>> {
+    db.query_row(
+        "SELECT media_type, width, height, duration_ms, pages FROM documents
+          WHERE id = ?1 AND media_type IS NOT NULL",
+        [id],
+        |r| {
+            Ok(Media {
+                media_type: r.get(0)?,
+                width: r.get(1)?,
+                height: r.get(2)?,
+                duration_ms: r.get(3)?,
+                pages: r.get(4)?,
+            })
+        },
+    )
+    .optional()
 }
 
 /// The document `id` as listed.

@@ -26,13 +26,32 @@ pub const MAX_IGNORE_FILE: u64 = 1024 * 1024;
 /// How many bytes are sniffed for NUL to tell a binary file.
 const SNIFF: usize = 8192;
 
-/// Extensions that are binary without looking.
+/// Extensions that are binary without looking (attachments, read as bytes, are not here).
 const BINARY_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "gif", "webp", "bmp", "ico", "tif", "tiff", "psd", "pdf", "zip", "gz",
-    "tgz", "xz", "bz2", "7z", "rar", "mp3", "wav", "flac", "ogg", "m4a", "mp4", "mov", "mkv",
-    "avi", "webm", "woff", "woff2", "ttf", "otf", "exe", "dll", "so", "dylib", "bin", "class",
-    "jar", "wasm", "sqlite", "db", "kuzu",
+    "ico", "tif", "tiff", "psd", "zip", "gz", "tgz", "xz", "bz2", "7z", "rar", "avi", "woff",
+    "woff2", "ttf", "otf", "exe", "dll", "so", "dylib", "bin", "class", "jar", "wasm", "sqlite",
+    "db", "kuzu",
 ];
+
+/// The size caps of a walk, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// Text files (and canvases, which are text).
+    pub text: u64,
+    /// Attachments read as bytes: images, audio, video, PDFs.
+    pub attachment: u64,
+}
+
+impl Caps {
+    /// The cap for the file at `path`.
+    pub fn of(&self, path: &str) -> u64 {
+        if kind_of(path).is_binary() {
+            self.attachment
+        } else {
+            self.text
+        }
+    }
+}
 
 /// How close to the walk a modification time may be and still vouch for the content.
 ///
@@ -78,6 +97,12 @@ pub enum SkipReason {
     Unreadable,
     /// Its name is not valid Unicode.
     BadName,
+    /// An attachment whose bytes are not its type (corrupt, truncated or unsupported): kept
+    /// as a vault item, without its content.
+    Unparsable,
+    /// An attachment over a reading cap (a PDF of too many pages): kept as a vault item,
+    /// without its content.
+    TooComplex,
 }
 
 impl SkipReason {
@@ -89,6 +114,12 @@ impl SkipReason {
             SkipReason::Symlink => "symbolic link (never followed)",
             SkipReason::Unreadable => "unreadable",
             SkipReason::BadName => "name is not valid Unicode",
+            SkipReason::Unparsable => {
+                "kept without its content: not readable as its type (corrupt, truncated or unsupported)"
+            }
+            SkipReason::TooComplex => {
+                "kept without its content: over a reading cap (a PDF of more pages than the cap)"
+            }
         }
     }
 }
@@ -108,9 +139,9 @@ impl Walked {
     }
 }
 
-/// Walks `root`, keeping files of at most `max_bytes`. `started_at` is the wall-clock time
-/// of the walk in ms, the clock file systems stamp modification times from.
-pub fn walk(root: &Path, max_bytes: u64, started_at: i64) -> Walked {
+/// Walks `root`, keeping files within `caps`. `started_at` is the wall-clock time of the walk
+/// in ms, the clock file systems stamp modification times from.
+pub fn walk(root: &Path, caps: Caps, started_at: i64) -> Walked {
     let mut walked = Walked::default();
     let rules = std::sync::Arc::new(IgnoreRules::new(root));
     let mut builder = ignore::WalkBuilder::new(root);
@@ -169,7 +200,7 @@ pub fn walk(root: &Path, max_bytes: u64, started_at: i64) -> Walked {
             walked.skip(SkipReason::Unreadable, path);
             continue;
         };
-        if meta.len() > max_bytes {
+        if meta.len() > caps.of(&path) {
             walked.skip(SkipReason::TooLarge, path);
             continue;
         }
@@ -275,17 +306,17 @@ pub enum Content {
     Skipped(SkipReason),
 }
 
-/// Reads the file at `path` (relative to `root`) as UTF-8 text of at most `max_bytes`.
-pub fn read_text(root: &Path, path: &str, max_bytes: u64) -> Content {
+/// Reads the file at `path` (relative to `root`): at most `max_bytes` of anything.
+pub fn read_bytes(root: &Path, path: &str, max_bytes: u64) -> Result<Vec<u8>, SkipReason> {
     let mut file = match crate::beneath::open_file(root, path) {
         Ok(file) => file,
         Err(e)
             if e.raw_os_error() == Some(crate::beneath::ELOOP)
                 || e.kind() == std::io::ErrorKind::NotADirectory =>
         {
-            return Content::Skipped(SkipReason::Symlink);
+            return Err(SkipReason::Symlink);
         }
-        Err(_) => return Content::Skipped(SkipReason::Unreadable),
+        Err(_) => return Err(SkipReason::Unreadable),
     };
     let mut bytes = Vec::new();
     if file
@@ -294,11 +325,20 @@ pub fn read_text(root: &Path, path: &str, max_bytes: u64) -> Content {
         .read_to_end(&mut bytes)
         .is_err()
     {
-        return Content::Skipped(SkipReason::Unreadable);
+        return Err(SkipReason::Unreadable);
     }
     if bytes.len() as u64 > max_bytes {
-        return Content::Skipped(SkipReason::TooLarge);
+        return Err(SkipReason::TooLarge);
     }
+    Ok(bytes)
+}
+
+/// Reads the file at `path` (relative to `root`) as UTF-8 text of at most `max_bytes`.
+pub fn read_text(root: &Path, path: &str, max_bytes: u64) -> Content {
+    let bytes = match read_bytes(root, path, max_bytes) {
+        Ok(bytes) => bytes,
+        Err(reason) => return Content::Skipped(reason),
+    };
     if bytes[..bytes.len().min(SNIFF)].contains(&0) {
         return Content::Skipped(SkipReason::Binary);
     }
@@ -314,10 +354,10 @@ pub fn read_text(root: &Path, path: &str, max_bytes: u64) -> Content {
 
 /// The kind of document a path holds, by its extension; `Text` for unknown ones.
 pub fn kind_of(path: &str) -> DocumentKind {
-    let extension = path
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
+    let extension = super::extension(path);
+    if let Some((kind, _)) = super::attachment_type(&extension) {
+        return kind;
+    }
     match extension.as_str() {
         "md" | "markdown" | "mdx" => DocumentKind::Markdown,
         "fountain" | "spmd" => DocumentKind::Fountain,
@@ -408,7 +448,11 @@ mod tests {
         assert_eq!(kind_of("s.fountain"), DocumentKind::Fountain);
         assert_eq!(kind_of("x.rs"), DocumentKind::Code);
         assert_eq!(kind_of("README"), DocumentKind::Text);
-        assert!(has_binary_extension("cover.PNG"));
+        assert_eq!(kind_of("Attachments/cover.PNG"), DocumentKind::Image);
+        assert_eq!(kind_of("v1.2/notes"), DocumentKind::Text);
+        assert_eq!(kind_of("Board.canvas"), DocumentKind::Canvas);
+        assert!(has_binary_extension("fonts/serif.woff2"));
+        assert!(!has_binary_extension("cover.png"));
     }
 
     /// Path escape (TESTING.md recipe 7) for ignore files: rules behind a symlinked
@@ -438,7 +482,11 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let dir = r.to_path_buf();
         std::thread::spawn(move || {
-            let _ = tx.send(walk(&dir, 1 << 20, 0));
+            let caps = Caps {
+                text: 1 << 20,
+                attachment: 1 << 20,
+            };
+            let _ = tx.send(walk(&dir, caps, 0));
         });
         let walked = rx
             .recv_timeout(std::time::Duration::from_secs(20))

@@ -1,5 +1,5 @@
 //! The Kuzu graph: a projection of SQLite's tasks (Task and Role nodes; CHILD_OF, DEPENDS_ON,
-//! ASSIGNED_TO edges) and documents (Document, Project, Tag and Missing nodes; LINKS_TO,
+//! ASSIGNED_TO edges) and documents (Document, Project, Tag and Missing nodes; LINKS_TO, EMBEDS,
 //! TAGGED, IN_PROJECT edges; a dangling link points at a Missing node named by its target) and
 //! the lineage of banked assets (Asset, Run and Canon nodes; PRODUCED_BY, DERIVED_FROM,
 //! FOR_TASK, PROMOTED_TO edges), fed from the outbox and rebuildable from SQLite alone.
@@ -22,7 +22,7 @@ mod statements;
 const DB_FILE: &str = "tasks.kuzu";
 
 /// Bumped when the node/edge layout changes; a projection at another version is rebuilt.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Kuzu's default cap on recursive joins. Queries start here because a larger bound costs
 /// several milliseconds per query even when paths are short (measured: 1.5 ms at 30 hops,
@@ -39,11 +39,12 @@ const SCHEMA: &[&str] = &[
     "CREATE REL TABLE IF NOT EXISTS CHILD_OF(FROM Task TO Task)",
     "CREATE REL TABLE IF NOT EXISTS DEPENDS_ON(FROM Task TO Task)",
     "CREATE REL TABLE IF NOT EXISTS ASSIGNED_TO(FROM Task TO Role)",
-    "CREATE NODE TABLE IF NOT EXISTS Document(id INT64, project STRING, path STRING, title STRING, PRIMARY KEY(id))",
+    "CREATE NODE TABLE IF NOT EXISTS Document(id INT64, project STRING, path STRING, title STRING, kind STRING, PRIMARY KEY(id))",
     "CREATE NODE TABLE IF NOT EXISTS Project(name STRING, PRIMARY KEY(name))",
     "CREATE NODE TABLE IF NOT EXISTS Tag(name STRING, PRIMARY KEY(name))",
     "CREATE NODE TABLE IF NOT EXISTS Missing(target STRING, PRIMARY KEY(target))",
     "CREATE REL TABLE IF NOT EXISTS LINKS_TO(FROM Document TO Document, FROM Document TO Missing)",
+    "CREATE REL TABLE IF NOT EXISTS EMBEDS(FROM Document TO Document)",
     "CREATE REL TABLE IF NOT EXISTS TAGGED(FROM Document TO Tag)",
     "CREATE REL TABLE IF NOT EXISTS IN_PROJECT(FROM Document TO Project)",
     "CREATE NODE TABLE IF NOT EXISTS Asset(id INT64, title STRING, state STRING, PRIMARY KEY(id))",
@@ -361,6 +362,24 @@ impl Graph {
         let back = ids_of(
             &conn,
             "MATCH (s:Document)-[:LINKS_TO]->(d:Document {id: $id}) WHERE s.id <> $id
+             RETURN DISTINCT s.id ORDER BY s.id",
+            id,
+        )?;
+        Ok((out, back))
+    }
+
+    /// The documents `id` embeds and the documents embedding it, by id.
+    pub fn embeds_of(&self, id: i64) -> GraphResult<(Vec<i64>, Vec<i64>)> {
+        let conn = self.connection()?;
+        let out = ids_of(
+            &conn,
+            "MATCH (d:Document {id: $id})-[:EMBEDS]->(t:Document)
+             RETURN DISTINCT t.id ORDER BY t.id",
+            id,
+        )?;
+        let back = ids_of(
+            &conn,
+            "MATCH (s:Document)-[:EMBEDS]->(d:Document {id: $id})
              RETURN DISTINCT s.id ORDER BY s.id",
             id,
         )?;

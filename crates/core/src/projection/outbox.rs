@@ -56,6 +56,12 @@ pub struct DocumentSnapshot {
     pub tags: Vec<String>,
     /// Outgoing links: the target document, or the target as written while it dangles.
     pub links: Vec<LinkSnapshot>,
+    /// Its kind (`markdown`, `image`, `pdf`, …); empty in changes queued before attachments.
+    #[serde(default)]
+    pub kind: String,
+    /// The documents it embeds (`![[…]]` resolved), each once; also among `links`.
+    #[serde(default)]
+    pub embeds: Vec<i64>,
 }
 
 /// One outgoing link of a document.

@@ -55,6 +55,11 @@ pub const EMBEDDED: &[Migration] = &[
         name: "0006_passage_fields.sql",
         sql: include_str!("../../../../migrations/0006_passage_fields.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_attachments.sql",
+        sql: include_str!("../../../../migrations/0007_attachments.sql"),
+    },
 ];
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -79,7 +84,25 @@ pub struct MigrationReport {
 /// Checks the applied migrations against `migrations` and applies the missing ones, all in one
 /// transaction. Refuses (changing nothing) when an applied one was edited or the database is
 /// newer than `migrations`.
+///
+/// Foreign keys are off while migrations run and checked before the commit: widening a
+/// constraint means rebuilding a table (SQLite's own recipe), and dropping the old table with
+/// them on would delete every row that references it.
 pub fn migrate(
+    conn: &mut Connection,
+    migrations: &[Migration],
+    now: Millis,
+) -> Result<MigrationReport, MigrateError> {
+    let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = apply(conn, migrations, now);
+    if enforced {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+    }
+    result
+}
+
+fn apply(
     conn: &mut Connection,
     migrations: &[Migration],
     now: Millis,
@@ -133,6 +156,12 @@ pub fn migrate(
             }
         }
     }
+    let broken: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        return Err(MigrateError::BrokenReferences { table });
+    }
     tx.commit()?;
     Ok(MigrationReport {
         applied,
@@ -146,6 +175,12 @@ pub enum MigrateError {
     /// The vault must stay sealed for this reason.
     #[error("{0}")]
     Seal(SealReason),
+    /// A migration left rows pointing at rows that do not exist; it was rolled back.
+    #[error("a migration left rows of {table} pointing at nothing; it was rolled back")]
+    BrokenReferences {
+        /// The first table with such rows.
+        table: String,
+    },
     /// SQLite failed.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
@@ -170,5 +205,82 @@ mod tests {
             assert_eq!(m.version, i64::try_from(i).expect("small") + 1);
             assert!(m.name.starts_with(&format!("{:04}_", m.version)));
         }
+    }
+
+    /// Version 7 rebuilds `documents` (to widen its kinds): a vault at version 6 keeps every
+    /// row that references a document (tags, links, chunks and their full-text rows), and the
+    /// full-text triggers work on the rebuilt table.
+    #[test]
+    fn rebuilding_documents_keeps_what_references_them() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        crate::store::configure(&conn).expect("configure");
+        migrate(&mut conn, &EMBEDDED[..6], 1).expect("migrate to 6");
+        conn.execute_batch(
+            "INSERT INTO projects (id, name, root, created_at) VALUES (1, 'p', '/p', 1);
+             INSERT INTO documents (id, project_id, path, kind, title, content_hash, size,
+                                    modified_at, ingested_at)
+             VALUES (1, 1, 'a.md', 'markdown', 'A', 'h', 1, 1, 1),
+                    (2, 1, 'b.md', 'markdown', 'B', 'h', 1, 1, 1);
+             INSERT INTO document_tags (document_id, tag) VALUES (1, 'x');
+             INSERT INTO links (source_id, form, target, line, target_id)
+             VALUES (1, 'wikilink', 'b', 1, 2);
+             INSERT INTO chunks (id, document_id, seq, heading, body, embeds_heading, text_hash,
+                                 tokens, start_line, end_line)
+             VALUES (10, 1, 0, 'A', 'lighthouse keeper', 1, 't', 2, 1, 1);",
+        )
+        .expect("rows");
+        let report = migrate(&mut conn, EMBEDDED, 2).expect("migrate to 7");
+        assert_eq!(report.applied, [7]);
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
+        assert_eq!(count("SELECT COUNT(*) FROM documents"), 2);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM documents WHERE content_hash = '' AND modified_at = -1"),
+            2,
+            "notes are read again by the next ingest"
+        );
+        assert_eq!(count("SELECT COUNT(*) FROM document_tags"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM links WHERE target_id = 2"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM chunks"), 1);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH 'keeper'"),
+            1
+        );
+        let enforced: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .expect("pragma");
+        assert!(enforced, "foreign keys are on again after migrating");
+        // The rebuilt table's triggers: a new passage and a renamed document reach the index.
+        conn.execute_batch(
+            "INSERT INTO chunks (id, document_id, seq, heading, body, embeds_heading, text_hash,
+                                 tokens, start_line, end_line)
+             VALUES (11, 2, 0, 'B', 'storm lantern', 1, 'u', 2, 1, 1);
+             UPDATE documents SET title = 'Beacon' WHERE id = 2;
+             INSERT INTO documents (project_id, path, kind, title, content_hash, size,
+                                    modified_at, ingested_at, media_type, width, height)
+             VALUES (1, 'c.png', 'image', 'c', 'h', 1, 1, 1, 'image/png', 2, 3);",
+        )
+        .expect("writes");
+        assert_eq!(
+            count("SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH 'title:beacon'"),
+            1
+        );
+        // An attachment has a media type and a note has none.
+        assert!(
+            conn.execute(
+                "INSERT INTO documents (project_id, path, kind, title, content_hash, size,
+                                        modified_at, ingested_at)
+                 VALUES (1, 'd.pdf', 'pdf', 'd', 'h', 1, 1, 1)",
+                [],
+            )
+            .is_err()
+        );
+        // Deleting a document still cascades.
+        conn.execute("DELETE FROM documents WHERE id = 1", [])
+            .expect("delete");
+        assert_eq!(count("SELECT COUNT(*) FROM document_tags"), 0);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM links WHERE target_id IS NULL"),
+            0
+        );
     }
 }

@@ -22,6 +22,9 @@ pub fn open(path: &Path, migrations: &[Migration], now: Millis) -> Result<Connec
     migrations::migrate(&mut conn, migrations, now).map_err(|e| match e {
         MigrateError::Seal(reason) => reason,
         MigrateError::Sqlite(e) => storage(e),
+        broken @ MigrateError::BrokenReferences { .. } => SealReason::StorageUnavailable {
+            message: broken.to_string(),
+        },
     })?;
     Ok(conn)
 }

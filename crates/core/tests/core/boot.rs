@@ -7,21 +7,18 @@ use atelier_core::tasks::TaskFilter;
 use atelier_core::{Atelier, OpenOptions, SealReason};
 
 /// The shipped migrations, with one byte of migration 1 changed after it was applied.
-const CHANGED: &[Migration] = &[
-    Migration {
+fn changed() -> &'static [Migration] {
+    let mut all = atelier_core::store::migrations::EMBEDDED.to_vec();
+    all[0] = Migration {
         version: 1,
         name: "0001_init.sql",
         sql: concat!(
             include_str!("../../../../migrations/0001_init.sql"),
             "\n-- edited\n"
         ),
-    },
-    atelier_core::store::migrations::EMBEDDED[1],
-    atelier_core::store::migrations::EMBEDDED[2],
-    atelier_core::store::migrations::EMBEDDED[3],
-    atelier_core::store::migrations::EMBEDDED[4],
-    atelier_core::store::migrations::EMBEDDED[5],
-];
+    };
+    Box::leak(all.into_boxed_slice())
+}
 
 fn sealed_with(vault: &TempVault, options: OpenOptions) -> SealReason {
     let before = vault.fingerprint();
@@ -46,7 +43,7 @@ fn sealed_with(vault: &TempVault, options: OpenOptions) -> SealReason {
 fn a_changed_applied_migration_refuses_to_open() {
     let vault = TempVault::new();
     let mut options = vault.options();
-    options.migrations = CHANGED;
+    options.migrations = changed();
     let reason = sealed_with(&vault, options);
     assert_eq!(
         reason,
@@ -62,19 +59,20 @@ fn a_changed_applied_migration_refuses_to_open() {
 #[test]
 fn a_database_newer_than_the_binary_refuses_to_open() {
     let vault = TempVault::new();
+    let supported = atelier_core::store::migrations::EMBEDDED.len() as i64;
     vault
         .sqlite()
         .execute(
-            "INSERT INTO schema_migrations VALUES (7, '0007_future.sql', 'x', 0)",
-            [],
+            "INSERT INTO schema_migrations VALUES (?1, 'future.sql', 'x', 0)",
+            [supported + 1],
         )
         .expect("future");
     let reason = sealed_with(&vault, vault.options());
     assert_eq!(
         reason,
         SealReason::DatabaseNewer {
-            found: 7,
-            supported: atelier_core::store::migrations::EMBEDDED.len() as i64
+            found: supported + 1,
+            supported
         }
     );
 }

@@ -10,7 +10,7 @@ use atelier_core::documents::watch::{ProjectWatcher, WatchSignal, WatchedProject
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-fn documents(pv: &ProjectVault) -> BTreeSet<String> {
+pub(crate) fn documents(pv: &ProjectVault) -> BTreeSet<String> {
     let conn = pv.vault.sqlite();
     let mut stmt = conn.prepare("SELECT path FROM documents").expect("prepare");
     stmt.query_map([], |r| r.get::<_, String>(0))
@@ -19,7 +19,20 @@ fn documents(pv: &ProjectVault) -> BTreeSet<String> {
         .collect()
 }
 
-fn count(pv: &ProjectVault, sql: &str) -> i64 {
+/// The paths the report names as skipped for `reason`.
+pub(crate) fn skipped(
+    report: &atelier_core::api::IngestReport,
+    reason: SkipReason,
+) -> BTreeSet<String> {
+    report
+        .skipped
+        .iter()
+        .filter(|s| s.reason == reason)
+        .flat_map(|s| s.examples.clone())
+        .collect()
+}
+
+pub(crate) fn count(pv: &ProjectVault, sql: &str) -> i64 {
     pv.vault
         .sqlite()
         .query_row(sql, [], |r| r.get(0))
@@ -29,7 +42,7 @@ fn count(pv: &ProjectVault, sql: &str) -> i64 {
 /// Every index agrees with SQLite: the full-text index has every chunk and no other, the
 /// vector index one point per embedded chunk, the graph one node per document and one edge
 /// per distinct resolved link.
-fn assert_indexes_agree(pv: &ProjectVault) {
+pub(crate) fn assert_indexes_agree(pv: &ProjectVault) {
     let chunks = count(pv, "SELECT COUNT(*) FROM chunks");
     let fts = count(pv, "SELECT COUNT(*) FROM passages_fts");
     assert_eq!(fts, chunks, "full-text rows vs chunks");
@@ -83,6 +96,7 @@ fn ingest_reads_the_fixture_and_skips_what_it_must() {
         "chapters/02-calm.md",
         "episode.fountain",
         "index.md",
+        "map.png",
         "notes.txt",
         "plot.org",
     ]
@@ -91,14 +105,7 @@ fn ingest_reads_the_fixture_and_skips_what_it_must() {
     .filter(|p| !p.starts_with('.'))
     .collect();
     assert_eq!(documents(&pv), expected, "{report:#?}");
-    let skipped = |reason: SkipReason| -> BTreeSet<String> {
-        report
-            .skipped
-            .iter()
-            .filter(|s| s.reason == reason)
-            .flat_map(|s| s.examples.clone())
-            .collect()
-    };
+    let skipped = |reason: SkipReason| skipped(&report, reason);
     assert_eq!(
         skipped(SkipReason::Symlink),
         ["escape.md", "loop", "outside-link"]
@@ -108,16 +115,13 @@ fn ingest_reads_the_fixture_and_skips_what_it_must() {
     );
     assert_eq!(
         skipped(SkipReason::Binary),
-        ["blob.dat", "map.png"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect()
+        BTreeSet::from(["blob.dat".to_owned()])
     );
     assert_eq!(
         skipped(SkipReason::TooLarge),
         BTreeSet::from(["huge.md".to_owned()])
     );
-    assert_eq!(report.added, 9, "{report:#?}");
+    assert_eq!(report.added, 10, "{report:#?}");
     assert_eq!(report.unembedded, 0);
     assert!(report.embedded > 0);
     // Nothing from outside the root, nor from ignored folders, reached the vault.
@@ -183,7 +187,7 @@ fn links_resolve_like_obsidian_and_dangling_ones_resolve_when_the_target_appears
                 "Places/Lighthouse".into(),
                 Some("Places/Lighthouse.md".into())
             ),
-            ("embed".into(), "map.png".into(), None),
+            ("embed".into(), "map.png".into(), Some("map.png".into())),
             ("wikilink".into(), "The Keeper".into(), mara.clone()),
             (
                 "wikilink".into(),
@@ -273,7 +277,7 @@ fn reingest_is_incremental_and_renames_and_deletions_leave_nothing_stale() {
         ),
         (0, 0, 0, 0, 0)
     );
-    assert_eq!(again.unchanged, 9);
+    assert_eq!(again.unchanged, 10);
     // A touched file with the same bytes is not re-chunked.
     let lighthouse = pv.root().join("Places/Lighthouse.md");
     let text = std::fs::read_to_string(&lighthouse).expect("read");

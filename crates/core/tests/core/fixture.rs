@@ -189,24 +189,38 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// A vault with the fixture project copied beside it (as `work/novel`, with `work/outside`
-/// next to it so the escaping symlinks have a real target), a 64 KiB file-size cap, and the
-/// project added as `novel`.
+/// A vault with a fixture project copied beside it (as `work/NAME`; the `novel` project with
+/// `work/outside` next to it so its escaping symlinks have a real target), caps of 64 KiB per
+/// text file and [`ATTACHMENT_CAP`] per attachment, and the project added as NAME.
 pub struct ProjectVault {
     // Dropped first: the vault is closed before its directory is removed.
     pub atelier: Atelier,
     pub vault: TempVault,
+    /// The project's name, that of its fixture folder.
+    pub name: String,
 }
 
+/// The attachment size cap of [`ProjectVault`]s, in bytes.
+pub const ATTACHMENT_CAP: u64 = 1 << 20;
+
 impl ProjectVault {
+    /// The `novel` fixture: Markdown, Fountain, Org, text, symlinks out, ignored folders.
     pub fn new() -> ProjectVault {
+        ProjectVault::of("novel")
+    }
+
+    /// The fixture folder `fixture` (under `tests/fixtures`) as a project of that name.
+    pub fn of(fixture: &str) -> ProjectVault {
         let vault = TempVault::new();
         let work = vault.dir.path().join("work");
-        copy_tree(&fixtures().join("novel"), &work.join("novel"));
+        copy_tree(&fixtures().join(fixture), &work.join(fixture));
         copy_tree(&fixtures().join("outside"), &work.join("outside"));
         std::fs::write(
             vault.path().join("config.yaml"),
-            "task_depth_limit: 10\ningest_max_file_bytes: 65536\n",
+            format!(
+                "task_depth_limit: 10\ningest_max_file_bytes: 65536\n\
+                 ingest_max_attachment_bytes: {ATTACHMENT_CAP}\n"
+            ),
         )
         .expect("config");
         let atelier = vault.open();
@@ -214,22 +228,26 @@ impl ProjectVault {
             .project_add(
                 &owner(),
                 atelier_core::api::ProjectAdd {
-                    path: work.join("novel").display().to_string(),
-                    name: Some("novel".to_owned()),
+                    path: work.join(fixture).display().to_string(),
+                    name: Some(fixture.to_owned()),
                 },
             )
             .expect("add project");
-        ProjectVault { atelier, vault }
+        ProjectVault {
+            atelier,
+            vault,
+            name: fixture.to_owned(),
+        }
     }
 
     /// The project folder.
     pub fn root(&self) -> PathBuf {
-        self.vault.dir.path().join("work/novel")
+        self.vault.dir.path().join("work").join(&self.name)
     }
 
     pub fn ingest(&self) -> atelier_core::api::IngestReport {
         self.atelier
-            .ingest(&owner(), "novel", &mut |_| {})
+            .ingest(&owner(), &self.name, &mut |_| {})
             .expect("ingest")
     }
 }

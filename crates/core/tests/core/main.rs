@@ -1,6 +1,7 @@
 //! The core's integration tests, on real SQLite files and a real Kuzu database in temp vaults.
 
 mod assets;
+mod attachments;
 mod audit;
 mod authorize;
 mod boot;

@@ -72,6 +72,8 @@ impl TaskStatements {
 pub(super) struct DocumentStatements {
     pub(super) upsert: kuzu::PreparedStatement,
     pub(super) clear_links: kuzu::PreparedStatement,
+    pub(super) clear_embeds: kuzu::PreparedStatement,
+    pub(super) set_embeds: kuzu::PreparedStatement,
     pub(super) clear_tags: kuzu::PreparedStatement,
     pub(super) clear_project: kuzu::PreparedStatement,
     pub(super) set_project: kuzu::PreparedStatement,
@@ -85,9 +87,15 @@ impl DocumentStatements {
     pub(super) fn prepare(conn: &Connection<'_>) -> GraphResult<Self> {
         Ok(DocumentStatements {
             upsert: conn.prepare(
-                "MERGE (d:Document {id: $id}) SET d.project = $project, d.path = $path, d.title = $title",
+                "MERGE (d:Document {id: $id})
+                 SET d.project = $project, d.path = $path, d.title = $title, d.kind = $kind",
             )?,
             clear_links: conn.prepare("MATCH (d:Document {id: $id})-[r:LINKS_TO]->() DELETE r")?,
+            clear_embeds: conn.prepare("MATCH (d:Document {id: $id})-[r:EMBEDS]->() DELETE r")?,
+            set_embeds: conn.prepare(
+                "MATCH (d:Document {id: $id}) UNWIND $targets AS target
+                 MERGE (t:Document {id: target}) CREATE (d)-[:EMBEDS]->(t)",
+            )?,
             clear_tags: conn.prepare("MATCH (d:Document {id: $id})-[r:TAGGED]->() DELETE r")?,
             clear_project: conn
                 .prepare("MATCH (d:Document {id: $id})-[r:IN_PROJECT]->() DELETE r")?,
@@ -124,9 +132,18 @@ impl DocumentStatements {
                 ("project", text(&doc.project)),
                 ("path", text(&doc.path)),
                 ("title", text(&doc.title)),
+                ("kind", text(&doc.kind)),
             ],
         )?;
         conn.execute(&mut self.clear_links, vec![id()])?;
+        conn.execute(&mut self.clear_embeds, vec![id()])?;
+        if !doc.embeds.is_empty() {
+            let targets = doc.embeds.iter().map(|t| Value::Int64(*t)).collect();
+            conn.execute(
+                &mut self.set_embeds,
+                vec![id(), ("targets", Value::List(LogicalType::Int64, targets))],
+            )?;
+        }
         conn.execute(&mut self.clear_tags, vec![id()])?;
         conn.execute(&mut self.clear_project, vec![id()])?;
         conn.execute(
