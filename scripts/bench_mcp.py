@@ -33,12 +33,15 @@ def peer(db_path: str) -> None:
         words = [w.lower() for w in query.split() if w.strip()]
         expression = " AND ".join(f'"{w}"' for w in words)
         rows = conn.execute(
-            """SELECT c.id, bm25(chunks_fts, 2.0, 1.0),
-                      snippet(chunks_fts, 1, char(2), char(3), '…', 12),
+            # The vault's own index (migration 0006): title, aliases, heading, path, tags, body,
+            # weighted as Atelier weighs them; the snippet is cut from the body (column 5).
+            """SELECT c.id, bm25(passages_fts, 4.0, 4.0, 2.0, 1.5, 2.0, 1.0),
+                      snippet(passages_fts, 5, char(2), char(3), '…', 12),
                       p.name, d.path, c.heading, c.start_line, c.end_line
-                 FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid
+                 FROM passages_fts JOIN chunks c ON c.id = passages_fts.rowid
                  JOIN documents d ON d.id = c.document_id JOIN projects p ON p.id = d.project_id
-                WHERE chunks_fts MATCH ?1 ORDER BY bm25(chunks_fts, 2.0, 1.0) LIMIT ?2""",
+                WHERE passages_fts MATCH ?1
+                ORDER BY bm25(passages_fts, 4.0, 4.0, 2.0, 1.5, 2.0, 1.0) LIMIT ?2""",
             (expression, limit),
         ).fetchall()
         return {
