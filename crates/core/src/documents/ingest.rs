@@ -137,8 +137,11 @@ impl Atelier {
                     continue;
                 }
             };
+            // Hashed once: the unchanged check and the document share it (an attachment may be
+            // tens of MiB).
+            let hash = store::content_hash(read.bytes());
             if let Some(k) = previous
-                && k.hash == store::content_hash(read.bytes())
+                && k.hash == hash
             {
                 touched.push((k.id, found.recorded_at));
                 report.unchanged += 1;
@@ -148,6 +151,7 @@ impl Atelier {
                 Read::Text(text) => store::prepare(
                     &found.path,
                     text,
+                    hash,
                     found.size,
                     found.recorded_at,
                     embedder.as_ref(),
@@ -155,6 +159,7 @@ impl Atelier {
                 Read::Bytes(bytes) => store::prepare_attachment(
                     &found.path,
                     bytes,
+                    hash,
                     found.size,
                     found.recorded_at,
                     embedder.as_ref(),

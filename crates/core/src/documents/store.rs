@@ -55,10 +55,12 @@ pub fn content_hash(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// Reads `text` (the file at `path`, a note or a canvas) into a [`Prepared`].
+/// Reads `text` (the file at `path`, a note or a canvas, whose [`content_hash`] is `hash`)
+/// into a [`Prepared`].
 pub fn prepare(
     path: &str,
     text: &str,
+    hash: String,
     size: u64,
     modified_at: i64,
     counter: &dyn TokenCount,
@@ -83,7 +85,7 @@ pub fn prepare(
         path: path.to_owned(),
         kind,
         title: parsed.title,
-        hash: content_hash(text.as_bytes()),
+        hash,
         size,
         modified_at,
         frontmatter: serde_json::Value::Object(parsed.frontmatter).to_string(),
@@ -102,12 +104,13 @@ pub fn prepare(
     }
 }
 
-/// Reads `bytes` (the attachment at `path`: an image, a recording or a PDF) into a
-/// [`Prepared`]. A PDF's pages are its sections, each one line numbered by its page, so a
+/// Reads `bytes` (the attachment at `path`: an image, a recording or a PDF; their
+/// [`content_hash`] is `hash`) into a [`Prepared`]. A PDF's pages are its sections, each one line numbered by its page, so a
 /// passage's "lines" are the pages it spans.
 pub fn prepare_attachment(
     path: &str,
     bytes: &[u8],
+    hash: String,
     size: u64,
     modified_at: i64,
     counter: &dyn TokenCount,
@@ -130,7 +133,7 @@ pub fn prepare_attachment(
         path: path.to_owned(),
         kind: super::walk::kind_of(path),
         title,
-        hash: content_hash(bytes),
+        hash,
         size,
         modified_at,
         frontmatter: "{}".to_owned(),
@@ -388,26 +391,26 @@ pub fn snapshot(conn: &Connection, id: i64) -> rusqlite::Result<Option<DocumentS
         .collect::<rusqlite::Result<Vec<String>>>()?;
     let mut links_stmt =
         conn.prepare_cached("SELECT target_id, target, form FROM links WHERE source_id = ?1")?;
-    let mut embeds = Vec::new();
-    let mut links = links_stmt
+    let rows = links_stmt
         .query_map([id], |r| {
-            let target = r.get::<_, Option<i64>>(0)?;
-            let embedded = r.get::<_, String>(2)? == LinkForm::Embed.as_str();
             Ok((
-                match target {
-                    Some(target) => LinkSnapshot::Resolved(target),
-                    None => LinkSnapshot::Dangling(r.get::<_, String>(1)?.trim().to_lowercase()),
-                },
-                target.filter(|_| embedded),
+                r.get::<_, Option<i64>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)? == LinkForm::Embed.as_str(),
             ))
         })?
-        .map(|row| {
-            row.map(|(link, embedded)| {
-                embeds.extend(embedded);
-                link
-            })
-        })
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut embeds: Vec<i64> = rows
+        .iter()
+        .filter_map(|(target, _, embed)| target.filter(|_| *embed))
+        .collect();
+    let mut links: Vec<LinkSnapshot> = rows
+        .into_iter()
+        .map(|(target, written, _)| match target {
+            Some(target) => LinkSnapshot::Resolved(target),
+            None => LinkSnapshot::Dangling(written.trim().to_lowercase()),
+        })
+        .collect();
     links.retain(|l| !matches!(l, LinkSnapshot::Dangling(t) if t.is_empty()));
     links.sort();
     links.dedup();
