@@ -421,3 +421,167 @@ fn two_hosts_coordinate_through_one_thread() {
     let read = cli.json(&["threads", "read", "1", "--after", "20"]);
     assert_eq!(read["messages"].as_array().map(Vec::len), Some(2), "{read}");
 }
+
+/// Recipe 12, "read audit under crash": a host searches in a loop, each query carrying a nonce,
+/// and notes every answer it received; the process that owns the vault is SIGKILLed after a
+/// random delay (a failure names the seed; `ATELIER_TEST_SEED` replays it), in turn the sidecar
+/// owning the vault itself and `atelier serve` behind the sidecar's relay. After the last
+/// round the audit chain verifies and every answered nonce has its `vault.read` event: reads
+/// commit without a sync (ARCHITECTURE.md, "Audit"), which a process's death does not undo.
+#[test]
+fn every_read_a_host_saw_is_in_the_audit_log_after_a_kill() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    cli.ok(&["grants", "add", "mcp:crash", "file_read"]);
+    let seed: u64 = std::env::var("ATELIER_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+                | 1
+        });
+    let mut state = seed;
+    let mut next_random = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut answered: Vec<String> = Vec::new();
+    for round in 0..6 {
+        let relayed = round % 2 == 1;
+        // A killed `atelier serve` leaves its socket file; the next one replaces it, but
+        // `start_owner` would take the stale file for the new owner's.
+        let _ = std::fs::remove_file(cli.vault.join("atelier.sock"));
+        let mut owner = relayed.then(|| start_owner(&cli).0);
+        let mut host = Command::new(&cli.bin)
+            .arg("--vault")
+            .arg(&cli.vault)
+            .arg("mcp")
+            .env_remove("ATELIER_HOME")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("atelier mcp");
+        let mut stdin = host.stdin.take().expect("stdin");
+        let stdout = host.stdout.take().expect("stdout");
+        let (lines, received) = mpsc::channel::<Value>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let Ok(message) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if lines.send(message).is_err() {
+                    return;
+                }
+            }
+        });
+        let send = |stdin: &mut std::process::ChildStdin, message: Value| {
+            writeln!(stdin, "{message}").is_ok() && stdin.flush().is_ok()
+        };
+        assert!(send(
+            &mut stdin,
+            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "crash", "version": "1"}}})
+        ));
+        let initialized = received.recv_timeout(Duration::from_secs(30));
+        assert!(
+            initialized.is_ok_and(|m| m["id"] == 0 && m["result"].is_object()),
+            "round {round} (seed {seed}): no answer to initialize"
+        );
+        send(
+            &mut stdin,
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        );
+        let kill_at = Instant::now() + Duration::from_millis(150 + next_random() % 600);
+        let victim = match owner.as_ref() {
+            Some(owner) => owner.id(),
+            None => host.id(),
+        };
+        let mut id = 1u64;
+        while Instant::now() < kill_at {
+            let nonce = format!("nonce{round}x{id}");
+            let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+                "name": "search", "arguments": {"query": nonce, "mode": "text"}}});
+            if !send(&mut stdin, call) {
+                break;
+            }
+            match received.recv_timeout(Duration::from_secs(30)) {
+                Ok(m) if m["id"] == id && m["result"].is_object() => answered.push(nonce),
+                Ok(m) => panic!("round {round} (seed {seed}): unexpected answer {m}"),
+                Err(_) => break,
+            }
+            id += 1;
+        }
+        // The kill lands between requests or in the middle of one: the next request is sent
+        // first and its answer, if any came, is counted.
+        let nonce = format!("nonce{round}x{id}");
+        send(
+            &mut stdin,
+            json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+                "name": "search", "arguments": {"query": nonce, "mode": "text"}}}),
+        );
+        let _ = Command::new("kill")
+            .args(["-KILL", &victim.to_string()])
+            .status();
+        if let Ok(m) = received.recv_timeout(Duration::from_secs(2))
+            && m["id"] == id
+            && m["result"].is_object()
+        {
+            answered.push(nonce);
+        }
+        drop(stdin);
+        if let Some(owner) = owner.as_mut() {
+            crate::ended(owner, "atelier serve");
+        }
+        // Behind a relay whose owner died, the sidecar takes the vault over; stdin is closed,
+        // so it ends.
+        crate::ended(&mut host, "atelier mcp");
+        let _ = reader.join();
+    }
+    assert!(
+        answered.len() > 6,
+        "the host got answers (seed {seed}): {}",
+        answered.len()
+    );
+    cli.ok(&["audit", "verify"]);
+    // The log holds thousands of reads, more than `audit tail` pages: read them in SQLite
+    // (read-only), once `audit verify` has vouched for the chain.
+    let db = rusqlite::Connection::open_with_flags(
+        cli.vault.join("atelier.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("db");
+    let mut stmt = db
+        .prepare(
+            "SELECT summary FROM audit_events
+              WHERE action = 'vault.read' AND principal = 'mcp:crash'",
+        )
+        .expect("query");
+    let summaries: std::collections::HashSet<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .expect("rows")
+        .map_while(Result::ok)
+        .filter_map(|summary| {
+            let summary: Value = serde_json::from_str(&summary).ok()?;
+            Some(summary["query"].as_str()?.to_owned())
+        })
+        .collect();
+    let missing: Vec<&String> = answered
+        .iter()
+        .filter(|n| !summaries.contains(*n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "answers without their audit event (seed {seed}): {missing:?} of {}",
+        answered.len()
+    );
+}

@@ -3163,6 +3163,12 @@ export type SearchRequest_Deserialize = {
 	all_words?: boolean,
 	/**  One result per passage, instead of one per document with its other passages beneath. */
 	passages?: boolean,
+	/**
+	 *  Also say which fields each hit's words matched, and how much each counted
+	 *  ([`search::Explanation::fields`]; one more pass over the index). Ranks and scores by
+	 *  words, meaning and fusion are always given.
+	 */
+	explain?: boolean,
 };
 
 /**  A search. */
@@ -3179,6 +3185,12 @@ export type SearchRequest_Serialize = {
 	all_words: boolean,
 	/**  One result per passage, instead of one per document with its other passages beneath. */
 	passages: boolean,
+	/**
+	 *  Also say which fields each hit's words matched, and how much each counted
+	 *  ([`search::Explanation::fields`]; one more pass over the index). Ranks and scores by
+	 *  words, meaning and fusion are always given.
+	 */
+	explain: boolean,
 };
 
 /**  One of the five sections, as sent. */

@@ -249,6 +249,7 @@ pub fn search(
         limit: Some(args.limit),
         all_words: args.all_words,
         passages: args.passages,
+        explain: args.explain,
     };
     let hits = atelier.search(who, request).map_err(|e| out.fail(&e))?;
     let explain = args.explain;

@@ -148,11 +148,13 @@ async fn reach(dir: &Path, patience: Duration) -> Result<Backend, SidecarError> 
     loop {
         let opened = {
             let dir = dir.to_path_buf();
-            tokio::task::spawn_blocking(move || Atelier::open(OpenOptions::new(dir)))
-                .await
-                .map_err(io::Error::other)?
+            tokio::task::spawn_blocking(move || {
+                Atelier::open(OpenOptions::new(dir).with_lazy_projections())
+            })
+            .await
+            .map_err(io::Error::other)?
         };
-        match opened.status().sealed {
+        match opened.seal_reason() {
             None => return Ok(Backend::Owned(Arc::new(opened))),
             Some(SealReason::VaultBusy { .. }) => {
                 drop(opened);

@@ -247,8 +247,9 @@ impl VaultServer {
             limit: Some(args.limit.unwrap_or(10).clamp(1, bounded::PAGE as u32)),
             all_words: args.all_words.unwrap_or(false),
             passages: false,
+            explain: args.explain.unwrap_or(false),
         };
-        let explain = args.explain.unwrap_or(false);
+        let explain = request.explain;
         let who = principal_of(&context.peer);
         let hits = self.call(move |a| a.search(&who, request)).await?;
         let items = hits

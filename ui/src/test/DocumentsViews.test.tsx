@@ -89,7 +89,7 @@ describe("SearchView", () => {
     expect(within(hit).getByText("storm").tagName).toBe("MARK");
     expect(commands.search).toHaveBeenLastCalledWith({
       query: "storm", mode: "text", filter: { project: null, tag: "chapter", path: null, kind: null }, limit: 20,
-      all_words: false, passages: false,
+      all_words: false, passages: false, explain: true,
     });
     expect(within(hit).getByText(/also lines 11–14/)).toBeTruthy();
     expect(within(hit).queryByText(/fields: body/)).toBeNull();

@@ -49,6 +49,8 @@ export function SearchView({ onOpen }: { onOpen: (document: number) => void }) {
             limit: 20,
             all_words: allWords,
             passages,
+            // "Why here?" names the fields the words matched.
+            explain: true,
           }),
         (m) => current && setProblem(m),
       ).then((found) => {

@@ -179,7 +179,7 @@ impl Atelier {
         let open = self.open_vault()?;
         self.authorize(open, who, Capability::VaultRead)?;
         let summary: String = summary.chars().take(200).collect();
-        self.record(
+        self.record_read(
             who,
             &Entry {
                 action: "vault.read",

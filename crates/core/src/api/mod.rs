@@ -45,7 +45,7 @@ pub use changes::Change;
 use crate::access::audit;
 use crate::access::auth::Principal;
 use crate::access::roles::RoleSet;
-use crate::clock::Clock;
+use crate::clock::{Clock, Millis};
 use crate::config::{self, Config};
 use crate::error::{Error, Result, SealReason};
 use crate::projection::outbox;
@@ -253,6 +253,7 @@ impl Atelier {
     /// reason, and answers every command but [`Atelier::status`] with it.
     pub fn open(options: OpenOptions) -> Atelier {
         let state = Self::boot(&options);
+        let projections_at_open = options.projections_at_open;
         let atelier = Atelier {
             vault: options.vault,
             clock: options.clock,
@@ -261,8 +262,10 @@ impl Atelier {
         if let Ok(open) = &atelier.state {
             // A projection that cannot catch up is rebuilt on first use; boot does not fail
             // on it.
-            let _ = atelier.graph_in_sync(open);
-            let _ = atelier.vectors_in_sync(open);
+            if projections_at_open {
+                let _ = atelier.graph_in_sync(open);
+                let _ = atelier.vectors_in_sync(open);
+            }
             // The vault is its owner's alone; a vault made before that rule, or a file dropped
             // in by another program, is repaired here, after the projections made their files.
             // (Files made later in this session sit in the owner-only directory.)
@@ -323,6 +326,7 @@ impl Atelier {
             embedder: Mutex::new(None),
             keychain: Mutex::new(crate::secrets::KeychainProbe::default()),
             anchored: Mutex::new(ANCHOR_UNCHECKED),
+            read_anchored_at: Mutex::new(Millis::MIN),
             kill: Mutex::new(kill),
             runs: Mutex::new(std::collections::HashMap::new()),
             slots: crate::providers::slots::ProviderSlots::new(

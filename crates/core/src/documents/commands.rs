@@ -40,6 +40,11 @@ pub struct SearchRequest {
     /// One result per passage, instead of one per document with its other passages beneath.
     #[serde(default)]
     pub passages: bool,
+    /// Also say which fields each hit's words matched, and how much each counted
+    /// ([`search::Explanation::fields`]; one more pass over the index). Ranks and scores by
+    /// words, meaning and fusion are always given.
+    #[serde(default)]
+    pub explain: bool,
 }
 
 /// A document's text, passage by passage.
@@ -219,22 +224,17 @@ impl Atelier {
         let query = search::Query::parse(&request.query, request.all_words);
         let depth = search::leg_depth(limit);
         let mut found = search::Found::default();
-        let mut snippets: HashMap<i64, Vec<search::SnippetPart>> = HashMap::new();
         if request.mode != SearchMode::Vector {
             let db = lock(&open.db);
             let text = search::text_hits(&db, &query, documents.as_deref(), depth)?;
-            for hit in text {
-                found.words.push((hit.chunk, hit.document, hit.score));
-                snippets.insert(hit.chunk, hit.snippet);
-            }
+            found.words = text
+                .into_iter()
+                .map(|hit| (hit.chunk, hit.document, hit.score))
+                .collect();
         }
         if request.mode != SearchMode::Text {
             let embedder = self.embedder(open)?;
-            let vector = embedder
-                .embed(&[request.query.as_str()])?
-                .into_iter()
-                .next()
-                .unwrap_or_default();
+            let vector = embedder.embed_query(&request.query)?;
             let nearest = self.with_vectors(open, |_, vectors| {
                 Ok(vectors.nearest(&vector, documents.as_deref(), depth)?)
             })?;
@@ -252,18 +252,26 @@ impl Atelier {
             .flat_map(|r| std::iter::once(r.chunk).chain(r.others.iter().map(|(c, _)| *c)))
             .collect();
         let mut sources = search::sources(&db, &shown)?;
-        let unmarked: Vec<i64> = ranked
-            .iter()
-            .map(|r| r.chunk)
-            .filter(|c| !snippets.contains_key(c))
-            .collect();
-        snippets.extend(search::marked_snippets(&db, &query, &unmarked)?);
+        let best: Vec<i64> = ranked.iter().map(|r| r.chunk).collect();
+        let found_by_words: std::collections::HashSet<i64> =
+            found.words.iter().map(|(chunk, _, _)| *chunk).collect();
+        // A passage found by meaning alone shows its excerpt unless some word of the query
+        // occurs in its body.
+        let mut snippets = search::snippets(&db, &query, &best)?;
+        snippets.retain(|chunk, parts| {
+            found_by_words.contains(chunk) || parts.iter().any(|p| p.highlight)
+        });
+        let mut fields = if request.explain {
+            search::field_scores(&db, &query, &best)?
+        } else {
+            HashMap::new()
+        };
         let mut hits = Vec::with_capacity(ranked.len());
         for mut r in ranked {
             let Some((source, body)) = sources.remove(&r.chunk) else {
                 continue;
             };
-            r.explain.fields = search::field_scores(&db, &query, r.chunk)?;
+            r.explain.fields = fields.remove(&r.chunk).unwrap_or_default();
             let others = r
                 .others
                 .iter()

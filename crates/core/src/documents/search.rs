@@ -268,11 +268,11 @@ pub struct TextHit {
     pub document: i64,
     /// BM25 over the weighted fields, higher is better.
     pub score: f64,
-    /// Its body around the match, the matched words marked.
-    pub snippet: Vec<SnippetPart>,
 }
 
-/// Passages matching `query` by words, best first.
+/// Passages matching `query` by words, best first. Ranks only: a snippet costs a pass of the
+/// tokenizer over the passage, and SQLite would compute it for every match before sorting, so
+/// the passages shown get theirs afterwards ([`snippets`]).
 pub fn text_hits(
     conn: &Connection,
     query: &Query,
@@ -294,8 +294,7 @@ fn bm25_hits(
     let allowed = documents.map(|d| serde_json::to_string(d).unwrap_or_else(|_| "[]".to_owned()));
     let weights = weights();
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT c.id, c.document_id, bm25(passages_fts, {weights}),
-                snippet(passages_fts, 5, char(2), char(3), '…', {SNIPPET_TOKENS})
+        "SELECT c.id, c.document_id, bm25(passages_fts, {weights})
            FROM passages_fts JOIN chunks c ON c.id = passages_fts.rowid
           WHERE passages_fts MATCH ?1
             AND (?2 IS NULL OR c.document_id IN (SELECT value FROM json_each(?2)))
@@ -308,22 +307,20 @@ fn bm25_hits(
             i64::try_from(limit).unwrap_or(i64::MAX)
         ],
         |r| {
-            let snippet: String = r.get(3)?;
             Ok(TextHit {
                 chunk: r.get(0)?,
                 document: r.get(1)?,
                 score: -r.get::<_, f64>(2)?,
-                snippet: marked_parts(&snippet),
             })
         },
     )?;
     rows.collect()
 }
 
-/// Snippets of `ids` with the words of `query` that occur in them marked, for passages found
-/// by meaning: the index's own matching (stems included) decides what is marked. Passages
-/// without any of the words are left out.
-pub fn marked_snippets(
+/// Snippets of those of `ids` that contain any of the words of `query`, the words marked as
+/// the index matched them (stems included); one query for all. A passage matched only in
+/// another field than its body has a snippet without marks.
+pub fn snippets(
     conn: &Connection,
     query: &Query,
     ids: &[i64],
@@ -335,35 +332,33 @@ pub fn marked_snippets(
     .expression() else {
         return Ok(HashMap::new());
     };
-    let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
+    // One query per passage: FTS5 seeks a single rowid in each term's doclist, where a list
+    // of rowids (`IN`) re-runs the whole expression for each.
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT rowid, snippet(passages_fts, 5, char(2), char(3), '…', {SNIPPET_TOKENS})
-           FROM passages_fts
-          WHERE passages_fts MATCH ?1 AND rowid IN (SELECT value FROM json_each(?2))"
+        "SELECT snippet(passages_fts, 5, char(2), char(3), '…', {SNIPPET_TOKENS})
+           FROM passages_fts WHERE passages_fts MATCH ?1 AND rowid = ?2"
     ))?;
-    let rows = stmt.query_map(params![expression, list], |r| {
-        let snippet: String = r.get(1)?;
-        Ok((r.get::<_, i64>(0)?, marked_parts(&snippet)))
-    })?;
     let mut out = HashMap::new();
-    for row in rows {
-        let (id, parts) = row?;
-        if parts.iter().any(|p| p.highlight) {
-            out.insert(id, parts);
+    for id in ids {
+        if let Some(snippet) = stmt
+            .query_row(params![expression, id], |r| r.get::<_, String>(0))
+            .optional()?
+        {
+            out.insert(*id, marked_parts(&snippet));
         }
     }
     Ok(out)
 }
 
-/// Each field's weighted share of `chunk`'s BM25 score for `query`, strongest first; empty
-/// when its words do not match.
+/// Each field's weighted share of the BM25 score for `query` of each of `ids`, strongest
+/// first; a passage its words do not match is left out. One query for all.
 pub fn field_scores(
     conn: &Connection,
     query: &Query,
-    chunk: i64,
-) -> rusqlite::Result<Vec<FieldScore>> {
+    ids: &[i64],
+) -> rusqlite::Result<HashMap<i64, Vec<FieldScore>>> {
     let Some(expression) = query.expression() else {
-        return Ok(Vec::new());
+        return Ok(HashMap::new());
     };
     let columns: Vec<String> = (0..FIELDS.len())
         .map(|i| {
@@ -381,28 +376,33 @@ pub fn field_scores(
             format!("bm25(passages_fts, {})", one.join(", "))
         })
         .collect();
+    let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {} FROM passages_fts WHERE passages_fts MATCH ?1 AND rowid = ?2",
+        "SELECT rowid, {} FROM passages_fts
+          WHERE passages_fts MATCH ?1 AND rowid IN (SELECT value FROM json_each(?2))",
         columns.join(", ")
     ))?;
-    let found = stmt
-        .query_row(params![expression, chunk], |r| {
-            (0..FIELDS.len())
-                .map(|i| r.get::<_, f64>(i).map(|v| -v))
-                .collect::<rusqlite::Result<Vec<f64>>>()
-        })
-        .optional()?;
-    let mut out: Vec<FieldScore> = found
-        .unwrap_or_default()
-        .into_iter()
-        .zip(FIELDS)
-        .filter(|(score, _)| *score > 1e-9)
-        .map(|(score, (field, _))| FieldScore {
-            field: field.to_owned(),
-            score,
-        })
-        .collect();
-    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let rows = stmt.query_map(params![expression, list], |r| {
+        let scores = (0..FIELDS.len())
+            .map(|i| r.get::<_, f64>(i + 1).map(|v| -v))
+            .collect::<rusqlite::Result<Vec<f64>>>()?;
+        Ok((r.get::<_, i64>(0)?, scores))
+    })?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (id, scores) = row?;
+        let mut fields: Vec<FieldScore> = scores
+            .into_iter()
+            .zip(FIELDS)
+            .filter(|(score, _)| *score > 1e-9)
+            .map(|(score, (field, _))| FieldScore {
+                field: field.to_owned(),
+                score,
+            })
+            .collect();
+        fields.sort_by(|a, b| b.score.total_cmp(&a.score));
+        out.insert(id, fields);
+    }
     Ok(out)
 }
 

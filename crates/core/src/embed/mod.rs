@@ -12,7 +12,9 @@ mod bert;
 use crate::documents::chunk::TokenCount;
 use bert::{Bert, BertConfig};
 use rayon::prelude::*;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokenizers::Tokenizer;
 
 /// The model's name, stored with every vector so another model's vectors are never mixed in.
@@ -83,11 +85,16 @@ pub fn locate(candidates: &[PathBuf]) -> Result<PathBuf, EmbedError> {
         })
 }
 
+/// Query vectors kept: a host or a person refining a search asks the same words again.
+const QUERY_CACHE: usize = 256;
+
 /// The tokenizer and encoder, loaded.
 pub struct Embedder {
     tokenizer: Tokenizer,
     bert: Bert,
     dir: PathBuf,
+    /// The vectors of the latest queries, oldest first.
+    queries: Mutex<VecDeque<(String, Vec<f32>)>>,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -122,6 +129,7 @@ impl Embedder {
             tokenizer,
             bert,
             dir: dir.to_path_buf(),
+            queries: Mutex::default(),
         })
     }
 
@@ -145,6 +153,28 @@ impl Embedder {
             ids.push(sep);
         }
         Ok(ids)
+    }
+
+    /// The vector of a search query: [`Embedder::embed`] of one text, answered from memory when
+    /// it was among the last [`QUERY_CACHE`] asked.
+    pub fn embed_query(&self, query: &str) -> Result<Vec<f32>, EmbedError> {
+        let known = |queries: &mut VecDeque<(String, Vec<f32>)>| {
+            let at = queries.iter().position(|(q, _)| q == query)?;
+            let entry = queries.remove(at)?;
+            let vector = entry.1.clone();
+            queries.push_back(entry);
+            Some(vector)
+        };
+        if let Some(vector) = known(&mut lock(&self.queries)) {
+            return Ok(vector);
+        }
+        let vector = self.embed(&[query])?.into_iter().next().unwrap_or_default();
+        let mut queries = lock(&self.queries);
+        if queries.len() >= QUERY_CACHE {
+            queries.pop_front();
+        }
+        queries.push_back((query.to_owned(), vector.clone()));
+        Ok(vector)
     }
 
     /// Embeds `texts`, answering one unit vector per text in the same order.
@@ -191,6 +221,11 @@ impl Embedder {
         }
         Ok(out)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The cache is whole after any panic: entries are pushed and popped whole.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl TokenCount for Embedder {

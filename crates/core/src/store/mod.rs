@@ -29,10 +29,17 @@ pub fn open(path: &Path, migrations: &[Migration], now: Millis) -> Result<Connec
     Ok(conn)
 }
 
+/// Statements kept prepared per connection. rusqlite keeps 16, fewer than the queries of one
+/// search or read (authorize, grants, filters, ranking, snippets, sources, audit), so each call
+/// parsed most of them again.
+const PREPARED_STATEMENTS: usize = 256;
+
 /// WAL for concurrent readers, FULL sync so an acknowledged change survives power loss,
-/// foreign keys on, and a busy timeout so a reader never fails a writer outright.
+/// foreign keys on, a busy timeout so a reader never fails a writer outright, and room for
+/// every statement the commands prepare.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(PREPARED_STATEMENTS);
     // journal_mode answers with the mode now in force; WAL persists in the file.
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
     conn.pragma_update(None, "synchronous", "FULL")?;

@@ -30,6 +30,11 @@ pub struct OpenOptions {
     /// Where to look for the embedding model; `None` for the usual places
     /// ([`crate::embed::search_path`]).
     pub model_dirs: Option<Vec<PathBuf>>,
+    /// Whether opening brings the graph and the vector index up to date at once (a
+    /// long-lived owner: the desktop, `atelier serve`), or leaves each to the first command
+    /// that needs it (the MCP sidecar, which a host spawns per session and which may only
+    /// ever read text: opening the graph alone costs about 80 ms).
+    pub projections_at_open: bool,
 }
 
 impl OpenOptions {
@@ -40,7 +45,14 @@ impl OpenOptions {
             clock: Arc::new(crate::clock::SystemClock),
             migrations: store::migrations::EMBEDDED,
             model_dirs: None,
+            projections_at_open: true,
         }
+    }
+
+    /// The same, opening the graph and the vector index only when first needed.
+    pub fn with_lazy_projections(mut self) -> Self {
+        self.projections_at_open = false;
+        self
     }
 
     /// The same, looking for the embedding model only in `dir`.
@@ -76,6 +88,8 @@ pub(crate) struct OpenVault {
     /// The audit seq anchored in the keychain, [`ANCHOR_UNCHECKED`] before this process
     /// looked, or [`ANCHOR_KEPT`] when the anchor there is evidence against the log.
     pub(crate) anchored: Mutex<i64>,
+    /// When a read last anchored the audit head (see [`Atelier::record_read`]).
+    pub(crate) read_anchored_at: Mutex<Millis>,
     /// The kill switch's token: every run and provider call holds a child of it.
     pub(crate) kill: Mutex<crate::providers::transport::Cancel>,
     /// Runs going in this process, by id, for `run_cancel`.
@@ -95,6 +109,13 @@ impl Atelier {
     /// The vault directory.
     pub fn vault_dir(&self) -> &Path {
         &self.vault
+    }
+
+    /// Why the vault is sealed, or `None` when it is open. Touches nothing: unlike
+    /// [`Atelier::status`] it opens no projection, so a process that only needs to know whether
+    /// it owns the vault (the MCP sidecar at spawn) pays for nothing else.
+    pub fn seal_reason(&self) -> Option<&SealReason> {
+        self.state.as_ref().err()
     }
 
     /// The current time on the injected clock.
@@ -154,6 +175,45 @@ impl Atelier {
             tx.commit()?;
         }
         self.anchor_audit(open);
+        Ok(())
+    }
+
+    /// Audits a read that is about to be answered, in a transaction of its own committed
+    /// without waiting for the disk: in WAL mode the commit is a `write` of its pages to the
+    /// log file, which the kernel holds for the file once the call returns, so the event
+    /// survives the death of this process (`kill -9`, a panic, an abort) but not a power loss
+    /// before the next full sync — the next change, or a checkpoint, syncs it. A read changes
+    /// nothing, so that is the guarantee it gets; changes keep `synchronous = FULL`. The head
+    /// is anchored in the keychain at most every [`READ_ANCHOR_EVERY_MS`] for reads (a round
+    /// trip to the keychain per read would cost more than the read); the next change anchors
+    /// it at once.
+    pub(crate) fn record_read(&self, who: &Principal, entry: &audit::Entry) -> Result<()> {
+        let open = self.open_vault()?;
+        let now = self.clock.now();
+        {
+            let mut db = lock(&open.db);
+            db.pragma_update(None, "synchronous", "NORMAL")?;
+            let committed = (|| -> Result<()> {
+                let tx = db.transaction()?;
+                audit::append(&tx, who, entry, now)?;
+                tx.commit()?;
+                Ok(())
+            })();
+            // Back to the setting of every other commit, whatever became of this one.
+            db.pragma_update(None, "synchronous", "FULL")?;
+            committed?;
+        }
+        let due = {
+            let mut last = lock(&open.read_anchored_at);
+            let due = now.saturating_sub(*last) >= READ_ANCHOR_EVERY_MS;
+            if due {
+                *last = now;
+            }
+            due
+        };
+        if due {
+            self.anchor_audit(open);
+        }
         Ok(())
     }
 
@@ -238,6 +298,9 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// How often, at most, reads anchor the audit head in the keychain.
+pub(crate) const READ_ANCHOR_EVERY_MS: Millis = 10_000;
 
 /// The keychain reference the audit head is anchored under; the `.` keeps it apart from
 /// every key name (`check_name` allows none).

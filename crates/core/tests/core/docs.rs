@@ -506,8 +506,25 @@ fn words_mode_ranks_any_word_keeps_phrases_and_can_require_every_word() {
         ["chapters/02-calm.md"]
     );
     assert!(search("\"supply boat\" trawler", true, false).is_empty());
-    // The explanation names the fields the words matched.
-    let titled = search("calm water", false, false);
+    // Asked for, the explanation names the fields the words matched; not asked, it does not
+    // (and costs no pass over the index), the ranks being there either way.
+    let explained = |query: &str, explain: bool| {
+        pv.atelier
+            .search(
+                &owner(),
+                SearchRequest {
+                    query: query.to_owned(),
+                    mode: SearchMode::Text,
+                    explain,
+                    ..Default::default()
+                },
+            )
+            .expect("search")
+    };
+    let plain = explained("calm water", false);
+    assert!(plain[0].explain.fields.is_empty(), "{:?}", plain[0].explain);
+    assert_eq!(plain[0].explain.words.map(|p| p.rank), Some(1));
+    let titled = explained("calm water", true);
     let fields: Vec<&str> = titled[0]
         .explain
         .fields
