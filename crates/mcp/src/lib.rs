@@ -13,7 +13,7 @@ pub mod bounded;
 pub mod install;
 #[cfg(unix)]
 mod lines;
-mod needs;
+pub mod needs;
 #[cfg(unix)]
 pub mod owner;
 pub mod principal;

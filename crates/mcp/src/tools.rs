@@ -226,7 +226,14 @@ fn task_item(task: &atelier_core::tasks::Task) -> Item {
 #[tool_router(vis = "pub(crate)")]
 impl VaultServer {
     #[tool(
-        description = "Search the user's vault (their notes, drafts and documents) by words and meaning. Answers one result per document (its best passage, with its project, path, heading and lines, and the lines of its other matching passages); explain adds why each ranks where it does."
+        description = "Search the user's vault (their notes, drafts and documents) by words and meaning. Answers one result per document (its best passage, with its project, path, heading and lines, and the lines of its other matching passages); explain adds why each ranks where it does.",
+        annotations(
+            title = "Search the vault",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn search(
         &self,
@@ -266,7 +273,14 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "Read one thing from the vault whole: a document's text (document:PROJECT:PATH; an attachment gives its media facts first, a PDF its text page by page), a canon block (canon:ID), an asset's newest version (asset:ID), a task with its children and dependencies (task:ID), a run (run:ID), an orchestration's progress (orchestration:ID) or a task tree's plan with its critical path (plan:ID). Long text comes in parts: pass next_cursor back for the rest."
+        description = "Read one thing from the vault whole: a document's text (document:PROJECT:PATH; an attachment gives its media facts first, a PDF its text page by page), a canon block (canon:ID), an asset's newest version (asset:ID), a task with its children and dependencies (task:ID), a run (run:ID), an orchestration's progress (orchestration:ID) or a task tree's plan with its critical path (plan:ID). Long text comes in parts: pass next_cursor back for the rest.",
+        annotations(
+            title = "Read a document, task, run or asset",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn read(
         &self,
@@ -359,7 +373,14 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "List tasks, optionally only some states, the children of one task, or only those ready to start now (ready: true, most urgent first). Paged: pass next_cursor back for more."
+        description = "List tasks, optionally only some states, the children of one task, or only those ready to start now (ready: true, most urgent first). Paged: pass next_cursor back for more.",
+        annotations(
+            title = "List tasks",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn tasks_list(
         &self,
@@ -398,7 +419,14 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "Work through a task tree with the scheduler: each ready task runs its play (or, with only a role, a request from its title and description) as its role, several at once, in dependency order; a failure blocks what depends on it; outputs that need approval wait for the user. Answers at once with the orchestration; follow it with read orchestration:ID. Needs the tasks_write and run_plays grants; every task acts within what you may do."
+        description = "Work through a task tree with the scheduler: each ready task runs its play (or, with only a role, a request from its title and description) as its role, several at once, in dependency order; a failure blocks what depends on it; outputs that need approval wait for the user. Answers at once with the orchestration; follow it with read orchestration:ID. Needs the tasks_write and run_plays grants; every task acts within what you may do.",
+        annotations(
+            title = "Work through a task tree",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
     )]
     async fn tasks_run(
         &self,
@@ -415,7 +443,14 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "Post a message to a thread the user's hosts and roles coordinate through, or start a thread (give title, no thread). Messages are numbered in order per thread. Give a key to make a retry safe: the same key answers the first message. Needs the vault_write grant."
+        description = "Post a message to a thread the user's hosts and roles coordinate through, or start a thread (give title, no thread). Messages are numbered in order per thread. Give a key to make a retry safe: the same key answers the first message. Needs the vault_write grant.",
+        annotations(
+            title = "Post to a thread",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn thread_post(
         &self,
@@ -456,7 +491,14 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "Read a thread's messages in order: by default those after your cursor (what you acknowledged), or after a given seq. Give ack to first mark everything up to that seq as handled. Subscribe to atelier://threads/ID to be told when new messages arrive."
+        description = "Read a thread's messages in order: by default those after your cursor (what you acknowledged), or after a given seq. Give ack to first mark everything up to that seq as handled. Subscribe to atelier://threads/ID to be told when new messages arrive.",
+        annotations(
+            title = "Read a thread",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn thread_read(
         &self,
@@ -486,7 +528,14 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "Create a task, optionally under a parent and waiting on other tasks, with its subtasks (which may wait on earlier subtasks) in the same call: all are created or none. Needs the tasks_write grant."
+        description = "Create a task, optionally under a parent and waiting on other tasks, with its subtasks (which may wait on earlier subtasks) in the same call: all are created or none. Needs the tasks_write grant.",
+        annotations(
+            title = "Create a task",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn tasks_create(
         &self,
@@ -501,7 +550,14 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "Change a task's title, description or priority, and/or move it through its life (activate, start, block, unblock, complete, fail, reset, cancel). Needs the tasks_write grant."
+        description = "Change a task's title, description or priority, and/or move it through its life (activate, start, block, unblock, complete, fail, reset, cancel). Needs the tasks_write grant.",
+        annotations(
+            title = "Update or move a task",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn tasks_update(
         &self,
@@ -553,7 +609,14 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "The plays (reusable multi-step recipes for the model) the vault holds, with their parameters. Paged."
+        description = "The plays (reusable multi-step recipes for the model) the vault holds, with their parameters. Paged.",
+        annotations(
+            title = "List plays",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn plays_list(
         &self,
@@ -579,7 +642,14 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "Run a play with its parameters through the user's own models and wait for it; progress is sent as it goes. Answers the run (its status and usage); a passed run's output is banked as an asset by the play's approval rule. Needs the run_plays grant."
+        description = "Run a play with its parameters through the user's own models and wait for it; progress is sent as it goes. Answers the run (its status and usage); a passed run's output is banked as an asset by the play's approval rule. Needs the run_plays grant.",
+        annotations(
+            title = "Run a play",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
     )]
     async fn play_run(
         &self,
@@ -628,7 +698,14 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "Bank a passed run's output as an asset (or as the next version of one), ready for the user's review. Needs the bank_assets grant."
+        description = "Bank a passed run's output as an asset (or as the next version of one), ready for the user's review. Needs the bank_assets grant.",
+        annotations(
+            title = "Bank an asset",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn asset_bank(
         &self,
@@ -649,7 +726,14 @@ impl VaultServer {
     }
 
     #[tool(
-        description = "List the assets (banked outputs), newest first, optionally by state or task. Paged."
+        description = "List the assets (banked outputs), newest first, optionally by state or task. Paged.",
+        annotations(
+            title = "List assets",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn assets_list(
         &self,

@@ -670,6 +670,7 @@ fn tools_list_matches_its_golden_file() {
             json!({
                 "name": t.name,
                 "description": t.description,
+                "annotations": t.annotations,
                 "inputSchema": *t.input_schema,
             })
         })
@@ -684,6 +685,46 @@ fn tools_list_matches_its_golden_file() {
         expected == text,
         "tools/list changed; review it and run with ATELIER_UPDATE_GOLDEN=1:\n{text}"
     );
+}
+
+/// Every tool carries a title and all four behaviour hints, so a host can tell what only reads
+/// from what writes or reaches past the vault: exactly the tools that need no more than reading
+/// say `readOnlyHint`, and the two that call the user's model providers say `openWorldHint`.
+#[test]
+fn every_tool_says_what_it_does_to_the_vault() {
+    let fixture = Fixture::new(false);
+    let tools = VaultServer::new(Arc::clone(&fixture.atelier)).all_tools();
+    for tool in &tools {
+        let hints = tool
+            .annotations
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no annotations", tool.name));
+        assert!(
+            hints.title.as_deref().is_some_and(|t| !t.is_empty()),
+            "{}",
+            tool.name
+        );
+        let read_only = hints
+            .read_only_hint
+            .unwrap_or_else(|| panic!("{}", tool.name));
+        assert!(hints.destructive_hint.is_some(), "{}", tool.name);
+        assert!(hints.idempotent_hint.is_some(), "{}", tool.name);
+        let open_world = hints
+            .open_world_hint
+            .unwrap_or_else(|| panic!("{}", tool.name));
+        let need = atelier_mcp::needs::NEEDS
+            .iter()
+            .find(|(name, _)| *name == tool.name.as_ref())
+            .map(|(_, need)| *need)
+            .unwrap_or_else(|| panic!("{} has no need", tool.name));
+        assert_eq!(
+            read_only,
+            matches!(need, Capability::VaultRead | Capability::FileRead),
+            "{}",
+            tool.name
+        );
+        assert_eq!(open_world, need == Capability::RunPlays, "{}", tool.name);
+    }
 }
 
 /// A tool whose arguments are a core request type publishes exactly the schema derived from
