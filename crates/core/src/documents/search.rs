@@ -318,8 +318,8 @@ fn bm25_hits(
 }
 
 /// Snippets of those of `ids` that contain any of the words of `query`, the words marked as
-/// the index matched them (stems included); one query for all. A passage matched only in
-/// another field than its body has a snippet without marks.
+/// the index matched them (stems included). A passage matched only in another field than its
+/// body has a snippet without marks.
 pub fn snippets(
     conn: &Connection,
     query: &Query,
@@ -351,7 +351,8 @@ pub fn snippets(
 }
 
 /// Each field's weighted share of the BM25 score for `query` of each of `ids`, strongest
-/// first; a passage its words do not match is left out. One query for all.
+/// first; a passage its words do not match is left out. One query per passage, as for
+/// [`snippets`].
 pub fn field_scores(
     conn: &Connection,
     query: &Query,
@@ -376,21 +377,22 @@ pub fn field_scores(
             format!("bm25(passages_fts, {})", one.join(", "))
         })
         .collect();
-    let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT rowid, {} FROM passages_fts
-          WHERE passages_fts MATCH ?1 AND rowid IN (SELECT value FROM json_each(?2))",
+        "SELECT {} FROM passages_fts WHERE passages_fts MATCH ?1 AND rowid = ?2",
         columns.join(", ")
     ))?;
-    let rows = stmt.query_map(params![expression, list], |r| {
-        let scores = (0..FIELDS.len())
-            .map(|i| r.get::<_, f64>(i + 1).map(|v| -v))
-            .collect::<rusqlite::Result<Vec<f64>>>()?;
-        Ok((r.get::<_, i64>(0)?, scores))
-    })?;
     let mut out = HashMap::new();
-    for row in rows {
-        let (id, scores) = row?;
+    for id in ids {
+        let Some(scores) = stmt
+            .query_row(params![expression, id], |r| {
+                (0..FIELDS.len())
+                    .map(|i| r.get::<_, f64>(i).map(|v| -v))
+                    .collect::<rusqlite::Result<Vec<f64>>>()
+            })
+            .optional()?
+        else {
+            continue;
+        };
         let mut fields: Vec<FieldScore> = scores
             .into_iter()
             .zip(FIELDS)
@@ -401,7 +403,7 @@ pub fn field_scores(
             })
             .collect();
         fields.sort_by(|a, b| b.score.total_cmp(&a.score));
-        out.insert(id, fields);
+        out.insert(*id, fields);
     }
     Ok(out)
 }

@@ -10,11 +10,12 @@
 mod bert;
 
 use crate::documents::chunk::TokenCount;
+use crate::vault::lock;
 use bert::{Bert, BertConfig};
 use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 use tokenizers::Tokenizer;
 
 /// The model's name, stored with every vector so another model's vectors are never mixed in.
@@ -221,11 +222,6 @@ impl Embedder {
         }
         Ok(out)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The cache is whole after any panic: entries are pushed and popped whole.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl TokenCount for Embedder {

@@ -168,12 +168,7 @@ impl Atelier {
     pub(crate) fn record(&self, who: &Principal, entry: &audit::Entry) -> Result<()> {
         let open = self.open_vault()?;
         let now = self.clock.now();
-        {
-            let mut db = lock(&open.db);
-            let tx = db.transaction()?;
-            audit::append(&tx, who, entry, now)?;
-            tx.commit()?;
-        }
+        append_alone(&mut lock(&open.db), who, entry, now)?;
         self.anchor_audit(open);
         Ok(())
     }
@@ -193,12 +188,7 @@ impl Atelier {
         {
             let mut db = lock(&open.db);
             db.pragma_update(None, "synchronous", "NORMAL")?;
-            let committed = (|| -> Result<()> {
-                let tx = db.transaction()?;
-                audit::append(&tx, who, entry, now)?;
-                tx.commit()?;
-                Ok(())
-            })();
+            let committed = append_alone(&mut db, who, entry, now);
             // Back to the setting of every other commit, whatever became of this one.
             db.pragma_update(None, "synchronous", "FULL")?;
             committed?;
@@ -299,8 +289,21 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Appends `entry` to the audit log in a transaction of its own.
+fn append_alone(
+    db: &mut Connection,
+    who: &Principal,
+    entry: &audit::Entry,
+    now: Millis,
+) -> Result<()> {
+    let tx = db.transaction()?;
+    audit::append(&tx, who, entry, now)?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// How often, at most, reads anchor the audit head in the keychain.
-pub(crate) const READ_ANCHOR_EVERY_MS: Millis = 10_000;
+const READ_ANCHOR_EVERY_MS: Millis = 10_000;
 
 /// The keychain reference the audit head is anchored under; the `.` keeps it apart from
 /// every key name (`check_name` allows none).
