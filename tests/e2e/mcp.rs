@@ -585,3 +585,156 @@ fn every_read_a_host_saw_is_in_the_audit_log_after_a_kill() {
         answered.len()
     );
 }
+
+/// The official Python SDK (TESTING.md, real parts: the MCP client) on both protocol revisions:
+/// 2025-11-25 (`initialize`, one session) and 2026-07-28 (`server/discover`, every request
+/// self-contained). Each host reads with only the default grant, has `tasks_write` granted by
+/// the CLI (through the sidecar, which owns the vault) while connected, hears of it on its
+/// session or its `subscriptions/listen` stream, and then creates a task as itself; the
+/// 2026-07-28 host also through `atelier serve` as the owner.
+#[test]
+fn both_protocol_revisions_hear_of_a_grant_made_while_connected() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    for version in ["2025-11-25", "2026-07-28"] {
+        let report = run_host_with(&cli, "revision", &[version]);
+        assert_eq!(report["protocol"], version, "{report}");
+        let before: Vec<&str> = report["before"]
+            .as_array()
+            .expect("before")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(!before.contains(&"tasks_create"), "{report}");
+        let after = report["after"].as_array().expect("after");
+        assert!(after.contains(&Value::from("tasks_create")), "{report}");
+        let heard = if version == "2025-11-25" {
+            "session"
+        } else {
+            "listen"
+        };
+        assert_eq!(report["heard"], heard, "{report}");
+        assert_eq!(report["created"], format!("From {version}"), "{report}");
+    }
+    let audit = cli.json(&["audit", "tail", "--limit", "40"]);
+    for version in ["2025-11-25", "2026-07-28"] {
+        let principal = format!("mcp:revision-host-{version}");
+        assert!(
+            audit
+                .as_array()
+                .expect("events")
+                .iter()
+                .any(|e| { e["principal"] == principal.as_str() && e["action"] == "task.create" }),
+            "no task.create by {principal}: {audit}"
+        );
+    }
+    // Through an owner too: the sidecar relays the self-contained requests and the listen
+    // stream to `atelier serve`, which the CLI's grant reaches.
+    let relayed = Cli::new();
+    relayed.ok(&["init"]);
+    let (mut owner, _) = start_owner(&relayed);
+    let report = run_host_with(&relayed, "revision", &["2026-07-28"]);
+    crate::stop(&mut owner, "atelier serve");
+    assert_eq!(report["heard"], "listen", "{report}");
+    assert_eq!(report["created"], "From 2026-07-28", "{report}");
+}
+
+/// Runs the MCP Inspector's CLI (npm `@modelcontextprotocol/inspector`, installed by
+/// `npm ci`) against `atelier mcp` on the vault, and answers what it printed.
+fn inspector(cli: &Cli, args: &[&str]) -> Value {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    // A file, not a pipe: the tool list is larger than a pipe holds while the test waits.
+    let printed = cli.dir().join("inspector.out");
+    let mut child = Command::new("npx")
+        .current_dir(&root)
+        .args(["--no-install", "@modelcontextprotocol/inspector", "--cli"])
+        .arg(&cli.bin)
+        .arg("--vault")
+        .arg(&cli.vault)
+        .arg("mcp")
+        .args(args)
+        .env_remove("ATELIER_HOME")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&printed).expect("output file"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("npx runs the inspector (npm ci installs it)");
+    let status = crate::ended(&mut child, "the MCP inspector");
+    let text = std::fs::read_to_string(&printed).unwrap_or_default();
+    assert!(status.success(), "inspector {args:?}: {status}\n{text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("inspector {args:?} ({e}): {text}"))
+}
+
+/// The MCP Inspector's CLI, a client nobody here wrote (from npm, like the SDK from PyPI), against
+/// the real binary: it lists the tools (each with its annotations, icon and output
+/// schema) and calls `search` and `read`, whose answers are structured as their schema says
+/// and the same as their text.
+#[test]
+fn the_mcp_inspector_lists_and_calls_the_tools() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let project = cli.dir().join("novel");
+    crate::documents::write_project(&project, 3);
+    cli.add_project(&project, "novel");
+    cli.ok(&["ingest", "novel"]);
+
+    let listed = inspector(&cli, &["--method", "tools/list"]);
+    let tools = listed["tools"].as_array().expect("tools");
+    let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "assets_list",
+            "plays_list",
+            "read",
+            "search",
+            "tasks_list",
+            "thread_read"
+        ]
+    );
+    for tool in tools {
+        assert_eq!(tool["annotations"]["readOnlyHint"], true, "{tool}");
+        assert!(tool["icons"][0]["src"].is_string(), "{tool}");
+        assert_eq!(tool["outputSchema"]["type"], "object", "{tool}");
+    }
+
+    let found = inspector(
+        &cli,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "search",
+            "--tool-arg",
+            "query=lighthouse keeper",
+        ],
+    );
+    let answer = &found["structuredContent"];
+    assert_eq!(answer["vault_data"], true, "{found}");
+    let first = &answer["items"][0];
+    let source = first["source"].as_str().expect("a hit with its source");
+    assert!(source.starts_with("atelier://docs/novel/"), "{found}");
+    let text: Value = serde_json::from_str(found["content"][0]["text"].as_str().expect("text"))
+        .expect("the text is JSON");
+    assert_eq!(&text, answer);
+
+    let path = first["data"]["path"].as_str().expect("path");
+    let read = inspector(
+        &cli,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "read",
+            "--tool-arg",
+            &format!("reference=document:novel:{path}"),
+        ],
+    );
+    assert_eq!(read["isError"], false, "{read}");
+    assert!(
+        read["structuredContent"]["items"]
+            .as_array()
+            .is_some_and(|items| !items.is_empty()),
+        "{read}"
+    );
+}

@@ -4,13 +4,17 @@ stdio the way Claude Desktop or Cursor would. Run by tests/e2e/mcp.rs:
     python host.py ATELIER_BIN VAULT before|granted
     python host.py ATELIER_BIN VAULT takeover OWNER_PID
     python host.py ATELIER_BIN VAULT threads
+    python host.py ATELIER_BIN VAULT revision 2025-11-25|2026-07-28
 
 `before`: the host holds only the default `vault_read`; `granted`: the owner has granted it
 tasks_write, run_plays and bank_assets, and it calls every tool; `takeover`: it creates a task
 through the owner (`atelier serve`, OWNER_PID), stops the owner with SIGTERM, and goes on in the
 same session; `threads`: two hosts (two `atelier mcp` processes, the second reaching the vault
 through the first) post to one thread at the same time, retry posts, subscribe, read and
-acknowledge. It prints one JSON report as its last line; any failed expectation raises (exit 1).
+acknowledge; `revision`: the host speaks that protocol revision (`initialize`, or `server/discover`
+with every request self-contained), sees only the read tools, has `tasks_write` granted by the
+CLI while its session is open, hears of it (`tools/list_changed` on the session, or on a
+`subscriptions/listen` stream), and creates a task. It prints one JSON report as its last line; any failed expectation raises (exit 1).
 """
 
 import asyncio
@@ -21,6 +25,7 @@ import sys
 
 from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
+from mcp.client.subscriptions import ToolsListChanged, listen
 from mcp.shared.exceptions import MCPError
 
 READ_TOOLS = ["assets_list", "plays_list", "read", "search", "tasks_list", "thread_read"]
@@ -113,6 +118,54 @@ async def two_hosts(binary: str, vault: str) -> dict:
                     shown = json.loads(resource.contents[0].text)
                     assert shown["messages"][-1]["seq"] == 22, shown
                     report["authors"] = sorted({m["author"] for m in page["messages"]})
+    return report
+
+
+async def revision(binary: str, vault: str, version: str) -> dict:
+    """One host on protocol `version`, told of a grant made while it is connected."""
+    report = {}
+    name = f"Revision Host {version}"
+    principal = "mcp:" + name.lower().replace(" ", "-")
+    changed = asyncio.Event()
+
+    async def on_message(message):
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    async def grant():
+        cli = await asyncio.create_subprocess_exec(
+            binary, "--vault", vault, "grants", "add", principal, "tasks_write",
+            stdout=asyncio.subprocess.DEVNULL)
+        assert await cli.wait() == 0, "atelier grants add failed"
+
+    async def names(session):
+        return sorted(t.name for t in (await session.list_tools()).tools)
+
+    params = StdioServerParameters(command=binary, args=["--vault", vault, "mcp"])
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write, message_handler=on_message,
+                                 client_info=types.Implementation(name=name, version="1")) as session:
+            if version == "2025-11-25":
+                await session.initialize()
+            else:
+                await session.discover()
+            report["protocol"] = session.protocol_version
+            report["before"] = await names(session)
+            if version == "2025-11-25":
+                await grant()
+                await asyncio.wait_for(changed.wait(), timeout=15)
+                report["heard"] = "session"
+            else:
+                async with listen(session, tools_list_changed=True) as stream:
+                    await grant()
+                    event = await asyncio.wait_for(stream.__anext__(), timeout=15)
+                    assert isinstance(event, ToolsListChanged), event
+                    report["heard"] = "listen"
+            report["after"] = await names(session)
+            result = await session.call_tool("tasks_create", {"title": f"From {version}"})
+            assert not result.is_error, result
+            assert json.loads(result.content[0].text) == result.structured_content, result
+            report["created"] = result.structured_content["items"][0]["data"]["title"]
     return report
 
 
@@ -261,7 +314,9 @@ async def main(binary: str, vault: str, phase: str) -> dict:
 
 
 if __name__ == "__main__":
-    if sys.argv[3] == "threads":
+    if sys.argv[3] == "revision":
+        print(json.dumps(asyncio.run(revision(sys.argv[1], sys.argv[2], sys.argv[4]))))
+    elif sys.argv[3] == "threads":
         print(json.dumps(asyncio.run(two_hosts(sys.argv[1], sys.argv[2]))))
     else:
         print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))))

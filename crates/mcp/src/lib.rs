@@ -10,6 +10,7 @@
 
 pub mod addresses;
 pub mod bounded;
+mod icons;
 pub mod install;
 #[cfg(unix)]
 mod lines;

@@ -1,21 +1,31 @@
-//! Who is calling: the host's `clientInfo.name` from `initialize`, as `mcp:<name>`.
+//! Who is calling: the host's `clientInfo.name`, as `mcp:<name>`. On protocol 2025-11-25 the
+//! name comes once, with `initialize`; from 2026-07-28 on every request carries it in `_meta`.
 
 use atelier_core::access::auth::Principal;
 use rmcp::RoleServer;
-use rmcp::service::Peer;
+use rmcp::model::Implementation;
+use rmcp::service::{Peer, RequestContext};
 
 /// The longest client name kept.
 const MAX_NAME: usize = 64;
 
-/// The principal of the client on the other end: `mcp:<clientInfo.name>`, lower-cased, with
-/// anything but ASCII letters, digits, `-`, `_` and `.` turned into `-` (so "Claude Desktop"
-/// is `mcp:claude-desktop`, the name a person types in `atelier grants add`).
-pub fn principal_of(peer: &Peer<RoleServer>) -> Principal {
-    let name = peer
-        .peer_info()
-        .map(|info| info.client_info.name.clone())
-        .unwrap_or_default();
-    Principal::Mcp(clean(&name))
+/// The principal of the client that sent this request: the name in the request's own `_meta`
+/// (2026-07-28), else the one its session's `initialize` gave (2025-11-25).
+pub fn principal_of(context: &RequestContext<RoleServer>) -> Principal {
+    named(context.client_info().as_ref())
+}
+
+/// The principal of a session that began with `initialize`, for what the server sends it
+/// unasked (list changes, resource updates).
+pub fn principal_of_session(peer: &Peer<RoleServer>) -> Principal {
+    named(peer.peer_info().as_ref().map(|info| &info.client_info))
+}
+
+/// `mcp:<name>`, lower-cased, with anything but ASCII letters, digits, `-`, `_` and `.` turned
+/// into `-` (so "Claude Desktop" is `mcp:claude-desktop`, the name a person types in
+/// `atelier grants add`); `mcp:unknown` for a client that gave no name.
+fn named(info: Option<&Implementation>) -> Principal {
+    Principal::Mcp(clean(info.map_or("", |info| info.name.as_str())))
 }
 
 /// `name` made safe as a principal name; `unknown` when nothing is left.

@@ -3,7 +3,7 @@
 
 use crate::addresses;
 use crate::needs::NEEDS;
-use crate::principal::principal_of;
+use crate::principal::{principal_of, principal_of_session};
 use crate::refusal;
 use atelier_core::Atelier;
 use atelier_core::access::auth::{Capability, Principal};
@@ -14,9 +14,9 @@ use rmcp::model::{
     Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
     ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
     ReadResourceResult, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, UnsubscribeRequestParams,
+    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
-use rmcp::service::{NotificationContext, Peer, RequestContext};
+use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -24,6 +24,9 @@ use std::time::Duration;
 
 /// Getting a prompt assembles a play as a run would, so listing them needs what a run needs.
 const PROMPTS_NEED: Capability = Capability::RunPlays;
+
+/// Stands in the list of what a caller may use for "the prompts" (see [`visible_names`]).
+const PROMPTS: &str = "prompts";
 
 /// How often a session looks at the change feed.
 const WATCH: Duration = Duration::from_secs(1);
@@ -36,6 +39,8 @@ pub struct VaultServer {
     schemas: Arc<HashMap<String, jsonschema::Validator>>,
     /// The resource URIs this session subscribed to.
     subscribed: Arc<Mutex<BTreeSet<String>>>,
+    /// What each caller was last shown by `tools/list` (tool names, and [`PROMPTS`]).
+    shown: Arc<Mutex<HashMap<Principal, Vec<&'static str>>>>,
 }
 
 impl std::fmt::Debug for VaultServer {
@@ -63,6 +68,7 @@ impl VaultServer {
             tool_router,
             schemas: Arc::new(schemas),
             subscribed: Arc::default(),
+            shown: Arc::default(),
         }
     }
 
@@ -84,9 +90,13 @@ impl VaultServer {
             .map_err(|e| refusal::rpc_error(&e))
     }
 
-    /// The tools `who` may call now.
+    /// The tools `who` may call now; what it was shown is kept for [`Self::follow`].
     async fn tools_for(&self, who: Principal) -> Result<Vec<rmcp::model::Tool>, ErrorData> {
-        let held = self.call(move |a| a.capabilities(&who)).await?;
+        let held = {
+            let who = who.clone();
+            self.call(move |a| a.capabilities(&who)).await?
+        };
+        lock(&self.shown).insert(who, visible_names(&held));
         Ok(visible(self.tool_router.list_all(), &held))
     }
 
@@ -115,65 +125,83 @@ impl VaultServer {
         }
     }
 
-    /// Looks at the vault's change feed every [`WATCH`] until the host goes away, and tells it
-    /// what changed for it: `tools/list_changed` and `prompts/list_changed` when its
-    /// capabilities change (a grant added, revoked or expired), `resources/updated` for each
-    /// subscribed URI a change names. Each look is a quick query, so no thread is held between
-    /// looks and the vault closes as soon as the session ends.
+    /// Follows the vault's change feed for a session that began with `initialize` (protocol
+    /// 2025-11-25), telling it of changes until it goes away. Its subscriptions are those of
+    /// `resources/subscribe`.
     fn watch(&self, peer: Peer<RoleServer>) {
         let server = self.clone();
         tokio::spawn(async move {
-            let who = principal_of(&peer);
-            let mut held = server.held(&who).await;
-            let mut seen = server
-                .call({
-                    let who = who.clone();
-                    move |a| a.change_head(&who)
-                })
+            let who = principal_of_session(&peer);
+            let audience = Audience::Session {
+                peer,
+                subscribed: Arc::clone(&server.subscribed),
+            };
+            server.follow(who, audience).await;
+        });
+    }
+
+    /// Looks at the vault's change feed every [`WATCH`] until `audience` goes away, and tells
+    /// it what changed for `who`: the tool and prompt lists when its capabilities change (a
+    /// grant added, revoked or expired), and each subscribed URI a change names. Each look is
+    /// a quick query, so no thread is held between looks and the vault closes as soon as the
+    /// session ends.
+    async fn follow(&self, who: Principal, audience: Audience) {
+        // Changes are measured from what the host was last shown, so a grant that lands
+        // between its `tools/list` and the first look here is still told.
+        let shown = lock(&self.shown).get(&who).cloned();
+        let mut names = match shown {
+            Some(names) => names,
+            None => visible_names(&self.held(&who).await),
+        };
+        let mut seen = self
+            .call({
+                let who = who.clone();
+                move |a| a.change_head(&who)
+            })
+            .await
+            .unwrap_or(0);
+        let mut tick = tokio::time::interval(WATCH);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = audience.ended() => return,
+            }
+            if audience.is_closed() {
+                return;
+            }
+            let who_now = who.clone();
+            let changes = self
+                .call(move |a| a.changes_after(&who_now, seen))
                 .await
-                .unwrap_or(0);
-            let mut tick = tokio::time::interval(WATCH);
-            loop {
-                tick.tick().await;
-                if peer.is_transport_closed() {
+                .unwrap_or_default();
+            if let Some(last) = changes.last() {
+                seen = last.seq;
+            }
+            let updated: BTreeSet<String> = {
+                let subscribed = audience.subscribed();
+                changes
+                    .iter()
+                    .flat_map(|c| addresses::touched(&c.target, subscribed.iter()))
+                    .collect()
+            };
+            for uri in updated {
+                if audience.updated(uri).await.is_err() {
                     return;
                 }
-                let who_now = who.clone();
-                let changes = server
-                    .call(move |a| a.changes_after(&who_now, seen))
-                    .await
-                    .unwrap_or_default();
-                if let Some(last) = changes.last() {
-                    seen = last.seq;
+            }
+            // Expiry writes nothing to the log, so the lists are compared at every look.
+            let now = visible_names(&self.held(&who).await);
+            if now != names {
+                let prompts_changed = now.contains(&PROMPTS) != names.contains(&PROMPTS);
+                names = now;
+                if audience.tools_changed().await.is_err() {
+                    return;
                 }
-                let updated: BTreeSet<String> = {
-                    let subscribed = lock(&server.subscribed);
-                    changes
-                        .iter()
-                        .flat_map(|c| addresses::touched(&c.target, subscribed.iter()))
-                        .collect()
-                };
-                for uri in updated {
-                    let note = ResourceUpdatedNotificationParam::new(uri);
-                    if peer.notify_resource_updated(note).await.is_err() {
-                        return;
-                    }
-                }
-                // Expiry writes nothing to the log, so the lists are compared at every look.
-                let now = server.held(&who).await;
-                if visible_names(&now) != visible_names(&held) {
-                    let prompts_changed =
-                        now.contains(&PROMPTS_NEED) != held.contains(&PROMPTS_NEED);
-                    held = now;
-                    if peer.notify_tool_list_changed().await.is_err() {
-                        return;
-                    }
-                    if prompts_changed && peer.notify_prompt_list_changed().await.is_err() {
-                        return;
-                    }
+                if prompts_changed && audience.prompts_changed().await.is_err() {
+                    return;
                 }
             }
-        });
+        }
     }
 
     /// Records in the audit log that `who` read `target` (what it asked, in `summary`).
@@ -212,7 +240,7 @@ fn visible_names(held: &[Capability]) -> Vec<&'static str> {
         .map(|(name, _)| *name)
         .collect();
     if held.contains(&PROMPTS_NEED) {
-        names.push("prompts");
+        names.push(PROMPTS);
     }
     names
 }
@@ -222,6 +250,97 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Who hears of changes: a session that began with `initialize` (2025-11-25), told on the
+/// session itself, or one `subscriptions/listen` stream (2026-07-28), told on that stream only
+/// what it asked for.
+enum Audience {
+    Session {
+        peer: Peer<RoleServer>,
+        subscribed: Arc<Mutex<BTreeSet<String>>>,
+    },
+    Listen {
+        context: Box<SubscriptionContext>,
+        subscribed: BTreeSet<String>,
+    },
+}
+
+/// The audience went away.
+struct Gone;
+
+impl Audience {
+    fn is_closed(&self) -> bool {
+        match self {
+            Audience::Session { peer, .. } => peer.is_transport_closed(),
+            Audience::Listen { context, .. } => context.request_context().ct.is_cancelled(),
+        }
+    }
+
+    /// Waits until a listen stream is cancelled; a session ends only by closing.
+    async fn ended(&self) {
+        match self {
+            Audience::Session { .. } => std::future::pending().await,
+            Audience::Listen { context, .. } => context.cancelled().await,
+        }
+    }
+
+    fn subscribed(&self) -> BTreeSet<String> {
+        match self {
+            Audience::Session { subscribed, .. } => lock(subscribed).clone(),
+            Audience::Listen { subscribed, .. } => subscribed.clone(),
+        }
+    }
+
+    async fn updated(&self, uri: String) -> Result<(), Gone> {
+        match self {
+            Audience::Session { peer, .. } => peer
+                .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                .await
+                .map_err(|_| Gone),
+            Audience::Listen { context, .. } => context
+                .sink()
+                .notify_resource_updated(uri)
+                .await
+                .map_err(|_| Gone),
+        }
+    }
+
+    async fn tools_changed(&self) -> Result<(), Gone> {
+        match self {
+            Audience::Session { peer, .. } => {
+                peer.notify_tool_list_changed().await.map_err(|_| Gone)
+            }
+            Audience::Listen { context, .. } => {
+                if context.accepted().tools_list_changed != Some(true) {
+                    return Ok(());
+                }
+                context
+                    .sink()
+                    .notify_tool_list_changed()
+                    .await
+                    .map_err(|_| Gone)
+            }
+        }
+    }
+
+    async fn prompts_changed(&self) -> Result<(), Gone> {
+        match self {
+            Audience::Session { peer, .. } => {
+                peer.notify_prompt_list_changed().await.map_err(|_| Gone)
+            }
+            Audience::Listen { context, .. } => {
+                if context.accepted().prompts_list_changed != Some(true) {
+                    return Ok(());
+                }
+                context
+                    .sink()
+                    .notify_prompt_list_changed()
+                    .await
+                    .map_err(|_| Gone)
+            }
+        }
+    }
 }
 
 impl ServerHandler for VaultServer {
@@ -253,7 +372,7 @@ impl ServerHandler for VaultServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let tools = self.tools_for(principal_of(&context.peer)).await?;
+        let tools = self.tools_for(principal_of(&context)).await?;
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -267,7 +386,7 @@ impl ServerHandler for VaultServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         self.check_arguments(&request)?;
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let name = request.name.to_string();
         let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
         let answer = self
@@ -303,7 +422,7 @@ impl ServerHandler for VaultServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let all = self.listed(who.clone()).await?;
         let cursor = request.and_then(|r| r.cursor);
         let (page, next) = addresses::page_of(all, cursor.as_deref())?;
@@ -325,11 +444,51 @@ impl ServerHandler for VaultServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let contents = self.read_uri(who.clone(), &request.uri).await?;
         self.audit_read(who, request.uri, "resources/read".to_owned())
             .await?;
         Ok(ReadResourceResult::new(vec![contents]).into())
+    }
+
+    /// A `subscriptions/listen` stream (2026-07-28) may hear of list changes and of updates
+    /// to the resources it names (those its caller may read, see [`Self::listen`]).
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // Resource lists are not announced (the templates name every resource), so that
+        // category is left out; the SDK also intersects with what `get_info` declares.
+        let mut accepted = requested.clone();
+        accepted.resources_list_changed = None;
+        Some(accepted)
+    }
+
+    /// Follows the change feed for one listen stream until the host cancels it. As with
+    /// `resources/subscribe`, only what the caller may read can be watched: a URI it may not
+    /// read (or that names nothing) is never reported.
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let who = principal_of(context.request_context());
+        let mut subscribed = BTreeSet::new();
+        for uri in context
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default()
+        {
+            if self.read_uri(who.clone(), &uri).await.is_ok() {
+                subscribed.insert(uri);
+            }
+        }
+        self.follow(
+            who,
+            Audience::Listen {
+                context: Box::new(context),
+                subscribed,
+            },
+        )
+        .await;
+        Ok(())
     }
 
     #[allow(deprecated)] // `resources/subscribe` is what hosts on protocol 2025-11-25 send.
@@ -339,8 +498,7 @@ impl ServerHandler for VaultServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         // Only what the caller may read can be watched; reading also checks that it exists.
-        self.read_uri(principal_of(&context.peer), &request.uri)
-            .await?;
+        self.read_uri(principal_of(&context), &request.uri).await?;
         lock(&self.subscribed).insert(request.uri);
         Ok(())
     }
@@ -360,7 +518,7 @@ impl ServerHandler for VaultServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let prompts = if self.held(&who).await.contains(&PROMPTS_NEED) {
             self.prompts_for(who).await?
         } else {
@@ -374,7 +532,7 @@ impl ServerHandler for VaultServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let target = format!("play:{}", request.name);
         let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
         let result = self

@@ -2,6 +2,7 @@
 //! answers a bounded, labelled result. At most twelve, so a host's model can hold them all.
 
 use crate::bounded::{self, Item};
+use crate::icons;
 use crate::principal::principal_of;
 use crate::refusal;
 use crate::server::VaultServer;
@@ -227,6 +228,8 @@ fn task_item(task: &atelier_core::tasks::Task) -> Item {
 impl VaultServer {
     #[tool(
         description = "Search the user's vault (their notes, drafts and documents) by words and meaning. Answers one result per document (its best passage, with its project, path, heading and lines, and the lines of its other matching passages); explain adds why each ranks where it does.",
+        icons = icons::inline(include_str!("icons/search.svg")),
+        output_schema = bounded::output_schema(),
         annotations(
             title = "Search the vault",
             read_only_hint = true,
@@ -257,7 +260,7 @@ impl VaultServer {
             explain: args.explain.unwrap_or(false),
         };
         let explain = request.explain;
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let hits = self.call(move |a| a.search(&who, request)).await?;
         let items = hits
             .into_iter()
@@ -274,6 +277,8 @@ impl VaultServer {
 
     #[tool(
         description = "Read one thing from the vault whole: a document's text (document:PROJECT:PATH; an attachment gives its media facts first, a PDF its text page by page), a canon block (canon:ID), an asset's newest version (asset:ID), a task with its children and dependencies (task:ID), a run (run:ID), an orchestration's progress (orchestration:ID) or a task tree's plan with its critical path (plan:ID). Long text comes in parts: pass next_cursor back for the rest.",
+        icons = icons::inline(include_str!("icons/read.svg")),
+        output_schema = bounded::output_schema(),
         annotations(
             title = "Read a document, task, run or asset",
             read_only_hint = true,
@@ -287,7 +292,7 @@ impl VaultServer {
         Parameters(args): Parameters<ReadArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let (kind, rest) = args
             .reference
             .split_once(':')
@@ -374,6 +379,8 @@ impl VaultServer {
 
     #[tool(
         description = "List tasks, optionally only some states, the children of one task, or only those ready to start now (ready: true, most urgent first). Paged: pass next_cursor back for more.",
+        icons = icons::inline(include_str!("icons/tasks_list.svg")),
+        output_schema = bounded::output_schema(),
         annotations(
             title = "List tasks",
             read_only_hint = true,
@@ -397,7 +404,7 @@ impl VaultServer {
             parent: args.parent,
             ..TaskFilter::default()
         };
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let ready = args.ready;
         let tasks = self
             .call(move |a| {
@@ -420,6 +427,8 @@ impl VaultServer {
 
     #[tool(
         description = "Work through a task tree with the scheduler: each ready task runs its play (or, with only a role, a request from its title and description) as its role, several at once, in dependency order; a failure blocks what depends on it; outputs that need approval wait for the user. Answers at once with the orchestration; follow it with read orchestration:ID. Needs the tasks_write and run_plays grants; every task acts within what you may do.",
+        icons = icons::inline(include_str!("icons/tasks_run.svg")),
+        output_schema = bounded::output_schema(),
         annotations(
             title = "Work through a task tree",
             read_only_hint = false,
@@ -433,7 +442,7 @@ impl VaultServer {
         Parameters(args): Parameters<TasksRunArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let request = OrchestrateRequest { root: args.root };
         let view = self.call(move |a| a.orchestrate(&who, &request)).await?;
         Ok(bounded::one(Item::new(
@@ -444,6 +453,8 @@ impl VaultServer {
 
     #[tool(
         description = "Post a message to a thread the user's hosts and roles coordinate through, or start a thread (give title, no thread). Messages are numbered in order per thread. Give a key to make a retry safe: the same key answers the first message. Needs the vault_write grant.",
+        icons = icons::inline(include_str!("icons/thread_post.svg")),
+        output_schema = bounded::output_schema(),
         annotations(
             title = "Post to a thread",
             read_only_hint = false,
@@ -457,7 +468,7 @@ impl VaultServer {
         Parameters(args): Parameters<ThreadPostArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let (thread, title) = match (args.thread, args.title) {
             (Some(thread), None) => (Some(thread), None),
             (None, Some(title)) => (None, Some(title)),
@@ -492,6 +503,8 @@ impl VaultServer {
 
     #[tool(
         description = "Read a thread's messages in order: by default those after your cursor (what you acknowledged), or after a given seq. Give ack to first mark everything up to that seq as handled. Subscribe to atelier://threads/ID to be told when new messages arrive.",
+        icons = icons::inline(include_str!("icons/thread_read.svg")),
+        output_schema = bounded::output_schema(),
         annotations(
             title = "Read a thread",
             read_only_hint = true,
@@ -505,7 +518,7 @@ impl VaultServer {
         Parameters(args): Parameters<ThreadReadArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let thread = args.thread;
         let request = ThreadRead {
             thread,
@@ -529,6 +542,8 @@ impl VaultServer {
 
     #[tool(
         description = "Create a task, optionally under a parent and waiting on other tasks, with its subtasks (which may wait on earlier subtasks) in the same call: all are created or none. Needs the tasks_write grant.",
+        icons = icons::inline(include_str!("icons/tasks_create.svg")),
+        output_schema = bounded::output_schema(),
         annotations(
             title = "Create a task",
             read_only_hint = false,
@@ -542,7 +557,7 @@ impl VaultServer {
         Parameters(new): Parameters<NewTask>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let created = self
             .call(move |a| a.task_create_with_subtasks(&who, new))
             .await?;
@@ -551,6 +566,8 @@ impl VaultServer {
 
     #[tool(
         description = "Change a task's title, description or priority, and/or move it through its life (activate, start, block, unblock, complete, fail, reset, cancel). Needs the tasks_write grant.",
+        icons = icons::inline(include_str!("icons/tasks_update.svg")),
+        output_schema = bounded::output_schema(),
         annotations(
             title = "Update or move a task",
             read_only_hint = false,
@@ -585,7 +602,7 @@ impl VaultServer {
         };
         let id = args.id;
         let reason = args.reason;
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let task = self
             .call(move |a| {
                 // A move the task's state does not allow is refused before the fields change;
@@ -610,6 +627,8 @@ impl VaultServer {
 
     #[tool(
         description = "The plays (reusable multi-step recipes for the model) the vault holds, with their parameters. Paged.",
+        icons = icons::inline(include_str!("icons/plays_list.svg")),
+        output_schema = bounded::output_schema(),
         annotations(
             title = "List plays",
             read_only_hint = true,
@@ -623,7 +642,7 @@ impl VaultServer {
         Parameters(args): Parameters<PageArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let plays = self.call(move |a| a.plays_list(&who)).await?;
         let items = plays
             .iter()
@@ -643,6 +662,8 @@ impl VaultServer {
 
     #[tool(
         description = "Run a play with its parameters through the user's own models and wait for it; progress is sent as it goes. Answers the run (its status and usage); a passed run's output is banked as an asset by the play's approval rule. Needs the run_plays grant.",
+        icons = icons::inline(include_str!("icons/play_run.svg")),
+        output_schema = bounded::output_schema(),
         annotations(
             title = "Run a play",
             read_only_hint = false,
@@ -664,7 +685,7 @@ impl VaultServer {
             adhoc: None,
             model: args.model,
         };
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
         let token = context.meta.get_progress_token();
         let peer = context.peer.clone();
@@ -699,6 +720,8 @@ impl VaultServer {
 
     #[tool(
         description = "Bank a passed run's output as an asset (or as the next version of one), ready for the user's review. Needs the bank_assets grant.",
+        icons = icons::inline(include_str!("icons/asset_bank.svg")),
+        output_schema = bounded::output_schema(),
         annotations(
             title = "Bank an asset",
             read_only_hint = false,
@@ -717,7 +740,7 @@ impl VaultServer {
             into: args.into,
             title: args.title,
         };
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let asset = self.call(move |a| a.asset_bank(&who, &request)).await?;
         Ok(bounded::one(Item::new(
             format!("atelier://assets/{}", asset.id),
@@ -727,6 +750,8 @@ impl VaultServer {
 
     #[tool(
         description = "List the assets (banked outputs), newest first, optionally by state or task. Paged.",
+        icons = icons::inline(include_str!("icons/assets_list.svg")),
+        output_schema = bounded::output_schema(),
         annotations(
             title = "List assets",
             read_only_hint = true,
@@ -748,7 +773,7 @@ impl VaultServer {
                 .transpose()?,
             task: args.task,
         };
-        let who = principal_of(&context.peer);
+        let who = principal_of(&context);
         let assets = self.call(move |a| a.assets_list(&who, &filter)).await?;
         let items = assets
             .iter()

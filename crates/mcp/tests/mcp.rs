@@ -10,11 +10,14 @@ use atelier_core::{Atelier, OpenOptions};
 use atelier_mcp::VaultServer;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ErrorCode,
-    GetPromptRequestParams, Implementation, ProgressNotificationParam, ReadResourceRequestParams,
-    ResourceContents, ResourceUpdatedNotificationParam, SubscribeRequestParams,
+    GetPromptRequestParams, Implementation, ProgressNotificationParam, ProtocolVersion,
+    ReadResourceRequestParams, ResourceContents, ResourceUpdatedNotificationParam,
+    ServerNotification, SubscribeRequestParams, SubscriptionFilter,
 };
 use rmcp::service::{NotificationContext, RunningService};
-use rmcp::{ClientHandler, RoleClient, ServiceError, ServiceExt};
+use rmcp::{
+    ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceError, ServiceExt,
+};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -158,6 +161,8 @@ impl ClientHandler for Host {
 
 struct Session {
     client: RunningService<RoleClient, Host>,
+    /// Every tool's published `outputSchema`, by name, to check each answer against.
+    output_schemas: std::collections::HashMap<String, jsonschema::Validator>,
     list_changed: mpsc::UnboundedReceiver<()>,
     progress: mpsc::UnboundedReceiver<ProgressNotificationParam>,
     updated: mpsc::UnboundedReceiver<String>,
@@ -165,8 +170,29 @@ struct Session {
 }
 
 async fn connect(fixture: &Fixture) -> Session {
+    connect_with(fixture, ClientLifecycleMode::Initialize).await
+}
+
+/// A session on protocol 2026-07-28: `server/discover`, then self-contained requests.
+async fn connect_2026(fixture: &Fixture) -> Session {
+    let mode = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    connect_with(fixture, mode).await
+}
+
+async fn connect_with(fixture: &Fixture, mode: ClientLifecycleMode) -> Session {
     let (server_side, client_side) = tokio::io::duplex(1 << 20);
     let server = VaultServer::new(Arc::clone(&fixture.atelier));
+    let output_schemas = server
+        .all_tools()
+        .into_iter()
+        .map(|tool| {
+            let schema = Value::Object((*tool.output_schema.expect("outputSchema")).clone());
+            let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+            (tool.name.to_string(), validator)
+        })
+        .collect();
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_side).await {
             let _ = running.waiting().await;
@@ -182,11 +208,12 @@ async fn connect(fixture: &Fixture) -> Session {
         updated: updated_tx,
         prompts_changed: prompts_tx,
     }
-    .serve(client_side)
+    .serve_with_lifecycle(client_side, mode)
     .await
     .expect("initialize");
     Session {
         client,
+        output_schemas,
         list_changed,
         progress,
         updated,
@@ -221,11 +248,29 @@ impl Session {
             .await
     }
 
-    /// The structured answer of a call that must succeed.
+    /// The structured answer of a call that must succeed: valid by the tool's `outputSchema`,
+    /// and the same JSON as its text, for hosts that read only text.
     async fn ok(&self, name: &'static str, arguments: Value) -> Value {
         let result = self.call(name, arguments).await.expect(name);
         assert_ne!(result.is_error, Some(true), "{name}: {result:?}");
-        result.structured_content.expect("structured content")
+        let structured = result.structured_content.expect("structured content");
+        let problems: Vec<String> = self.output_schemas[name]
+            .iter_errors(&structured)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(problems.is_empty(), "{name}: {problems:?}");
+        let texts: Vec<&str> = result
+            .content
+            .iter()
+            .filter_map(|block| block.as_text().map(|t| t.text.as_str()))
+            .collect();
+        assert_eq!(texts.len(), 1, "{name}: one text block");
+        let text: Value = serde_json::from_str(texts[0]).expect("the text is JSON");
+        assert_eq!(
+            text, structured,
+            "{name}: text and structured content agree"
+        );
+        structured
     }
 
     /// The JSON-RPC error of a call that must be refused.
@@ -284,6 +329,59 @@ async fn the_tool_list_follows_the_hosts_grants_and_changes_are_announced() {
     let names = session.names().await;
     assert!(names.contains(&"asset_bank".to_owned()));
     assert!(!names.contains(&"tasks_create".to_owned()), "{names:?}");
+    let _ = session.client.cancel().await;
+}
+
+/// Protocol 2026-07-28 beside 2025-11-25: rmcp's client opens with `server/discover` and names
+/// itself in every request's `_meta`; it sees only the read tools, hears of a grant on its
+/// `subscriptions/listen` stream (the revision has no session to tell), then may call what the
+/// grant allows, audited as itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_2026_07_28_names_the_host_per_request_and_tells_its_stream_of_a_grant() {
+    let fixture = Fixture::new(false);
+    let session = connect_2026(&fixture).await;
+    let info = session.client.peer_info().expect("discovered");
+    assert_eq!(info.protocol_version, ProtocolVersion::V_2026_07_28);
+    assert_eq!(session.names().await, READ_TOOLS);
+    let mut stream = session
+        .client
+        .peer()
+        .listen(
+            SubscriptionFilter::builder()
+                .tools_list_changed()
+                .prompts_list_changed()
+                .build(),
+        )
+        .await
+        .expect("subscriptions/listen");
+    assert_eq!(stream.acknowledged().tools_list_changed, Some(true));
+
+    fixture.grant(Capability::TasksWrite, None);
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+        .await
+        .expect("a notification after a grant")
+        .expect("the stream is open");
+    assert!(
+        matches!(
+            heard,
+            Some(ServerNotification::ToolListChangedNotification(_))
+        ),
+        "{heard:?}"
+    );
+    let names = session.names().await;
+    assert!(names.contains(&"tasks_create".to_owned()), "{names:?}");
+    let created = session.ok("tasks_create", json!({"title": "Draft"})).await;
+    assert_eq!(items(&created)[0]["data"]["title"], "Draft");
+    let audit = fixture
+        .atelier
+        .audit_tail(&Principal::Owner, 5)
+        .expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.principal == "mcp:test-host" && e.target.starts_with("task:")),
+        "{audit:?}"
+    );
     let _ = session.client.cancel().await;
 }
 
@@ -671,7 +769,9 @@ fn tools_list_matches_its_golden_file() {
                 "name": t.name,
                 "description": t.description,
                 "annotations": t.annotations,
+                "icons": t.icons,
                 "inputSchema": *t.input_schema,
+                "outputSchema": t.output_schema.as_deref(),
             })
         })
         .collect();
@@ -690,6 +790,7 @@ fn tools_list_matches_its_golden_file() {
 /// Every tool carries a title and all four behaviour hints, so a host can tell what only reads
 /// from what writes or reaches past the vault: exactly the tools that need no more than reading
 /// say `readOnlyHint`, and the two that call the user's model providers say `openWorldHint`.
+/// Each has an inline icon, and the `outputSchema` of the answer every tool gives.
 #[test]
 fn every_tool_says_what_it_does_to_the_vault() {
     let fixture = Fixture::new(false);
@@ -724,7 +825,31 @@ fn every_tool_says_what_it_does_to_the_vault() {
             tool.name
         );
         assert_eq!(open_world, need == Capability::RunPlays, "{}", tool.name);
+        let icons = tool.icons.as_deref().unwrap_or_default();
+        assert!(
+            icons.len() == 1 && icons[0].src.starts_with("data:image/svg+xml;base64,"),
+            "{} has no inline icon",
+            tool.name
+        );
+        assert_eq!(
+            tool.output_schema.as_deref(),
+            Some(&*atelier_mcp::bounded::output_schema()),
+            "{}",
+            tool.name
+        );
     }
+}
+
+/// Every icon is a drawing of its own, and none is the same as another tool's.
+#[test]
+fn every_tool_has_an_icon_of_its_own() {
+    let fixture = Fixture::new(false);
+    let tools = VaultServer::new(Arc::clone(&fixture.atelier)).all_tools();
+    let sources: std::collections::BTreeSet<&str> = tools
+        .iter()
+        .filter_map(|t| t.icons.as_deref()?.first().map(|i| i.src.as_str()))
+        .collect();
+    assert_eq!(sources.len(), tools.len());
 }
 
 /// A tool whose arguments are a core request type publishes exactly the schema derived from
