@@ -10,12 +10,11 @@
 mod bert;
 
 use crate::documents::chunk::TokenCount;
-use crate::vault::lock;
 use bert::{Bert, BertConfig};
 use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use tokenizers::Tokenizer;
 
 /// The model's name, stored with every vector so another model's vectors are never mixed in.
@@ -246,6 +245,15 @@ pub fn from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect()
     })
+}
+
+/// The query cache's lock. A panic while it is held leaves at worst one entry missing or
+/// repeated, never a wrong vector for a query, so a poisoned cache is still sound. (Not the
+/// vault's `lock`: the vault depends on this module, and this one stands below it.)
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
