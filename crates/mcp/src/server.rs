@@ -16,7 +16,9 @@ use rmcp::model::{
     ReadResourceResult, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
     SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
-use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
+use rmcp::service::{
+    NotificationContext, Peer, RequestContext, SubscriptionContext, SubscriptionSendError,
+};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -194,10 +196,10 @@ impl VaultServer {
             if now != names {
                 let prompts_changed = now.contains(&PROMPTS) != names.contains(&PROMPTS);
                 names = now;
-                if audience.tools_changed().await.is_err() {
+                if audience.list_changed(List::Tools).await.is_err() {
                     return;
                 }
-                if prompts_changed && audience.prompts_changed().await.is_err() {
+                if prompts_changed && audience.list_changed(List::Prompts).await.is_err() {
                     return;
                 }
             }
@@ -269,6 +271,13 @@ enum Audience {
 /// The audience went away.
 struct Gone;
 
+/// A list whose change an audience is told of.
+#[derive(Clone, Copy)]
+enum List {
+    Tools,
+    Prompts,
+}
+
 impl Audience {
     fn is_closed(&self) -> bool {
         match self {
@@ -306,40 +315,24 @@ impl Audience {
         }
     }
 
-    async fn tools_changed(&self) -> Result<(), Gone> {
-        match self {
-            Audience::Session { peer, .. } => {
-                peer.notify_tool_list_changed().await.map_err(|_| Gone)
+    /// Tells the audience that `list` changed. A listen stream that did not ask for that list
+    /// is told nothing (rmcp's sink checks what the stream accepted).
+    async fn list_changed(&self, list: List) -> Result<(), Gone> {
+        let told = match self {
+            Audience::Session { peer, .. } => match list {
+                List::Tools => peer.notify_tool_list_changed().await,
+                List::Prompts => peer.notify_prompt_list_changed().await,
             }
-            Audience::Listen { context, .. } => {
-                if context.accepted().tools_list_changed != Some(true) {
-                    return Ok(());
-                }
-                context
-                    .sink()
-                    .notify_tool_list_changed()
-                    .await
-                    .map_err(|_| Gone)
-            }
-        }
-    }
-
-    async fn prompts_changed(&self) -> Result<(), Gone> {
-        match self {
-            Audience::Session { peer, .. } => {
-                peer.notify_prompt_list_changed().await.map_err(|_| Gone)
-            }
-            Audience::Listen { context, .. } => {
-                if context.accepted().prompts_list_changed != Some(true) {
-                    return Ok(());
-                }
-                context
-                    .sink()
-                    .notify_prompt_list_changed()
-                    .await
-                    .map_err(|_| Gone)
-            }
-        }
+            .is_ok(),
+            Audience::Listen { context, .. } => matches!(
+                match list {
+                    List::Tools => context.sink().notify_tool_list_changed().await,
+                    List::Prompts => context.sink().notify_prompt_list_changed().await,
+                },
+                Ok(()) | Err(SubscriptionSendError::NotificationNotAccepted(_))
+            ),
+        };
+        if told { Ok(()) } else { Err(Gone) }
     }
 }
 
