@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Document-intelligence benchmarks, ours and a peer's side by side in one run on this machine:
-#   embedding throughput     atelier (ndarray + BLIS) vs sentence-transformers (PyTorch), same texts
+#   embedding throughput     atelier (ndarray + BLIS) vs sentence-transformers (PyTorch), on the
+#                            1,247 passages ingest makes of the Flask and Starlette docs (real text)
 #   kNN at 100,000 vectors   Qdrant Edge        vs Chroma's persistent client: p50, p99, recall@10
 #   ingest of ~11,000 passages, time per stage; edit -> searchable latency under the watcher
 # The peers live in a virtual environment under ~/.cache/atelier (PyPI only). Takes ~20 minutes.
@@ -20,12 +21,16 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$venv/bin/python" scripts/bench_peers.py prepare "$work"
+# shellcheck source=scripts/corpus.sh
+source scripts/corpus.sh
+corpus_lay_out "$work/corpus"
 # The bench profile is the release profile: the figures are those of the shipped build.
 # `--workspace`, as in scripts/test.sh, so that its build of the dependencies serves here too.
 cargo bench --locked --workspace --bench docs --no-run
 bench() { cargo bench --locked -q --workspace --bench docs -- "$@"; }
 
 echo "== embedding" >&2
+bench passages "$work/corpus" > "$work/texts.json"
 bench embed "$work/texts.json" > "$work/rust-embed.json"
 "$venv/bin/python" scripts/bench_peers.py embed "$work/texts.json" > "$work/py-embed.json"
 echo "== kNN" >&2

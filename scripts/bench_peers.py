@@ -2,7 +2,7 @@
 (sentence-transformers for embeddings, Chroma's persistent client for kNN) on it, and prints the
 side-by-side report from both sides' JSON.
 
-    bench_peers.py prepare DIR      texts.json, vectors.f32, queries.f32, project/, small/
+    bench_peers.py prepare DIR      vectors.f32, queries.f32, project/, small/ (generated, for scale)
     bench_peers.py embed TEXTS      sentence-transformers passages/s on the same texts
     bench_peers.py chroma DIR K     Chroma at the same vectors: p50/p99, recall@K vs exact
     bench_peers.py report DIR       the table
@@ -43,10 +43,6 @@ def prepare(out: pathlib.Path) -> None:
 
     rng = random.Random(20261122)
     out.mkdir(parents=True, exist_ok=True)
-    # Passages of 1 to 14 sentences: from a line to about 250 tokens.
-    texts = [paragraph(rng, rng.randint(1, 14)) for _ in range(512)]
-    (out / "texts.json").write_text(json.dumps(texts))
-
     gen = np.random.default_rng(7)
     centers = gen.normal(size=(1000, 384)).astype(np.float32)
 
@@ -71,7 +67,7 @@ def prepare(out: pathlib.Path) -> None:
     small.mkdir(exist_ok=True)
     for i in range(20):
         (small / f"note-{i}.md").write_text(f"# Note {i}\n\n{paragraph(rng, 5)}\n")
-    print(f"prepared {len(texts)} texts, 100000 vectors, 200 queries, a 1,100-note project in {out}")
+    print(f"prepared 100000 vectors, 200 queries, a 1,100-note project in {out}")
 
 
 def embed(texts_path: str) -> None:
@@ -126,7 +122,7 @@ def report(directory: str) -> None:
     ours_e, peer_e = load("rust-embed.json"), load("py-embed.json")
     ours_k, peer_k = load("rust-knn.json"), load("py-knn.json")
     ingest, latency = load("rust-ingest.json"), load("rust-latency.json")
-    print("Embedding all-MiniLM-L6-v2, same 512 passages, same machine")
+    print(f"Embedding all-MiniLM-L6-v2, the same {ours_e['texts']} real passages (Flask and Starlette docs), same machine")
     print(f"  atelier (ndarray+BLIS) {ours_e['per_second']:8.1f} passages/s")
     print(f"  sentence-transformers   {peer_e['per_second']:8.1f} passages/s   (PyTorch, {peer_e['threads']} threads)")
     print(f"  ratio atelier/peer      {ours_e['per_second'] / peer_e['per_second']:8.2f}x")

@@ -1,6 +1,9 @@
 //! Document-intelligence benchmarks, the Rust side; `scripts/bench-docs.sh` runs them next to
 //! their Python peers (sentence-transformers, Chroma) on the same data and prints the ratios.
 //!
+//! - `passages DIR`: the passages ingest makes of the Markdown and reStructuredText under DIR
+//!   (parsed and chunked by the same code, counted with the model's tokenizer), printed as a
+//!   JSON array of the texts that are embedded: the real text both embedders are timed on.
 //! - `embed TEXTS.json`: passages per second of our embedder on the texts (a JSON array).
 //! - `knn VECTORS.f32 QUERIES.f32 K`: Qdrant Edge at N×384 vectors (raw little-endian f32):
 //!   build time, p50/p99 query latency and recall@K against exact search.
@@ -18,6 +21,7 @@
 use atelier_core::access::auth::Principal;
 use atelier_core::api::{ProjectAdd, SearchRequest, WatchOptions};
 use atelier_core::documents::search::{SearchFilter, SearchMode};
+use atelier_core::documents::store;
 use atelier_core::embed::{self, Embedder};
 use atelier_core::projection::vectors::Vectors;
 use atelier_core::{Atelier, OpenOptions, clock::SystemClock};
@@ -36,6 +40,7 @@ fn main() {
         .collect();
     let arg = |i: usize| -> &str { args.get(i).map(String::as_str).unwrap_or_default() };
     match arg(0) {
+        "passages" => print_passages(Path::new(arg(1))),
         "embed" => bench_embed(Path::new(arg(1))),
         "knn" => bench_knn(
             Path::new(arg(1)),
@@ -46,7 +51,7 @@ fn main() {
         "latency" => bench_latency(Path::new(arg(1))),
         other => {
             eprintln!(
-                "usage: docs (embed TEXTS.json | knn VECTORS.f32 QUERIES.f32 K | ingest DIR | latency DIR); got {other:?}"
+                "usage: docs (passages DIR | embed TEXTS.json | knn VECTORS.f32 QUERIES.f32 K | ingest DIR | latency DIR); got {other:?}"
             );
             std::process::exit(2);
         }
@@ -60,6 +65,41 @@ fn model() -> Embedder {
     ))
     .expect("the model (scripts/install-deps.sh installs it)");
     Embedder::load(&dir).expect("load the model")
+}
+
+fn print_passages(root: &Path) {
+    let embedder = model();
+    let mut files: Vec<PathBuf> = walk_files(root);
+    files.sort();
+    let mut texts = Vec::new();
+    for file in files {
+        let relative = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        let text = std::fs::read_to_string(&file).expect("read a corpus page");
+        let prepared = store::prepare(&relative, &text, String::new(), 0, 0, &embedder);
+        texts.extend(prepared.passages.into_iter().map(|p| p.text));
+    }
+    println!("{}", serde_json::Value::from(texts));
+}
+
+/// Every `.md` and `.rst` file under `root`.
+fn walk_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read the corpus").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "md" || e == "rst") {
+                out.push(path);
+            }
+        }
+    }
+    out
 }
 
 fn bench_embed(texts: &Path) {
