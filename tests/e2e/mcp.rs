@@ -152,6 +152,16 @@ fn run_host_with(cli: &Cli, phase: &str, extra: &[&str]) -> Value {
 
 /// The Python interpreter with the official MCP SDK: `$ATELIER_MCP_PYTHON`, else the venv
 /// `scripts/install-deps.sh --test` makes.
+/// The strings of the list `key` of a host's report.
+fn strings<'a>(report: &'a Value, key: &str) -> Vec<&'a str> {
+    report[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} in {report}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 fn sdk_python() -> PathBuf {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
@@ -184,12 +194,7 @@ fn the_official_python_sdk_drives_every_tool() {
     assert_eq!(before["denied_code"], -32001, "{before}");
     grant_host(&cli);
     let report = run_host(&cli, "granted");
-    let called: Vec<&str> = report["called"]
-        .as_array()
-        .expect("called")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let called = strings(&report, "called");
     for tool in [
         "search",
         "read",
@@ -599,12 +604,7 @@ fn both_protocol_revisions_hear_of_a_grant_made_while_connected() {
     for version in ["2025-11-25", "2026-07-28"] {
         let report = run_host_with(&cli, "revision", &[version]);
         assert_eq!(report["protocol"], version, "{report}");
-        let before: Vec<&str> = report["before"]
-            .as_array()
-            .expect("before")
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
+        let before = strings(&report, "before");
         assert!(!before.contains(&"tasks_create"), "{report}");
         let after = report["after"].as_array().expect("after");
         assert!(after.contains(&Value::from("tasks_create")), "{report}");

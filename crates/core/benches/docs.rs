@@ -21,7 +21,7 @@
 use atelier_core::access::auth::Principal;
 use atelier_core::api::{ProjectAdd, SearchRequest, WatchOptions};
 use atelier_core::documents::search::{SearchFilter, SearchMode};
-use atelier_core::documents::store;
+use atelier_core::documents::{store, walk};
 use atelier_core::embed::{self, Embedder};
 use atelier_core::projection::vectors::Vectors;
 use atelier_core::{Atelier, OpenOptions, clock::SystemClock};
@@ -69,37 +69,25 @@ fn model() -> Embedder {
 
 fn print_passages(root: &Path) {
     let embedder = model();
-    let mut files: Vec<PathBuf> = walk_files(root);
-    files.sort();
+    // The ingest's own walk and read, with caps no corpus page reaches.
+    let caps = walk::Caps {
+        text: u64::MAX,
+        attachment: 0,
+    };
+    let mut found = walk::walk(root, caps, 0).files;
+    found.sort_by(|a, b| a.path.cmp(&b.path));
     let mut texts = Vec::new();
-    for file in files {
-        let relative = file
-            .strip_prefix(root)
-            .unwrap_or(&file)
-            .display()
-            .to_string();
-        let text = std::fs::read_to_string(&file).expect("read a corpus page");
-        let prepared = store::prepare(&relative, &text, String::new(), 0, 0, &embedder);
+    for file in found
+        .iter()
+        .filter(|f| f.path.ends_with(".md") || f.path.ends_with(".rst"))
+    {
+        let walk::Content::Text(text) = walk::read_text(root, &file.path, u64::MAX) else {
+            continue;
+        };
+        let prepared = store::prepare(&file.path, &text, String::new(), 0, 0, &embedder);
         texts.extend(prepared.passages.into_iter().map(|p| p.text));
     }
     println!("{}", serde_json::Value::from(texts));
-}
-
-/// Every `.md` and `.rst` file under `root`.
-fn walk_files(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read the corpus").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "md" || e == "rst") {
-                out.push(path);
-            }
-        }
-    }
-    out
 }
 
 fn bench_embed(texts: &Path) {
