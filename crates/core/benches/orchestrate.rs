@@ -13,7 +13,7 @@
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
 use atelier_core::access::auth::Principal;
-use atelier_core::api::{OrchestrateRequest, ProviderAdd, RunRequest};
+use atelier_core::api::{OrchestrateRequest, ProviderAdd, RunRequest, WorkEvent};
 use atelier_core::clock::SystemClock;
 use atelier_core::orchestration::bookkeeping::{Bookkeeping, OrchestrationState};
 use atelier_core::orchestration::workers::Workers;
@@ -274,13 +274,25 @@ fn scheduler_overhead(n: usize) {
     for workers in [1, 4] {
         let dir = tempfile::tempdir().expect("tempdir");
         let (atelier, root, _) = tasks_vault(&dir.path().join("vault"), stub.1, n);
+        // The pool says when a task finished; the view is read only after the last one, so
+        // no poller shares the vault with the workers (the peer loop has none either).
+        let (finished, each) = std::sync::mpsc::channel();
+        let on_event = Arc::new(move |event: WorkEvent| {
+            if matches!(event, WorkEvent::Finished { .. }) {
+                let _ = finished.send(());
+            }
+        });
         let t = Instant::now();
-        let pool = Workers::start(atelier.clone(), workers, Arc::new(|_| {}));
+        let pool = Workers::start(atelier.clone(), workers, on_event);
         let id = atelier
             .orchestrate(&Principal::Owner, &OrchestrateRequest { root })
             .expect("orchestrate")
             .orchestration
             .id;
+        for _ in 0..n {
+            each.recv_timeout(Duration::from_secs(60))
+                .expect("a task finishes within a minute");
+        }
         loop {
             let view = atelier
                 .orchestration_show(&Principal::Owner, id)

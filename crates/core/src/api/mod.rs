@@ -326,6 +326,8 @@ impl Atelier {
             embedder: Mutex::new(None),
             keychain: Mutex::new(crate::secrets::KeychainProbe::default()),
             anchored: Mutex::new(ANCHOR_UNCHECKED),
+            anchor: Default::default(),
+            changes_unprojected: Default::default(),
             read_anchored_at: Mutex::new(Millis::MIN),
             kill: Mutex::new(kill),
             runs: Mutex::new(std::collections::HashMap::new()),

@@ -175,7 +175,10 @@ impl Graph {
             let mut tasks = None;
             let mut documents = None;
             let mut assets = None;
-            for (_, change) in changes {
+            for (index, (_, change)) in changes.iter().enumerate() {
+                if replaced_later(changes, index) {
+                    continue;
+                }
                 match change {
                     GraphChange::Task(task) => {
                         prepared(&mut tasks, || TaskStatements::prepare(&conn))?
@@ -479,6 +482,25 @@ fn ids_of(conn: &Connection<'_>, query: &str, id: i64) -> GraphResult<Vec<i64>> 
 }
 
 /// Statements are prepared once per batch, and only for the kinds of change in it.
+/// Whether a later change of the batch carries the whole state of the same task or asset: a
+/// snapshot replaces the node's state and its outgoing edges, and the batch is one
+/// transaction, so only the last one is applied (a scheduled task's start and end, a few
+/// changes apart, cost one). Documents are applied in full: a removal between two snapshots
+/// of one id also drops the edges into it.
+fn replaced_later(changes: &[(i64, GraphChange)], index: usize) -> bool {
+    let key = |change: &GraphChange| match change {
+        GraphChange::Task(task) => Some((0, task.id)),
+        GraphChange::Asset(asset) => Some((1, asset.id)),
+        GraphChange::Document(_) | GraphChange::DocumentRemoved { .. } => None,
+    };
+    let Some(mine) = key(&changes[index].1) else {
+        return false;
+    };
+    changes[index + 1..]
+        .iter()
+        .any(|(_, later)| key(later) == Some(mine))
+}
+
 fn prepared<T>(
     slot: &mut Option<T>,
     prepare: impl FnOnce() -> GraphResult<T>,

@@ -3,6 +3,7 @@
 //! ([`Atelier::read`]). Nothing here knows any area of the product.
 
 use super::VaultLock;
+use super::anchor::{AUDIT_ANCHOR, AnchorWriter};
 use super::authorize::authorize_with;
 use super::catch_up::Projection;
 use crate::access::audit;
@@ -16,6 +17,7 @@ use crate::projection::vectors::Vectors;
 use crate::store::{self, migrations::Migration};
 use rusqlite::{Connection, Transaction};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How to open a vault.
@@ -88,6 +90,10 @@ pub(crate) struct OpenVault {
     /// The audit seq anchored in the keychain, [`ANCHOR_UNCHECKED`] before this process
     /// looked, or [`ANCHOR_KEPT`] when the anchor there is evidence against the log.
     pub(crate) anchored: Mutex<i64>,
+    /// Writes the audit head to the keychain off the committing thread.
+    pub(crate) anchor: AnchorWriter,
+    /// Changes committed since the projections last caught up on the write path.
+    pub(crate) changes_unprojected: AtomicU32,
     /// When a read last anchored the audit head (see [`Atelier::record_read`]).
     pub(crate) read_anchored_at: Mutex<Millis>,
     /// The kill switch's token: every run and provider call holds a child of it.
@@ -130,7 +136,7 @@ impl Atelier {
     }
 
     /// Runs a mutating command: authorize, `change`, audit, all in one transaction; then lets
-    /// the graph catch up.
+    /// the projections follow ([`Atelier::projections_follow`]).
     pub(crate) fn write<T>(
         &self,
         who: &Principal,
@@ -157,10 +163,23 @@ impl Atelier {
         self.anchor_audit(open);
         // The change may have made scheduled work ready.
         open.wake.notify();
-        // The change is committed; a projection failure here is repaired on the next read.
-        let _ = self.graph_in_sync(open);
-        let _ = self.vectors_in_sync(open);
+        self.projections_follow(open);
         Ok(out)
+    }
+
+    /// Lets the graph and the vector index catch up once [`CATCH_UP_EVERY`] changes have
+    /// gone by since they last did. Every read of a projection catches it up first, so what
+    /// a reader sees is the same; a change only stops paying for a Kuzu transaction of its
+    /// own (its fixed cost — statements prepared, a commit synced — was most of a scheduled
+    /// task's time), and the rows of a burst of changes are applied together. The change is
+    /// committed; a projection failure here is repaired on the next read.
+    fn projections_follow(&self, open: &OpenVault) {
+        let since = open.changes_unprojected.fetch_add(1, Ordering::Relaxed) + 1;
+        if since >= CATCH_UP_EVERY {
+            open.changes_unprojected.store(0, Ordering::Relaxed);
+            let _ = self.graph_in_sync(open);
+            let _ = self.vectors_in_sync(open);
+        }
     }
 
     /// Audits an effect outside SQLite (a file written) that the caller was authorized for
@@ -207,9 +226,10 @@ impl Atelier {
         Ok(())
     }
 
-    /// Writes the audit head to the OS keychain when it moved (see [`audit`]); best effort,
-    /// after the commit: a keychain that cannot be used leaves the log unanchored, never a
-    /// change undone.
+    /// Has the audit head written to the OS keychain when it moved (see [`audit`]), by the
+    /// anchor thread ([`super::anchor`]), so the commit does not wait for the keychain; best
+    /// effort, after the commit: a keychain that cannot be used leaves the log unanchored,
+    /// never a change undone.
     pub(crate) fn anchor_audit(&self, open: &OpenVault) {
         let Ok(head) = audit::head_anchor(&lock(&open.db)) else {
             return;
@@ -244,17 +264,17 @@ impl Atelier {
         if *anchored == ANCHOR_KEPT || head.seq <= *anchored {
             return;
         }
-        if let Ok(keychain) = self.keychain(open)
-            && keychain
-                .set(AUDIT_ANCHOR, &crate::secrets::Secret::new(head.encode()))
-                .is_ok()
-        {
+        if let Ok(keychain) = self.keychain(open) {
+            // Written by the anchor thread; a write that fails leaves the head to the next
+            // change, as a missing keychain does.
             *anchored = head.seq;
+            open.anchor.anchor(keychain, head);
         }
     }
 
     /// The audit head anchored in the OS keychain, if there is a keychain and an anchor.
     pub(crate) fn audit_anchor(&self, open: &OpenVault) -> Option<audit::Anchor> {
+        open.anchor.flush();
         let secret = self.keychain(open).ok()?.get(AUDIT_ANCHOR).ok()?;
         audit::Anchor::parse(secret.expose())
     }
@@ -302,12 +322,13 @@ fn append_alone(
     Ok(())
 }
 
+/// How many changes a projection may trail by before a change catches it up (reads always
+/// do): enough to share one graph transaction among the changes of a few scheduled tasks,
+/// few enough that the catch-up a read pays stays small.
+const CATCH_UP_EVERY: u32 = 32;
+
 /// How often, at most, reads anchor the audit head in the keychain.
 const READ_ANCHOR_EVERY_MS: Millis = 10_000;
-
-/// The keychain reference the audit head is anchored under; the `.` keeps it apart from
-/// every key name (`check_name` allows none).
-pub(crate) const AUDIT_ANCHOR: &str = "atelier.audit-anchor";
 /// `OpenVault::anchored` before the keychain's anchor was read.
 pub(crate) const ANCHOR_UNCHECKED: i64 = -1;
 /// `OpenVault::anchored` when the keychain's anchor contradicts the log and is kept.

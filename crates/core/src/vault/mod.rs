@@ -3,6 +3,7 @@
 //! transaction ([`Ctx`]), authorization and the projections' catch-up. Nothing here knows any
 //! area of the product; the areas build on it.
 
+mod anchor;
 mod authorize;
 mod catch_up;
 mod handle;

@@ -8,9 +8,7 @@ use kuzu::{Connection, LogicalType, Value};
 /// Prepared statements for applying task snapshots, prepared once per batch.
 pub(super) struct TaskStatements {
     pub(super) upsert: kuzu::PreparedStatement,
-    pub(super) clear_parent: kuzu::PreparedStatement,
-    pub(super) clear_deps: kuzu::PreparedStatement,
-    pub(super) clear_role: kuzu::PreparedStatement,
+    pub(super) clear_edges: kuzu::PreparedStatement,
     pub(super) set_parent: kuzu::PreparedStatement,
     pub(super) set_deps: kuzu::PreparedStatement,
     pub(super) set_role: kuzu::PreparedStatement,
@@ -20,9 +18,10 @@ impl TaskStatements {
     pub(super) fn prepare(conn: &Connection<'_>) -> GraphResult<Self> {
         Ok(TaskStatements {
             upsert: conn.prepare("MERGE (t:Task {id: $id}) SET t.state = $state")?,
-            clear_parent: conn.prepare("MATCH (t:Task {id: $id})-[r:CHILD_OF]->() DELETE r")?,
-            clear_deps: conn.prepare("MATCH (t:Task {id: $id})-[r:DEPENDS_ON]->() DELETE r")?,
-            clear_role: conn.prepare("MATCH (t:Task {id: $id})-[r:ASSIGNED_TO]->() DELETE r")?,
+            // A task's outgoing edges are CHILD_OF, DEPENDS_ON and ASSIGNED_TO, all rewritten
+            // from the snapshot: one statement clears them (each statement costs a plan and a
+            // scan, and a task's state moves several times per run).
+            clear_edges: conn.prepare("MATCH (t:Task {id: $id})-[r]->() DELETE r")?,
             set_parent: conn.prepare(
                 "MATCH (t:Task {id: $id}) MERGE (p:Task {id: $parent}) CREATE (t)-[:CHILD_OF]->(p)",
             )?,
@@ -42,9 +41,7 @@ impl TaskStatements {
             &mut self.upsert,
             vec![id(), ("state", Value::String(task.state.clone()))],
         )?;
-        conn.execute(&mut self.clear_parent, vec![id()])?;
-        conn.execute(&mut self.clear_deps, vec![id()])?;
-        conn.execute(&mut self.clear_role, vec![id()])?;
+        conn.execute(&mut self.clear_edges, vec![id()])?;
         if let Some(parent) = task.parent {
             conn.execute(
                 &mut self.set_parent,
