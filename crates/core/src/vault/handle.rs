@@ -199,8 +199,8 @@ impl Atelier {
     /// before the next full sync — the next change, or a checkpoint, syncs it. A read changes
     /// nothing, so that is the guarantee it gets; changes keep `synchronous = FULL`. The head
     /// is anchored in the keychain at most every [`READ_ANCHOR_EVERY_MS`] for reads (a round
-    /// trip to the keychain per read would cost more than the read); the next change anchors
-    /// it at once.
+    /// trip to the keychain per read would cost more than the read); the next change hands it
+    /// to the anchor thread at once.
     pub(crate) fn record_read(&self, who: &Principal, entry: &audit::Entry) -> Result<()> {
         let open = self.open_vault()?;
         let now = self.clock.now();
