@@ -13,6 +13,7 @@ use crate::projection::outbox::{
 };
 use kuzu::{Connection, Database, SystemConfig, Value};
 use statements::{AssetStatements, DocumentStatements, TaskStatements};
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -175,8 +176,9 @@ impl Graph {
             let mut tasks = None;
             let mut documents = None;
             let mut assets = None;
+            let superseded = superseded(changes);
             for (index, (_, change)) in changes.iter().enumerate() {
-                if replaced_later(changes, index) {
+                if superseded.contains(&index) {
                     continue;
                 }
                 match change {
@@ -481,26 +483,28 @@ fn ids_of(conn: &Connection<'_>, query: &str, id: i64) -> GraphResult<Vec<i64>> 
         .collect())
 }
 
-/// Statements are prepared once per batch, and only for the kinds of change in it.
-/// Whether a later change of the batch carries the whole state of the same task or asset: a
-/// snapshot replaces the node's state and its outgoing edges, and the batch is one
-/// transaction, so only the last one is applied (a scheduled task's start and end, a few
-/// changes apart, cost one). Documents are applied in full: a removal between two snapshots
-/// of one id also drops the edges into it.
-fn replaced_later(changes: &[(i64, GraphChange)], index: usize) -> bool {
-    let key = |change: &GraphChange| match change {
-        GraphChange::Task(task) => Some((0, task.id)),
-        GraphChange::Asset(asset) => Some((1, asset.id)),
-        GraphChange::Document(_) | GraphChange::DocumentRemoved { .. } => None,
-    };
-    let Some(mine) = key(&changes[index].1) else {
-        return false;
-    };
-    changes[index + 1..]
-        .iter()
-        .any(|(_, later)| key(later) == Some(mine))
+/// The changes of a batch a later change of the same task or asset replaces: a snapshot
+/// carries the node's state and its outgoing edges, and the batch is one transaction, so only
+/// the last one is applied (a scheduled task's start and end, a few changes apart, cost one).
+/// Documents are applied in full: a removal between two snapshots of one id also drops the
+/// edges into it.
+fn superseded(changes: &[(i64, GraphChange)]) -> HashSet<usize> {
+    let mut last = HashMap::new();
+    let mut replaced = HashSet::new();
+    for (index, (_, change)) in changes.iter().enumerate() {
+        let key = match change {
+            GraphChange::Task(task) => (0, task.id),
+            GraphChange::Asset(asset) => (1, asset.id),
+            GraphChange::Document(_) | GraphChange::DocumentRemoved { .. } => continue,
+        };
+        if let Some(earlier) = last.insert(key, index) {
+            replaced.insert(earlier);
+        }
+    }
+    replaced
 }
 
+/// Statements are prepared once per batch, and only for the kinds of change in it.
 fn prepared<T>(
     slot: &mut Option<T>,
     prepare: impl FnOnce() -> GraphResult<T>,
